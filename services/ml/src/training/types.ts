@@ -1,0 +1,45 @@
+import type { DatasetInfo, EpochMetrics, ExperimentConfig, RunMetrics } from '@quantlab/shared';
+
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  /** Of the whole run, 0..1. */
+  fraction: number;
+  imagesPerSec: number;
+}
+
+/** Why training stopped early; checked once per batch. */
+export type StopReason = 'cancel' | 'shutdown' | 'timeout';
+
+export interface TrainHooks {
+  /** At least every few seconds inside an epoch, so a dashboard moves. */
+  onProgress?(p: TrainProgress): void | Promise<void>;
+  /** After each epoch, with a checkpoint from which any worker can resume the run after this epoch. */
+  onEpoch?(epoch: EpochMetrics, checkpoint: Uint8Array): void | Promise<void>;
+  /** Once per batch. */
+  shouldStop?(): StopReason | null;
+}
+
+export interface TrainInput {
+  config: ExperimentConfig;
+  /** Where cifar10 lives (cifar-10-batches-bin/ or cifar-10-binary.tar.gz). */
+  dataDir: string;
+  /** A checkpoint written by onEpoch: resume after its epoch. */
+  resumeFrom?: Uint8Array | null;
+  /** Inference phase: the float32 baseline's artifact, quantized instead of training again. */
+  baselineArtifact?: Uint8Array | null;
+}
+
+export interface TrainOutcome {
+  /** completed, or why it stopped ('shutdown': the run continues elsewhere from the last checkpoint). */
+  status: 'completed' | StopReason;
+  metrics: RunMetrics;
+  /** Epochs finished in this call (a resumed run reports only the new ones). */
+  epochs: EpochMetrics[];
+  dataset: DatasetInfo;
+  /** The packed compact model (docs/ARTIFACT.md); null unless completed. */
+  artifact: Uint8Array | null;
+}
+
+/** A config or data problem: retrying cannot help (the worker fails the run once, with this message). */
+export class RunInputError extends Error {}

@@ -1,0 +1,55 @@
+import { Queue, type ConnectionOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { ExperimentConfig } from './schemas/experiment.ts';
+import type { Env } from './config.ts';
+
+/**
+ * The job contract shared by producer (API) and consumer (worker): one payload type per job name.
+ * The worker checks at startup that it has a handler for every name here.
+ */
+export interface JobPayloads {
+  /** Train (or, in the inference phase, quantize) one run. */
+  run: { runId: string; config: ExperimentConfig; baselineId: string | null };
+}
+export type JobName = keyof JobPayloads;
+export const JOB_NAMES = ['run'] as const satisfies readonly JobName[];
+export type JobData = JobPayloads[JobName];
+export type RunJobData = JobPayloads['run'];
+export interface RunJobResult {
+  status: 'completed' | 'failed' | 'cancelled';
+  testAccuracy: number | null;
+}
+export type RunQueue = Queue<RunJobData, RunJobResult, JobName>;
+
+/** BullMQ's keys live under the project's prefix, so one SCAN finds everything quantlab wrote. */
+export function bullPrefix(env: Pick<Env, 'KEY_PREFIX'>): string {
+  return `${env.KEY_PREFIX}:bull`;
+}
+
+/** BullMQ's lock key for a job: the fence that every write of a running job checks. */
+export function lockKeyOf(env: Pick<Env, 'KEY_PREFIX' | 'QUEUE_NAME'>, jobId: string): string {
+  return `${bullPrefix(env)}:${env.QUEUE_NAME}:${jobId}:lock`;
+}
+
+/** Producers fail fast: a request should get an error, not hang, while Redis is away. */
+export function producerConnection(url: string, extra: RedisOptions = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, connectTimeout: 5_000, ...extra });
+}
+
+/** Workers wait for Redis to come back: BullMQ requires maxRetriesPerRequest null for blocking commands. */
+export function workerConnection(url: string, extra: RedisOptions = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, ...extra });
+}
+
+export function createRunQueue(env: Pick<Env, 'KEY_PREFIX' | 'QUEUE_NAME'>, connection: ConnectionOptions): RunQueue {
+  return new Queue<RunJobData, RunJobResult, JobName>(env.QUEUE_NAME, {
+    connection,
+    prefix: bullPrefix(env),
+    defaultJobOptions: {
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 2_000 },
+      removeOnComplete: { count: 1_000 },
+      removeOnFail: { count: 5_000 },
+    },
+  });
+}

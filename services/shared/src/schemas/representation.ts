@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/** The weight representations quantlab trains and evaluates with (Kibune & Lee, ICONIP 2017). */
+export const Float32Representation = z.strictObject({ kind: z.literal('float32') });
+
+export const FixedRepresentation = z
+  .strictObject({
+    kind: z.literal('fixed'),
+    /** Total signed bit width; 32 is accepted as an identity check. */
+    bits: z
+      .number()
+      .int()
+      .refine((b) => (b >= 2 && b <= 16) || b === 32, { message: 'bits must be 2..16 (or 32 as an identity check)' }),
+    /** pow2: the step is a power of two covering max|w|; maxabs: step = max|w| / (2^(bits-1) - 1). */
+    range: z.enum(['pow2', 'maxabs']).default('maxabs'),
+    /** Fixes the step at 2^-fractionBits (pow2 only); may exceed bits when weights are small. */
+    fractionBits: z.number().int().min(-16).max(40).optional(),
+    rounding: z.enum(['nearest', 'stochastic']).default('nearest'),
+  })
+  .refine((r) => r.fractionBits === undefined || r.range === 'pow2', {
+    message: 'fractionBits is only allowed with range "pow2"',
+    path: ['fractionBits'],
+  });
+
+export const DictionaryRepresentation = z.strictObject({
+  kind: z.literal('dictionary'),
+  /** 2^bits entries. */
+  bits: z.number().int().min(1, 'bits must be at least 1').max(10, 'a dictionary has at most 2^10 entries (bits <= 10)'),
+  /** global: one dictionary shared by all layers with a per-layer MSE-optimal scale (the paper); per-layer: one each. */
+  scope: z.enum(['global', 'per-layer']).default('global'),
+  /** uniform: entries evenly spaced over the range; nonuniform: entries at evenly spaced quantiles of the weights. */
+  init: z.enum(['uniform', 'nonuniform']).default('uniform'),
+  /** Lloyd (k-means) iterations after initialization. */
+  refine: z.number().int().min(0).max(20).default(0),
+  refitEvery: z.enum(['step', 'epoch']).default('epoch'),
+});
+
+export const Representation = z.discriminatedUnion('kind', [
+  Float32Representation,
+  FixedRepresentation,
+  DictionaryRepresentation,
+]);
+
+export type Float32Representation = z.infer<typeof Float32Representation>;
+export type FixedRepresentation = z.infer<typeof FixedRepresentation>;
+export type DictionaryRepresentation = z.infer<typeof DictionaryRepresentation>;
+export type Representation = z.infer<typeof Representation>;
+
+/** Bits per weight of a representation as stored (float32 = 32). */
+export function bitsOf(r: Representation): number {
+  return r.kind === 'float32' ? 32 : r.bits;
+}
+
+/**
+ * The stable name of a line in the paper's figure: the representation without its bit width, plus the phase,
+ * for example `fixed/maxabs/nearest/training` or `dictionary/global/uniform/r0/epoch/inference`.
+ */
+export function seriesOf(r: Representation, phase: 'training' | 'inference'): string {
+  switch (r.kind) {
+    case 'float32':
+      return `float32/${phase}`;
+    case 'fixed':
+      return ['fixed', r.range + (r.fractionBits === undefined ? '' : `:f${r.fractionBits}`), r.rounding, phase].join('/');
+    case 'dictionary':
+      return ['dictionary', r.scope, r.init, `r${r.refine}`, r.refitEvery, phase].join('/');
+  }
+}
+
+/** A short human label such as `fixed:8` or `dictionary:4`. */
+export function labelOf(r: Representation): string {
+  return r.kind === 'float32' ? 'float32' : `${r.kind}:${r.bits}`;
+}

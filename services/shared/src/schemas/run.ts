@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { ExperimentConfig } from './experiment.ts';
+
+export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export const RunStatus = z.enum(RUN_STATUSES);
+export type RunStatus = z.infer<typeof RunStatus>;
+export const FINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
+
+export const RunId = z.string().regex(/^[A-Za-z0-9_-]{6,64}$/, 'not a run id');
+
+export const LayerWeightError = z.object({
+  name: z.string(),
+  count: z.number().int(),
+  mse: z.number(),
+  sqnrDb: z.number().nullable(),
+  saturated: z.number().optional(),
+  unusedEntries: z.number().optional(),
+  scale: z.number().optional(),
+  step: z.number().optional(),
+});
+
+export const WeightError = z.object({
+  mse: z.number(),
+  sqnrDb: z.number().nullable(),
+  /** fixed point: fraction of weights clipped at the ends of the range. */
+  saturated: z.number().optional(),
+  /** dictionary: entries no weight maps to. */
+  unusedEntries: z.number().optional(),
+  layers: z.array(LayerWeightError),
+});
+
+export const EpochMetrics = z.object({
+  epoch: z.number().int().min(1),
+  trainLoss: z.number(),
+  trainAccuracy: z.number(),
+  testAccuracy: z.number(),
+  durationMs: z.number(),
+  imagesPerSec: z.number(),
+  learningRate: z.number().optional(),
+  weightMse: z.number().optional(),
+});
+
+export const RunMetrics = z.object({
+  testAccuracy: z.number().nullable(),
+  trainLoss: z.number().nullable(),
+  durationMs: z.number().nullable(),
+  backend: z.string().nullable(),
+  imagesPerSec: z.number().optional(),
+  /** test accuracy / the float32 baseline's (sweeps). */
+  relativeAccuracy: z.number().optional(),
+  weightBytes: z.object({ float32: z.number(), compact: z.number() }).optional(),
+  compressionRatio: z.number().optional(),
+  weightError: WeightError.optional(),
+});
+
+export const DatasetInfo = z.object({
+  name: z.string(),
+  train: z.number().int(),
+  test: z.number().int(),
+  inputShape: z.array(z.number().int()),
+  /** How the train/test split was made, e.g. "stratified by class, first 6/7 of each class in file order". */
+  split: z.string(),
+  /** sha256 of the images and labels actually used, train then test. */
+  hash: z.string().optional(),
+});
+
+export const Provenance = z.object({
+  quantlabVersion: z.string(),
+  gitCommit: z.string().nullable(),
+  tfjsVersion: z.string(),
+  backend: z.string(),
+  node: z.string(),
+  workerId: z.string().nullable(),
+  host: z.string(),
+  /** sha256 of the effective config (defaults filled in), canonical JSON. */
+  configHash: z.string(),
+});
+
+export const RunDocument = z.object({
+  id: z.string(),
+  name: z.string(),
+  status: RunStatus,
+  progress: z.object({ epoch: z.number().int(), epochs: z.number().int(), fraction: z.number().min(0).max(1) }),
+  config: ExperimentConfig,
+  metrics: RunMetrics,
+  epochs: z.array(EpochMetrics),
+  workerId: z.string().nullable(),
+  error: z.object({ message: z.string() }).nullable(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  sweepId: z.string().nullable().default(null),
+  /** Representation without bits plus phase, e.g. fixed/maxabs/nearest/training (see seriesOf). */
+  series: z.string(),
+  /** The float32 run whose accuracy relativeAccuracy divides by (and whose weights inference-phase runs reuse). */
+  baselineId: z.string().nullable().default(null),
+  retryOf: z.string().nullable().default(null),
+  attempts: z.number().int().default(0),
+  dataset: DatasetInfo.nullable().default(null),
+  provenance: Provenance.nullable().default(null),
+  artifact: z.object({ bytes: z.number().int(), format: z.string() }).nullable().default(null),
+});
+
+export type EpochMetrics = z.infer<typeof EpochMetrics>;
+export type RunMetrics = z.infer<typeof RunMetrics>;
+export type WeightError = z.infer<typeof WeightError>;
+export type LayerWeightError = z.infer<typeof LayerWeightError>;
+export type DatasetInfo = z.infer<typeof DatasetInfo>;
+export type Provenance = z.infer<typeof Provenance>;
+export type RunDocument = z.infer<typeof RunDocument>;
+
+export const RunList = z.object({ items: z.array(RunDocument), nextCursor: z.string().nullable() });
+export type RunList = z.infer<typeof RunList>;
