@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Entry point of the `quantlab` command: runs the TypeScript CLI through tsx's loader.
-import { register } from 'node:module';
-import { pathToFileURL } from 'node:url';
+// Entry point of the `quantlab` command: registers tsx's loader, then runs the TypeScript CLI.
+import { register } from 'tsx/esm/api';
 
-register('tsx/esm', pathToFileURL(import.meta.filename));
+register();
 await import('../src/main.ts');
