@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { relativeAccuracyChart, smallestBitsKeeping, sweepReportMarkdown, type SweepForReport } from '../services/cli/src/report/sweep-report.ts';
+
+const stat = (mean: number, spread = 0) => ({ mean, min: mean - spread, max: mean + spread });
+const row = (series: string, bits: number, rel: number) => ({ series, bits, n: 2, testAccuracy: stat(0.9 * rel, 0.01), relativeAccuracy: stat(rel, 0.005), compactBytes: 1000 * bits, compressionRatio: 32 / bits });
+
+const sweep: SweepForReport = {
+  id: 'swp_test',
+  name: 'unit sweep',
+  status: 'completed',
+  runs: [],
+  summary: [
+    { series: 'float32/training', bits: 32, n: 2, testAccuracy: stat(0.9, 0.01), relativeAccuracy: stat(1), compactBytes: 32000, compressionRatio: 1 },
+    row('fixed/maxabs/nearest/training', 2, 0.5),
+    row('fixed/maxabs/nearest/training', 4, 0.985),
+    row('fixed/maxabs/nearest/training', 8, 0.995),
+    row('dictionary/global/uniform/r0/epoch/training', 2, 0.9),
+    row('dictionary/global/uniform/r0/epoch/training', 4, 0.999),
+    row('dictionary/global/uniform/r0/epoch/training', 8, 0.97), // a dip above: 4 bits must not count as "keeps"
+  ],
+};
+
+test('the fewest bits that keep a level count only when every larger width keeps it too', () => {
+  const fixed = sweep.summary.filter((r) => r.series.startsWith('fixed/'));
+  assert.equal(smallestBitsKeeping(fixed, 0.99), 8);
+  assert.equal(smallestBitsKeeping(fixed, 0.98), 4);
+  const dict = sweep.summary.filter((r) => r.series.startsWith('dictionary/'));
+  assert.equal(smallestBitsKeeping(dict, 0.99), null);
+});
+
+test('the figure has one line per series, the 100% reference and every bit width as a tick', () => {
+  const svg = relativeAccuracyChart(sweep);
+  assert.match(svg, /^<svg[^>]+xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.match(svg, /<\/svg>\n$/);
+  assert.equal((svg.match(/<polyline /g) ?? []).length, 2);
+  assert.match(svg, /float32 baseline \(100%\)/);
+  for (const b of [2, 4, 8]) assert.match(svg, new RegExp(`>${b}</text>`));
+});
+
+test('the Markdown report states the targets with their verdicts and lists every row', () => {
+  const md = sweepReportMarkdown(sweep, { svgPath: '/x/fig.svg' });
+  assert.match(md, /!\[relative accuracy against bits\]\(fig\.svg\)/);
+  assert.match(md, /fixed at 8 bits \(training phase\) ≥ 99%: 99\.50% .* met/);
+  assert.match(md, /dictionary at 8 bits \(training phase\) ≥ 99%: 97\.00% .* missed by 2\.0 points/);
+  assert.match(md, /dictionary at 4 bits \(training phase\) ≥ 97%: 99\.90% .* met/);
+  assert.equal((md.match(/^\| `/gm) ?? []).length, 2 + sweep.summary.length);
+});
+
+test('quantlab report --input writes the report and the figure, and refuses a missing id in one line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ql-report-'));
+  writeFileSync(join(dir, 'sweep.json'), JSON.stringify(sweep));
+  const ok = spawnSync(process.execPath, ['services/cli/bin/quantlab.js', 'report', '--input', join(dir, 'sweep.json'), '--out', join(dir, 'r.md')], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(readFileSync(join(dir, 'r.md'), 'utf8'), /# Bit-width study: unit sweep/);
+  assert.match(readFileSync(join(dir, 'r.svg'), 'utf8'), /<svg/);
+  const bad = spawnSync(process.execPath, ['services/cli/bin/quantlab.js', 'report'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stderr.trim().split('\n').length, 1);
+});
