@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import { Dataset, ExperimentConfig, LIMITS, Model, Phase, TrainingConfig } from './experiment.ts';
+import { RunDocument, RunStatus } from './run.ts';
+
+/** Caps on what a sweep request may spell out, checked before anything is expanded. */
+export const SWEEP_LIMITS = {
+  maxRepresentationEntries: 100,
+  maxValuesPerField: 64,
+} as const;
+
+const Scalar = z.union([z.string().max(LIMITS.maxNameLength), z.number(), z.boolean()]);
+
+/**
+ * One entry of `vary.representation`: a representation whose fields may hold lists, which expand inside the entry
+ * (`{"kind": "fixed", "bits": [2, 4, 8], "rounding": ["nearest", "stochastic"]}` is six representations). Every
+ * expanded representation is then checked against the strict `Representation` schema, so unknown fields and
+ * out-of-range values are refused there, naming the entry.
+ */
+export const RepresentationPattern = z
+  .object({ kind: z.union([z.enum(['float32', 'fixed', 'dictionary']), z.array(z.enum(['float32', 'fixed', 'dictionary'])).min(1).max(3)]) })
+  .catchall(z.union([Scalar, z.array(Scalar).min(1).max(SWEEP_LIMITS.maxValuesPerField)]));
+export type RepresentationPattern = z.infer<typeof RepresentationPattern>;
+
+export const SweepVary = z.strictObject({
+  representation: z.array(RepresentationPattern).min(1).max(SWEEP_LIMITS.maxRepresentationEntries).optional(),
+  phase: z.array(Phase).min(1).max(2).optional(),
+  seeds: z.array(TrainingConfig.shape.seed.unwrap()).min(1).max(LIMITS.maxSeeds).optional(),
+});
+export type SweepVary = z.infer<typeof SweepVary>;
+
+/** A sweep spelled out: a base config and what varies (the product of representations, phases and seeds). */
+export const GridSweepRequest = z.strictObject({
+  name: z.string().min(1).max(LIMITS.maxNameLength).default('sweep'),
+  base: ExperimentConfig,
+  vary: SweepVary.default({}),
+});
+
+export const PRESETS = ['paper'] as const;
+export const BUDGETS = ['full', 'small'] as const;
+
+/** Drops every default of an object schema's fields, so a partial override never clobbers a preset's value. */
+function overridesOf<S extends z.ZodRawShape>(shape: S) {
+  const out: Record<string, z.ZodType> = {};
+  for (const [k, v] of Object.entries(shape)) {
+    const t = v as z.ZodType;
+    out[k] = (t instanceof z.ZodDefault ? (t.unwrap() as z.ZodType) : t).optional();
+  }
+  return out as { [K in keyof S]: z.ZodOptional<S[K] extends z.ZodDefault<infer I> ? I : S[K]> };
+}
+
+/** Overrides of a preset's base config: any field but the grid's own (representation, phase). */
+export const PresetOverrides = z.strictObject({
+  name: z.string().min(1).max(LIMITS.maxNameLength).optional(),
+  dataset: Dataset.optional(),
+  model: Model.optional(),
+  quantizeBiases: z.boolean().optional(),
+  priority: ExperimentConfig.shape.priority.unwrap().optional(),
+  keep: z.boolean().optional(),
+  training: z.strictObject(overridesOf(TrainingConfig.shape)).optional(),
+});
+export type PresetOverrides = z.infer<typeof PresetOverrides>;
+
+/** A named grid (issue 8's `paper`), optionally at a smaller budget, with overrides of its base config. */
+export const PresetSweepRequest = z.strictObject({
+  name: z.string().min(1).max(LIMITS.maxNameLength).optional(),
+  preset: z.enum(PRESETS),
+  budget: z.enum(BUDGETS).default('full'),
+  base: PresetOverrides.default({}),
+  /** Seeds to run; the preset's default when absent. */
+  seeds: z.array(TrainingConfig.shape.seed.unwrap()).min(1).max(LIMITS.maxSeeds).optional(),
+});
+
+export const SweepRequest = z.union([GridSweepRequest, PresetSweepRequest]);
+export type GridSweepRequest = z.infer<typeof GridSweepRequest>;
+export type PresetSweepRequest = z.infer<typeof PresetSweepRequest>;
+export type SweepRequest = z.infer<typeof SweepRequest>;
+
+/** A preset at one budget, as GET /presets lists it. */
+export const PresetInfo = z.object({
+  name: z.enum(PRESETS),
+  budget: z.enum(BUDGETS),
+  description: z.string(),
+  /** The base config every run of the grid starts from (dataset is the default; override it). */
+  base: ExperimentConfig,
+  vary: z.object({
+    representation: z.array(RepresentationPattern),
+    phase: z.array(Phase),
+    seeds: z.array(z.number().int()),
+  }),
+  /** Runs the grid expands to, float32 baselines included. */
+  runs: z.number().int(),
+  /** Epochs each training-phase run trains (inference-phase runs reuse their baseline's weights). */
+  epochBudget: z.string(),
+});
+export type PresetInfo = z.infer<typeof PresetInfo>;
+export const PresetList = z.object({ items: z.array(PresetInfo) });
+
+export const SweepAccepted = z.object({
+  id: z.string(),
+  runs: z.array(z.string()),
+  /** The float32 baseline of each seed: {seed: runId}. */
+  baselines: z.record(z.string(), z.string()),
+  links: z.object({ self: z.string(), runs: z.string(), events: z.string().optional() }),
+});
+export type SweepAccepted = z.infer<typeof SweepAccepted>;
+
+export const Stat = z.object({ mean: z.number().nullable(), min: z.number().nullable(), max: z.number().nullable() });
+export type Stat = z.infer<typeof Stat>;
+
+/** One point of the paper's figure: a series at one bit width, aggregated over seeds (completed runs only). */
+export const SweepSummaryRow = z.object({
+  series: z.string(),
+  bits: z.number().int(),
+  /** Completed runs aggregated in this row. */
+  n: z.number().int(),
+  /** All runs of this series and bit width, whatever their status. */
+  runs: z.number().int(),
+  testAccuracy: Stat,
+  relativeAccuracy: Stat,
+  compactBytes: z.number().nullable(),
+  compressionRatio: z.number().nullable(),
+});
+export type SweepSummaryRow = z.infer<typeof SweepSummaryRow>;
+
+export const SWEEP_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export const SweepStatus = z.enum(SWEEP_STATUSES);
+export type SweepStatus = z.infer<typeof SweepStatus>;
+
+const Counts = z.object(Object.fromEntries(RunStatus.options.map((s) => [s, z.number().int()])) as Record<RunStatus, z.ZodNumber>);
+
+/** What the sweep store keeps; GET /sweeps lists these. */
+export const SweepRecord = z.object({
+  id: z.string(),
+  name: z.string(),
+  createdAt: z.string(),
+  preset: z.enum(PRESETS).nullable(),
+  budget: z.enum(BUDGETS).nullable(),
+  /** The request as received (after validation), so a sweep can be told apart and re-run. */
+  request: z.unknown(),
+  runIds: z.array(z.string()),
+  baselines: z.record(z.string(), z.string()),
+});
+export type SweepRecord = z.infer<typeof SweepRecord>;
+
+export const SweepListItem = SweepRecord.omit({ request: true }).extend({ status: SweepStatus, counts: Counts });
+export type SweepListItem = z.infer<typeof SweepListItem>;
+export const SweepList = z.object({ items: z.array(SweepListItem), nextCursor: z.string().nullable() });
+export type SweepList = z.infer<typeof SweepList>;
+
+export const SweepDocument = z.object({
+  id: z.string(),
+  name: z.string(),
+  status: SweepStatus,
+  createdAt: z.string(),
+  preset: z.enum(PRESETS).nullable(),
+  budget: z.enum(BUDGETS).nullable(),
+  counts: Counts,
+  baselines: z.record(z.string(), z.string()),
+  runs: z.array(RunDocument),
+  summary: z.array(SweepSummaryRow),
+});
+export type SweepDocument = z.infer<typeof SweepDocument>;

@@ -1,0 +1,3 @@
+export * from './expand.ts';
+export * from './presets.ts';
+export * from './summary.ts';

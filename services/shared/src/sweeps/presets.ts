@@ -1,0 +1,101 @@
+import { ExperimentConfig, type ExperimentConfigInput } from '../schemas/experiment.ts';
+import type { PresetInfo, PresetSweepRequest, RepresentationPattern } from '../schemas/sweep.ts';
+import type { Grid } from './expand.ts';
+
+/**
+ * The paper's bit-width study (Kibune & Lee, ICONIP 2017) as a sweep. The recipe is the one FACTS.md found to bring
+ * this CNN to about 75% on CIFAR-10 in float32: SGD with momentum 0.9, weight decay 5e-4, learning rate 0.01 with
+ * cosine decay over 10 epochs, batch 100, augmentation (random crop and flip) on CIFAR-10.
+ */
+const PAPER_FIXED_BITS = [2, 3, 4, 5, 6, 8, 10, 12, 16];
+const PAPER_DICTIONARY_BITS = [1, 2, 3, 4, 5, 6, 7, 8];
+const PAPER_EPOCHS = 10;
+
+// 'small' is sized for one 2-core machine with two worker processes: a cnn5 epoch on 28x28x1 trains at about
+// 300 images/s a process, so 10 epochs of 6,000 images (plus evaluation) is about 4 minutes a training-phase run;
+// 17 training-phase runs over two processes plus 16 evaluation-only runs is about 40-45 minutes.
+const SMALL = { fixedBits: [2, 4, 6, 8], dictionaryBits: [1, 2, 4, 8], trainLimit: 6000, testLimit: 2000, epochs: 10 };
+
+interface PresetShape {
+  defaultDataset: ExperimentConfig['dataset'];
+  training: Partial<ExperimentConfig['training']>;
+  representation: RepresentationPattern[];
+  seeds: number[];
+  epochBudget: string;
+  description: string;
+}
+
+const PAPER: Record<'full' | 'small', PresetShape> = {
+  full: {
+    defaultDataset: 'cifar10',
+    training: { epochs: PAPER_EPOCHS },
+    representation: [
+      { kind: 'fixed', bits: PAPER_FIXED_BITS, rounding: ['nearest', 'stochastic'] },
+      { kind: 'dictionary', bits: PAPER_DICTIONARY_BITS, init: ['uniform', 'nonuniform'], scope: ['global', 'per-layer'] },
+    ],
+    seeds: [1, 2, 3],
+    epochBudget: `${PAPER_EPOCHS} epochs on the full training set per training-phase run (baseline included); inference-phase runs quantize their seed's float32 baseline and only evaluate`,
+    description:
+      'The paper grid: cnn5; fixed point at 2-16 bits (nearest and stochastic rounding); dictionary at 1-8 bits (uniform and non-uniform init, global with per-layer scale and per-layer); training and inference phase; a float32 baseline per seed.',
+  },
+  small: {
+    defaultDataset: 'fashion-mnist',
+    training: { epochs: SMALL.epochs, trainLimit: SMALL.trainLimit, testLimit: SMALL.testLimit },
+    representation: [
+      { kind: 'fixed', bits: SMALL.fixedBits, rounding: ['nearest', 'stochastic'] },
+      { kind: 'dictionary', bits: SMALL.dictionaryBits, init: ['uniform', 'nonuniform'], scope: 'global' },
+    ],
+    seeds: [1],
+    epochBudget: `${SMALL.epochs} epochs on ${SMALL.trainLimit} training images (test on ${SMALL.testLimit}) per training-phase run; inference-phase runs only evaluate. About 40-50 minutes with two worker processes on 2 cores`,
+    description:
+      'The paper grid at a budget one 2-core machine finishes in under an hour: one seed, a training subset, fixed point at 2/4/6/8 bits (nearest and stochastic), global dictionary at 1/2/4/8 bits (uniform and non-uniform), both phases.',
+  },
+};
+
+/** The grid a preset request stands for: its base config (with the overrides applied) and what varies. */
+export function presetGrid(req: PresetSweepRequest): Grid {
+  const shape = PAPER[req.budget];
+  const o = req.base;
+  const dataset = o.dataset ?? shape.defaultDataset;
+  const input: ExperimentConfigInput = {
+    name: o.name ?? req.name ?? `paper-${req.budget}`,
+    dataset,
+    model: o.model ?? 'cnn5',
+    quantizeBiases: o.quantizeBiases,
+    priority: o.priority,
+    keep: o.keep,
+    training: {
+      batchSize: 100,
+      learningRate: 0.01,
+      momentum: 0.9,
+      weightDecay: 5e-4,
+      schedule: 'cosine',
+      augment: dataset === 'cifar10',
+      ...shape.training,
+      ...stripUndefined(o.training ?? {}),
+    },
+  };
+  return {
+    name: req.name ?? `paper-${req.budget}`,
+    base: ExperimentConfig.parse(stripUndefined(input)),
+    vary: { representation: shape.representation, phase: ['training', 'inference'], seeds: req.seeds ?? shape.seeds },
+  };
+}
+
+export function presetInfo(budget: 'full' | 'small', runs: number): PresetInfo {
+  const grid = presetGrid({ preset: 'paper', budget, base: {} });
+  const shape = PAPER[budget];
+  return {
+    name: 'paper',
+    budget,
+    description: shape.description,
+    base: grid.base,
+    vary: { representation: shape.representation, phase: ['training', 'inference'], seeds: shape.seeds },
+    runs,
+    epochBudget: shape.epochBudget,
+  };
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
