@@ -1,0 +1,38 @@
+import type { ExperimentConfig } from '@quantlab/shared';
+
+export type DatasetName = ExperimentConfig['dataset'];
+
+/** Images of one split as raw bytes (0..255), HWC order, with one label byte each. */
+export interface Split {
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+}
+
+/** A whole dataset as loaded from its source (cached per process; never modified). */
+export interface RawDataset {
+  name: DatasetName;
+  /** [height, width, channels] */
+  shape: [number, number, number];
+  numClasses: number;
+  train: Split;
+  test: Split;
+  /** How the train/test split was made; recorded in the run document. */
+  split: string;
+}
+
+/** Per-channel normalization of x/255, from the training images a run uses. */
+export interface Normalization {
+  mean: number[];
+  std: number[];
+}
+
+/** What one run trains and tests on: stratified subsets of a RawDataset plus their normalization. */
+export interface PreparedDataset {
+  raw: RawDataset;
+  train: Split;
+  test: Split;
+  norm: Normalization;
+  /** sha256 of the images and labels used, train then test. */
+  hash: string;
+}

@@ -1,0 +1,283 @@
+/**
+ * trainExperiment: one run, in-process. The master weights are float typed arrays that SGD updates; each step the
+ * representation's quantizer turns them into compact weights, the forward and backward passes run on those (as
+ * explicit inputs of tf.valueAndGrads), and their gradient updates the master weights (straight-through estimator).
+ */
+import { createHash } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs';
+import type { EpochMetrics, ExperimentConfig, RunMetrics, WeightError } from '@quantlab/shared';
+import { fillBatch, loadDataset, prepareDataset, imageSize, type PreparedDataset } from '../datasets/index.ts';
+import { buildModel, initWeights, paramCount, type Model } from '../models/index.ts';
+import { Rng } from '../random.ts';
+import type { LayerWeights, WeightQuantizer } from '../representations/types.ts';
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from './checkpoint.ts';
+import { evaluateSplit, weightTensors } from './evaluate.ts';
+import { quantizerFor } from './quantization.ts';
+import { learningRateAt } from './schedule.ts';
+import { sgdStep } from './sgd.ts';
+import { RunInputError, type TrainHooks, type TrainInput, type TrainOutcome } from './types.ts';
+
+const PROGRESS_EVERY_MS = 2000;
+
+/** sha256 of what determines the training trajectory (not name, priority or keep). */
+export function trainingKey(c: ExperimentConfig): string {
+  const { dataset, model, phase, representation, quantizeBiases, training } = c;
+  const { maxMinutes: _ignored, ...t } = training;
+  return createHash('sha256').update(JSON.stringify({ dataset, model, phase, representation, quantizeBiases, t })).digest('hex');
+}
+
+/** Which params a representation compacts: every kernel, biases only when asked. */
+export function quantizedIndices(model: Model, quantizeBiases: boolean): number[] {
+  return model.params.flatMap((p, i) => (p.kind === 'kernel' || quantizeBiases ? [i] : []));
+}
+
+interface RunState {
+  model: Model;
+  data: PreparedDataset;
+  weights: Float32Array[];
+  velocity: Float32Array[];
+  dataRng: Rng;
+  quantRng: Rng;
+  epoch: number;
+  trainMs: number;
+  imagesSeen: number;
+  lastTrainLoss: number | null;
+  lastTestAccuracy: number | null;
+}
+
+/** Compacts the master weights with a quantizer (fit first when asked); returns the arrays to upload. */
+class Compactor {
+  private out: Float32Array[] | undefined;
+  constructor(
+    readonly quantizer: WeightQuantizer,
+    readonly model: Model,
+    readonly indices: number[],
+  ) {}
+
+  layers(weights: Float32Array[]): LayerWeights[] {
+    return this.indices.map((i) => ({ name: this.model.params[i].name, shape: this.model.params[i].shape, values: weights[i] }));
+  }
+
+  /** Every param's array for the forward pass: compact where quantized, master otherwise. */
+  apply(weights: Float32Array[], rng: Rng, fit: boolean): { all: Float32Array[]; compact: Float32Array[]; layers: LayerWeights[] } {
+    const layers = this.layers(weights);
+    if (fit) this.quantizer.fit(layers);
+    this.out = this.quantizer.apply(layers, rng, this.out);
+    const all = weights.slice();
+    this.indices.forEach((i, k) => (all[i] = this.out![k]));
+    return { all, compact: this.out, layers };
+  }
+}
+
+export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {}): Promise<TrainOutcome> {
+  const { config } = input;
+  const t = config.training;
+  const raw = await loadDataset(config.dataset, input.dataDir);
+  const data = prepareDataset(raw, t);
+  const model = buildModel(config.model, raw.shape, raw.numClasses);
+  const backend = tf.getBackend();
+  const quantizer = quantizerFor(config);
+  const qIndices = quantizedIndices(model, config.quantizeBiases);
+  const compactor = quantizer ? new Compactor(quantizer, model, qIndices) : null;
+  const key = trainingKey(config);
+  const state = input.resumeFrom ? resume(input.resumeFrom, model, data, key) : fresh(model, data, t.seed);
+  // Inference phase: train in float32 (or take the baseline's weights), quantize once at the end.
+  const trainCompact = config.phase === 'training' ? compactor : null;
+  const refitEachStep = config.representation.kind === 'fixed' || (config.representation.kind === 'dictionary' && config.representation.refitEvery === 'step');
+
+  const epochsDone: EpochMetrics[] = [];
+  if (config.phase === 'inference' && input.baselineArtifact) {
+    throw new RunInputError('baseline artifacts need the representations module (not available in this build yet)');
+  }
+
+  const [h, w, c] = raw.shape;
+  const size = imageSize(raw);
+  const n = data.train.count;
+  const batchSize = Math.min(t.batchSize, n);
+  const steps = Math.ceil(n / batchSize);
+  const xBuf = new Float32Array(batchSize * size);
+  const yBuf = new Int32Array(batchSize);
+  const decays = model.params.map((p) => p.kind === 'kernel');
+  let lastProgress = Date.now();
+
+  for (let epoch = state.epoch; epoch < t.epochs; epoch++) {
+    const epochStart = performance.now();
+    const order = state.dataRng.shuffle(Int32Array.from({ length: n }, (_, i) => i));
+    const augment = t.augment ? state.dataRng.fork() : null;
+    let lossSum = 0;
+    let correct = 0;
+    const epochLr = learningRateAt(t, epoch, 0, steps);
+    for (let step = 0; step < steps; step++) {
+      const stop = hooks.shouldStop?.() ?? null;
+      if (stop) return stopped(stop, state, epochsDone, data, backend, model);
+      const from = step * batchSize;
+      const count = Math.min(batchSize, n - from);
+      fillBatch(data.train, order, from, count, xBuf, yBuf, { shape: raw.shape, norm: data.norm, augment });
+      const arrays = trainCompact ? trainCompact.apply(state.weights, state.quantRng, refitEachStep || step === 0).all : state.weights;
+      const r = trainStep(model, arrays, xBuf.subarray(0, count * size), yBuf.subarray(0, count), [count, h, w, c]);
+      lossSum += r.loss * count;
+      correct += r.correct;
+      const lr = learningRateAt(t, epoch, step, steps);
+      sgdStep(state.weights, state.velocity, r.grads, decays, { lr, momentum: t.momentum, weightDecay: t.weightDecay });
+      if (Date.now() - lastProgress >= PROGRESS_EVERY_MS && hooks.onProgress) {
+        lastProgress = Date.now();
+        const seconds = (performance.now() - epochStart) / 1000;
+        await hooks.onProgress({ epoch: epoch + 1, epochs: t.epochs, fraction: (epoch + (step + 1) / steps) / t.epochs, imagesPerSec: (from + count) / seconds });
+      }
+    }
+    const trainMs = performance.now() - epochStart;
+    // Test the model as it would be deployed: with the compact weights in the training phase.
+    const evalArrays = trainCompact ? trainCompact.apply(state.weights, state.quantRng, refitEachStep) : null;
+    const testAccuracy = evaluate(model, evalArrays?.all ?? state.weights, data);
+    const werr = evalArrays && trainCompact ? trainCompact.quantizer.error(evalArrays.layers, evalArrays.compact) : null;
+    state.epoch = epoch + 1;
+    state.trainMs += trainMs;
+    state.imagesSeen += n;
+    state.lastTrainLoss = lossSum / n;
+    state.lastTestAccuracy = testAccuracy;
+    const metrics: EpochMetrics = {
+      epoch: epoch + 1,
+      trainLoss: lossSum / n,
+      trainAccuracy: correct / n,
+      testAccuracy,
+      durationMs: Math.round(performance.now() - epochStart),
+      imagesPerSec: n / (trainMs / 1000),
+      learningRate: epochLr,
+      ...(werr ? { weightMse: werr.mse } : {}),
+    };
+    epochsDone.push(metrics);
+    if (hooks.onEpoch) await hooks.onEpoch(metrics, encodeCheckpoint(snapshot(state, key)));
+    if (hooks.onProgress) {
+      lastProgress = Date.now();
+      await hooks.onProgress({ epoch: epoch + 1, epochs: t.epochs, fraction: (epoch + 1) / t.epochs, imagesPerSec: metrics.imagesPerSec });
+    }
+  }
+
+  return finish(config, state, epochsDone, data, backend, compactor);
+}
+
+/** One SGD step's forward and backward pass; gradients w.r.t. the weights actually used (compact or master). */
+function trainStep(model: Model, arrays: Float32Array[], x: Float32Array, y: Int32Array, shape: [number, number, number, number]) {
+  const weights = weightTensors(model, arrays);
+  try {
+    return tf.tidy(() => {
+      const xs = tf.tensor4d(x, shape);
+      const labels = tf.tensor1d(y, 'int32');
+      const onehot = tf.oneHot(labels, model.numClasses);
+      let hits: tf.Scalar | undefined;
+      const { value, grads } = tf.valueAndGrads((...ws: tf.Tensor[]) => {
+        const logits = model.forward(ws, xs);
+        hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32'))) as tf.Scalar;
+        return tf.losses.softmaxCrossEntropy(onehot, logits) as tf.Scalar;
+      })(weights);
+      const out = { loss: value.dataSync()[0], correct: hits!.dataSync()[0], grads: grads.map((g) => g.dataSync() as Float32Array) };
+      hits!.dispose();
+      return out;
+    });
+  } finally {
+    for (const t of weights) t.dispose();
+  }
+}
+
+function evaluate(model: Model, arrays: Float32Array[], data: PreparedDataset): number {
+  const weights = weightTensors(model, arrays);
+  try {
+    return evaluateSplit(model, weights, data.test, data.norm);
+  } finally {
+    for (const t of weights) t.dispose();
+  }
+}
+
+function fresh(model: Model, data: PreparedDataset, seed: number): RunState {
+  const rng = new Rng(seed);
+  const weights = initWeights(model, rng.fork());
+  return {
+    model,
+    data,
+    weights,
+    velocity: weights.map((w) => new Float32Array(w.length)),
+    dataRng: rng.fork(),
+    quantRng: rng.fork(),
+    epoch: 0,
+    trainMs: 0,
+    imagesSeen: 0,
+    lastTrainLoss: null,
+    lastTestAccuracy: null,
+  };
+}
+
+function resume(bytes: Uint8Array, model: Model, data: PreparedDataset, key: string): RunState {
+  const s = decodeCheckpoint(bytes);
+  if (s.configKey !== key) throw new RunInputError('checkpoint: it was written by a run with a different config');
+  const same = s.params.length === model.params.length && s.params.every((p, i) => p.name === model.params[i].name && p.shape.join() === model.params[i].shape.join());
+  if (!same) throw new RunInputError('checkpoint: its weights do not fit the model');
+  return {
+    model,
+    data,
+    weights: s.weights,
+    velocity: s.velocity,
+    dataRng: new Rng(Uint32Array.from(s.dataRng)),
+    quantRng: new Rng(Uint32Array.from(s.quantRng)),
+    epoch: s.epoch,
+    trainMs: s.trainMs,
+    imagesSeen: s.imagesSeen,
+    lastTrainLoss: s.lastTrainLoss,
+    lastTestAccuracy: s.lastTestAccuracy,
+  };
+}
+
+function snapshot(s: RunState, configKey: string): CheckpointState {
+  return {
+    epoch: s.epoch,
+    configKey,
+    params: s.model.params.map((p) => ({ name: p.name, shape: p.shape })),
+    dataRng: Array.from(s.dataRng.state),
+    quantRng: Array.from(s.quantRng.state),
+    trainMs: s.trainMs,
+    imagesSeen: s.imagesSeen,
+    lastTrainLoss: s.lastTrainLoss,
+    lastTestAccuracy: s.lastTestAccuracy,
+    weights: s.weights,
+    velocity: s.velocity,
+  };
+}
+
+function datasetInfo(data: PreparedDataset) {
+  return {
+    name: data.raw.name,
+    train: data.train.count,
+    test: data.test.count,
+    inputShape: [...data.raw.shape],
+    split: data.raw.split,
+    hash: data.hash,
+  };
+}
+
+function baseMetrics(s: RunState, backend: string, model: Model): RunMetrics {
+  return {
+    testAccuracy: s.lastTestAccuracy,
+    trainLoss: s.lastTrainLoss,
+    durationMs: Math.round(s.trainMs),
+    backend,
+    ...(s.trainMs > 0 ? { imagesPerSec: s.imagesSeen / (s.trainMs / 1000) } : {}),
+    weightBytes: { float32: paramCount(model) * 4, compact: paramCount(model) * 4 },
+    compressionRatio: 1,
+  };
+}
+
+function stopped(reason: 'cancel' | 'shutdown' | 'timeout', s: RunState, epochs: EpochMetrics[], data: PreparedDataset, backend: string, model: Model): TrainOutcome {
+  return { status: reason, metrics: baseMetrics(s, backend, model), epochs, dataset: datasetInfo(data), artifact: null };
+}
+
+function finish(config: ExperimentConfig, s: RunState, epochs: EpochMetrics[], data: PreparedDataset, backend: string, compactor: Compactor | null): TrainOutcome {
+  const metrics = baseMetrics(s, backend, s.model);
+  let weightError: WeightError | undefined;
+  if (compactor) {
+    const r = compactor.apply(s.weights, s.quantRng, true);
+    weightError = compactor.quantizer.error(r.layers, r.compact);
+    metrics.testAccuracy = evaluate(s.model, r.all, data);
+    metrics.weightError = weightError;
+  }
+  void config;
+  return { status: 'completed', metrics, epochs, dataset: datasetInfo(data), artifact: null };
+}

@@ -1,0 +1,93 @@
+// The wasm backend's composed convolution gradients against the cpu backend's reference kernels.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, BackendError } from '@quantlab/ml/backend/index';
+import { Rng } from '@quantlab/ml/random';
+
+function randomArray(rng: Rng, n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.normal();
+  return a;
+}
+
+interface Case {
+  name: string;
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  strides: number;
+  pad: 'same' | 'valid';
+}
+
+const CASES: Case[] = [
+  { name: '5x5 same', x: [3, 9, 9, 4], w: [5, 5, 4, 6], strides: 1, pad: 'same' },
+  { name: '3x3 valid', x: [2, 8, 7, 3], w: [3, 3, 3, 5], strides: 1, pad: 'valid' },
+  { name: '4x4 same (uneven padding)', x: [2, 6, 6, 2], w: [4, 4, 2, 3], strides: 1, pad: 'same' },
+  { name: '3x3 stride 2 same', x: [2, 9, 9, 3], w: [3, 3, 3, 4], strides: 2, pad: 'same' },
+  { name: '3x3 stride 2 valid', x: [2, 10, 10, 2], w: [3, 3, 2, 4], strides: 2, pad: 'valid' },
+];
+
+function gradients(c: Case, x: Float32Array, w: Float32Array, dy: Float32Array): { dx: Float32Array; dw: Float32Array } {
+  return tf.tidy(() => {
+    const xt = tf.tensor4d(x, c.x);
+    const wt = tf.tensor4d(w, c.w);
+    const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad);
+    const out = f(xt, wt);
+    const dyt = tf.tensor(dy.subarray(0, out.size), out.shape);
+    const [dx, dw] = tf.grads(f)([xt, wt], dyt);
+    return { dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
+  });
+}
+
+function relError(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+for (const c of CASES) {
+  test(`wasm conv gradients match cpu: ${c.name}`, async () => {
+    const rng = new Rng(7);
+    const x = randomArray(rng, c.x.reduce((p, v) => p * v, 1));
+    const w = randomArray(rng, c.w.reduce((p, v) => p * v, 1));
+    const dy = randomArray(rng, c.x[0] * c.x[1] * c.x[2] * c.w[3]);
+    await initBackend('cpu');
+    const ref = gradients(c, x, w, dy);
+    await initBackend('wasm');
+    const before = tf.memory().numTensors;
+    const got = gradients(c, x, w, dy);
+    assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
+    assert.equal(got.dw.length, ref.dw.length);
+    assert.ok(relError(got.dw, ref.dw) < 1e-5, `filter gradient rel error ${relError(got.dw, ref.dw)}`);
+    assert.ok(relError(got.dx, ref.dx) < 1e-5, `input gradient rel error ${relError(got.dx, ref.dx)}`);
+  });
+}
+
+test('wasm heap does not grow over repeated gradient calls', async () => {
+  await initBackend('wasm');
+  const c = CASES[0];
+  const rng = new Rng(3);
+  const x = randomArray(rng, 3 * 9 * 9 * 4);
+  const w = randomArray(rng, 5 * 5 * 4 * 6);
+  const dy = randomArray(rng, 3 * 9 * 9 * 6);
+  gradients(c, x, w, dy);
+  const bytes = tf.memory().numBytes;
+  for (let i = 0; i < 20; i++) gradients(c, x, w, dy);
+  assert.equal(tf.memory().numBytes, bytes);
+});
+
+test('TFJS_BACKEND=tensorflow without tfjs-node fails with a clear message', async (t) => {
+  try {
+    await initBackend('tensorflow');
+    t.diagnostic('tfjs-node is installed here: the tensorflow backend loaded');
+    assert.equal(tf.getBackend(), 'tensorflow');
+  } catch (e) {
+    assert.ok(e instanceof BackendError);
+    assert.match((e as Error).message, /tfjs-node/);
+  }
+  assert.equal(await initBackend('auto'), tf.getBackend());
+});
