@@ -1,0 +1,16 @@
+import type { Env, RunStore, WorkerRegistration } from '@quantlab/shared';
+import type { Logger } from '../log.ts';
+import type { StopFlag, TrainingPool } from '../training/pool.ts';
+
+/** What a job handler needs from the worker that runs it. */
+export interface WorkerContext {
+  env: Env;
+  workerId: string;
+  store: RunStore;
+  pool: TrainingPool;
+  registry: WorkerRegistration;
+  log: Logger;
+  /** Stop flags of the runs in progress, by job id: shutdown sets them all. */
+  running: Map<string, StopFlag>;
+  isClosing(): boolean;
+}

@@ -1,0 +1,196 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { ExperimentConfig, FenceLostError, lockKeyOf, type Fence, type RunDocument, type RunJobData, type RunJobResult } from '@quantlab/shared';
+import type { TrainOutcome } from '@quantlab/ml/training/types';
+import { StopFlag, TrainInputFailure } from '../training/pool.ts';
+import type { WorkerContext } from './context.ts';
+
+/** How long an inference-phase run waits before looking at its baseline again. */
+export const BASELINE_RECHECK_MS = 2_000;
+/** How often the main thread looks for a cancel request (the API sets the run's cancelRequested field). */
+export const CANCEL_POLL_MS = 500;
+/** Progress writes at most this often; epochs are always written. */
+const PROGRESS_EVERY_MS = 1_000;
+export const ARTIFACT_FORMAT = 'quantlab-packed';
+
+const now = () => new Date().toISOString();
+
+/**
+ * The lifecycle of one run: queued -> running -> completed | failed | cancelled, or back to queued when this worker
+ * shuts down (the run resumes elsewhere from its last checkpoint). Every write while the job runs is fenced by the
+ * job's lock token, so a worker that lost the job cannot write into a run another worker now owns.
+ */
+export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token: string): Promise<RunJobResult> {
+  const { store, env, log } = ctx;
+  const runId = job.data.runId;
+  const fence: Fence = { lockKey: lockKeyOf(env, job.id!), token };
+
+  const doc = await store.get(runId);
+  if (!doc) throw new UnrecoverableError(`run ${runId} no longer exists`);
+  // Already finished (a job delivered again after its run was written): nothing to do, and nothing to overwrite.
+  if (doc.status === 'completed' || doc.status === 'failed' || doc.status === 'cancelled') {
+    return { status: doc.status, testAccuracy: doc.metrics.testAccuracy };
+  }
+  if (await cancelRequested(ctx, runId)) {
+    await store.update(runId, { status: 'cancelled', finishedAt: now() }, fence, { type: 'status', runId, status: 'cancelled' });
+    return { status: 'cancelled', testAccuracy: null };
+  }
+
+  const parsed = ExperimentConfig.safeParse(job.data.config);
+  if (!parsed.success) return failRun(ctx, runId, fence, `invalid config: ${parsed.error.issues[0]?.message}`);
+  const config = parsed.data;
+
+  // Inference-phase runs quantize their float32 baseline's trained weights instead of training again.
+  let baselineArtifact: Uint8Array | null = null;
+  if (config.phase === 'inference' && job.data.baselineId) {
+    const baseline = await store.get(job.data.baselineId);
+    if (!baseline) return failRun(ctx, runId, fence, `baseline run ${job.data.baselineId} does not exist`);
+    if (baseline.status === 'failed' || baseline.status === 'cancelled') {
+      return failRun(ctx, runId, fence, `baseline run ${baseline.id} ${baseline.status}${baseline.error ? `: ${baseline.error.message}` : ''}`);
+    }
+    if (baseline.status !== 'completed') {
+      // Not trained yet: hand the job back to the queue for a while, without spending an attempt.
+      await job.moveToDelayed(Date.now() + BASELINE_RECHECK_MS, token);
+      throw new DelayedError();
+    }
+    baselineArtifact = await store.getArtifact(baseline.id);
+    if (!baselineArtifact) return failRun(ctx, runId, fence, `baseline run ${baseline.id} completed without an artifact`);
+  }
+
+  const startedAt = doc.startedAt ?? now();
+  await store.update(
+    runId,
+    { status: 'running', startedAt, workerId: ctx.workerId, attempts: doc.attempts + 1, error: null },
+    fence,
+    { type: 'status', runId, status: 'running' },
+  );
+  const resumeFrom = await store.loadCheckpoint(runId);
+  if (resumeFrom) log.info('resuming run from its checkpoint', { runId, bytes: resumeFrom.length });
+
+  const stop = new StopFlag();
+  if (ctx.isClosing()) stop.set('shutdown');
+  ctx.running.set(job.id!, stop);
+  await ctx.registry.update({ currentRuns: [...ctx.registry.current.currentRuns, runId] }).catch(() => {});
+  const poll = setInterval(() => {
+    cancelRequested(ctx, runId).then(
+      (yes) => yes && stop.set('cancel'),
+      () => {},
+    );
+  }, CANCEL_POLL_MS);
+  const maxMs = config.training.maxMinutes ? config.training.maxMinutes * 60_000 : null;
+  const deadline = maxMs === null ? null : setTimeout(() => stop.set('timeout'), Math.max(0, Date.parse(startedAt) + maxMs - Date.now()));
+
+  let lastProgress = 0;
+  try {
+    let outcome: TrainOutcome;
+    try {
+      outcome = await ctx.pool.train({ config, dataDir: env.DATA_DIR, resumeFrom, baselineArtifact }, stop, {
+        onProgress: async (p) => {
+          if (Date.now() - lastProgress < PROGRESS_EVERY_MS) return;
+          lastProgress = Date.now();
+          const progress = { epoch: p.epoch, epochs: p.epochs, fraction: Math.min(1, Math.max(0, p.fraction)) };
+          await store.update(runId, { progress }, fence, { type: 'progress', runId, progress });
+        },
+        // The epoch first, then the checkpoint after it: a crash in between repeats that epoch, which rewrites the
+        // same hash field (an epoch is keyed by its number), so none goes missing and none is recorded twice.
+        onEpoch: async (epoch, checkpoint) => {
+          await store.addEpoch(runId, epoch, config.training.epochs, fence);
+          await store.saveCheckpoint(runId, checkpoint, fence);
+        },
+      });
+    } catch (e) {
+      if (e instanceof TrainInputFailure) return failRun(ctx, runId, fence, e.message);
+      throw e;
+    }
+    return await finish(ctx, job, token, fence, doc, outcome);
+  } catch (e) {
+    if (e instanceof FenceLostError) {
+      log.warn('lost the job lock; this worker stops writing to the run', { runId });
+    } else if (!(e instanceof UnrecoverableError) && !(e instanceof DelayedError)) {
+      await onTransientError(ctx, job, fence, e as Error);
+    }
+    throw e;
+  } finally {
+    clearInterval(poll);
+    if (deadline) clearTimeout(deadline);
+    ctx.running.delete(job.id!);
+    await ctx.registry.update({ currentRuns: ctx.registry.current.currentRuns.filter((r) => r !== runId) }).catch(() => {});
+  }
+}
+
+async function finish(ctx: WorkerContext, job: Job<RunJobData>, token: string, fence: Fence, doc: RunDocument, outcome: TrainOutcome): Promise<RunJobResult> {
+  const { store } = ctx;
+  const runId = doc.id;
+  const epochsDone = (await store.get(runId))?.epochs.length ?? 0;
+  const epochs = doc.config.training.epochs;
+  switch (outcome.status) {
+    case 'completed': {
+      // relativeAccuracy is not stored: the API derives it from the baseline when it reads the run.
+      const metrics = outcome.metrics;
+      if (outcome.artifact) await store.setArtifact(runId, outcome.artifact, fence);
+      await store.update(
+        runId,
+        {
+          status: 'completed',
+          metrics,
+          dataset: outcome.dataset,
+          artifact: outcome.artifact ? { bytes: outcome.artifact.byteLength, format: ARTIFACT_FORMAT } : null,
+          progress: { epoch: epochs, epochs, fraction: 1 },
+          finishedAt: now(),
+        },
+        fence,
+        { type: 'status', runId, status: 'completed' },
+      );
+      await store.deleteCheckpoint(runId);
+      return { status: 'completed', testAccuracy: metrics.testAccuracy };
+    }
+    case 'cancel':
+      await store.update(runId, { status: 'cancelled', metrics: outcome.metrics, dataset: outcome.dataset, finishedAt: now() }, fence, { type: 'status', runId, status: 'cancelled' });
+      await store.deleteCheckpoint(runId);
+      return { status: 'cancelled', testAccuracy: null };
+    case 'timeout':
+      return failRun(ctx, runId, fence, `time limit: training.maxMinutes = ${doc.config.training.maxMinutes} was reached after ${epochsDone} of ${epochs} epochs`, {
+        metrics: outcome.metrics,
+        dataset: outcome.dataset,
+      });
+    case 'shutdown': {
+      // This worker is stopping: the run goes back to the queue and resumes elsewhere from its last checkpoint.
+      // moveToDelayed (not a thrown error) so that a shutdown does not spend one of the job's attempts.
+      await store.update(runId, { status: 'queued', workerId: null }, fence, { type: 'status', runId, status: 'queued' });
+      await job.moveToDelayed(Date.now(), token);
+      ctx.log.info('run handed back to the queue at shutdown', { runId, epochsDone });
+      throw new DelayedError();
+    }
+  }
+}
+
+/** Fails a run once (config or data problem): the message goes into the run, BullMQ does not retry. */
+async function failRun(ctx: WorkerContext, runId: string, fence: Fence, message: string, extra: Partial<RunDocument> = {}): Promise<never> {
+  const error = { message };
+  await ctx.store.update(runId, { ...extra, status: 'failed', error, finishedAt: now() }, fence, { type: 'status', runId, status: 'failed', error });
+  await ctx.store.deleteCheckpoint(runId);
+  throw new UnrecoverableError(message);
+}
+
+/** A transient failure (Redis away, a thread crash): BullMQ retries with backoff; the last attempt fails the run. */
+async function onTransientError(ctx: WorkerContext, job: Job<RunJobData>, fence: Fence, e: Error): Promise<void> {
+  const runId = job.data.runId;
+  const attempts = job.opts.attempts ?? 1;
+  const last = job.attemptsMade + 1 >= attempts;
+  ctx.log.warn('run attempt failed', { runId, attempt: job.attemptsMade + 1, attempts, error: e.message });
+  try {
+    if (last) {
+      const error = { message: `failed after ${attempts} attempts: ${e.message}` };
+      await ctx.store.update(runId, { status: 'failed', error, finishedAt: now() }, fence, { type: 'status', runId, status: 'failed', error });
+      await ctx.store.deleteCheckpoint(runId);
+    } else {
+      await ctx.store.update(runId, { status: 'queued', workerId: null }, fence, { type: 'status', runId, status: 'queued' });
+    }
+  } catch {
+    // Redis itself may be what failed; the retry (or the stalled-job check) picks the run up again.
+  }
+}
+
+async function cancelRequested(ctx: WorkerContext, runId: string): Promise<boolean> {
+  const v = await ctx.store.redis.hget(ctx.store.keys.run(runId), 'cancelRequested');
+  return v !== null && v !== 'false' && v !== '0' && v !== 'null';
+}

@@ -1,0 +1,140 @@
+import { Worker } from 'node:worker_threads';
+import type { EpochMetrics } from '@quantlab/shared';
+import type { StopReason, TrainInput, TrainOutcome, TrainProgress } from '@quantlab/ml/training/types';
+import { STOP_CODES, type FromThread, type ToThread } from './protocol.ts';
+
+export interface TrainCallbacks {
+  onProgress(p: TrainProgress): Promise<void>;
+  onEpoch(epoch: EpochMetrics, checkpoint: Uint8Array): Promise<void>;
+}
+
+/** A config or data problem reported by the training thread: the run fails once, no retry. */
+export class TrainInputFailure extends Error {}
+
+/** The stop flag of one run, shared with its training thread. */
+export class StopFlag {
+  readonly buffer = new SharedArrayBuffer(4);
+  private readonly view = new Int32Array(this.buffer);
+
+  /** The first reason wins: a cancel is not turned into a shutdown, nor the other way round. */
+  set(reason: StopReason): void {
+    Atomics.compareExchange(this.view, 0, 0, STOP_CODES[reason]);
+  }
+  get isSet(): boolean {
+    return Atomics.load(this.view, 0) !== 0;
+  }
+}
+
+/** One long-lived training thread; it dies with the process, so it can never outlive a killed worker. */
+class TrainingThread {
+  readonly ready: Promise<string>;
+  private worker: Worker;
+  private current: { onMessage(m: FromThread): void; onDeath(e: Error): void } | null = null;
+
+  constructor(backend: string) {
+    this.worker = new Worker(new URL('./thread-boot.mjs', import.meta.url), { workerData: { backend } });
+    this.ready = new Promise((resolve, reject) => {
+      const first = (m: FromThread) => {
+        if (m.type === 'ready') resolve(m.backend);
+        else if (m.type === 'init-error') reject(new Error(m.message));
+        else return;
+        this.worker.off('message', first);
+      };
+      this.worker.on('message', first);
+      this.worker.once('error', reject);
+    });
+    this.ready.catch(() => {});
+    this.worker.on('message', (m: FromThread) => this.current?.onMessage(m));
+    this.worker.on('error', (e) => this.current?.onDeath(e));
+    this.worker.on('exit', (code) => {
+      this.dead = true;
+      this.current?.onDeath(new Error(`the training thread exited (code ${code})`));
+    });
+  }
+
+  get busy(): boolean {
+    return this.current !== null;
+  }
+
+  /**
+   * Runs one training. Messages are handled one after another, in order; if a callback throws (for instance the
+   * fence was lost), the run is stopped at its next batch and the promise rejects with that error once the thread
+   * is free again.
+   */
+  train(input: TrainInput, stop: StopFlag, cb: TrainCallbacks): Promise<TrainOutcome> {
+    return new Promise<TrainOutcome>((resolve, reject) => {
+      let chain: Promise<void> = Promise.resolve();
+      let failure: Error | null = null;
+      const step = (fn: () => Promise<void>) => {
+        chain = chain.then(async () => {
+          if (failure) return;
+          try {
+            await fn();
+          } catch (e) {
+            failure = e as Error;
+            stop.set('shutdown');
+          }
+        });
+      };
+      const finish = (fn: () => void) => {
+        this.current = null;
+        void chain.then(() => (failure ? reject(failure) : fn()));
+      };
+      this.current = {
+        onMessage: (m) => {
+          if (m.type === 'progress') step(() => cb.onProgress(m.progress));
+          else if (m.type === 'epoch') step(() => cb.onEpoch(m.epoch, m.checkpoint));
+          else if (m.type === 'done') finish(() => resolve(m.outcome));
+          else if (m.type === 'error') finish(() => reject(m.inputError ? new TrainInputFailure(m.message) : new Error(m.message)));
+        },
+        onDeath: (e) => finish(() => reject(e)),
+      };
+      const msg: ToThread = { type: 'train', input, stop: stop.buffer };
+      this.worker.postMessage(msg);
+    });
+  }
+
+  dead = false;
+
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+/** One training thread per concurrency slot. */
+export class TrainingPool {
+  private threads: TrainingThread[];
+
+  constructor(
+    size: number,
+    private readonly backend: string,
+  ) {
+    this.threads = Array.from({ length: size }, () => new TrainingThread(backend));
+  }
+
+  /** The backend name the threads loaded; rejects when a thread cannot load it (TFJS_BACKEND=tensorflow without tfjs-node). */
+  async ready(): Promise<string> {
+    const names = await Promise.all(this.threads.map((t) => t.ready));
+    return names[0];
+  }
+
+  /** BullMQ's concurrency equals the pool size, so a free thread exists whenever a job starts. */
+  async train(input: TrainInput, stop: StopFlag, cb: TrainCallbacks): Promise<TrainOutcome> {
+    const i = this.threads.findIndex((t) => !t.busy);
+    if (i < 0) throw new Error('no free training thread (concurrency and pool size disagree)');
+    const thread = this.threads[i];
+    try {
+      return await thread.train(input, stop, cb);
+    } finally {
+      // A thread that died (out of memory, a crash in native code) is replaced for the next run.
+      if (thread.dead) {
+        this.threads[i] = new TrainingThread(this.backend);
+        this.threads[i].ready.catch(() => {});
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.terminate()));
+  }
+}

@@ -1,0 +1,22 @@
+import type { EpochMetrics } from '@quantlab/shared';
+import type { StopReason, TrainInput, TrainOutcome, TrainProgress } from '@quantlab/ml/training/types';
+
+/**
+ * Messages between the worker's main thread and a training thread. Training blocks its thread's event loop; the
+ * main thread stays free to renew BullMQ's lock, poll for cancel and write to Redis.
+ */
+
+/** The stop flag shared with a training thread: one Int32 slot, read by the training loop every batch. */
+export const STOP_CODES: Record<StopReason, number> = { cancel: 1, shutdown: 2, timeout: 3 };
+export const STOP_REASONS: Record<number, StopReason> = { 1: 'cancel', 2: 'shutdown', 3: 'timeout' };
+
+export type ToThread = { type: 'train'; input: TrainInput; stop: SharedArrayBuffer };
+
+export type FromThread =
+  | { type: 'ready'; backend: string }
+  | { type: 'init-error'; message: string }
+  | { type: 'progress'; progress: TrainProgress }
+  | { type: 'epoch'; epoch: EpochMetrics; checkpoint: Uint8Array }
+  | { type: 'done'; outcome: TrainOutcome }
+  /** inputError: a config or data problem (RunInputError) that no retry can fix. */
+  | { type: 'error'; message: string; inputError: boolean };

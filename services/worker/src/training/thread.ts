@@ -1,0 +1,32 @@
+// A long-lived training thread: one per concurrency slot, so the datasets it loads stay cached between runs.
+import { parentPort, workerData } from 'node:worker_threads';
+import { BackendError, initBackend, type BackendChoice } from '@quantlab/ml/backend/index';
+import { RunInputError, type TrainHooks } from '@quantlab/ml/training/types';
+import { trainExperiment } from '@quantlab/ml/training/train';
+import { STOP_REASONS, type FromThread, type ToThread } from './protocol.ts';
+
+const port = parentPort!;
+const post = (m: FromThread) => port.postMessage(m);
+
+try {
+  post({ type: 'ready', backend: await initBackend((workerData as { backend: BackendChoice }).backend) });
+} catch (e) {
+  post({ type: 'init-error', message: (e as Error).message });
+}
+
+port.on('message', (msg: ToThread) => {
+  if (msg.type !== 'train') return;
+  const stop = new Int32Array(msg.stop);
+  const hooks: TrainHooks = {
+    onProgress: (progress) => post({ type: 'progress', progress }),
+    onEpoch: (epoch, checkpoint) => post({ type: 'epoch', epoch, checkpoint }),
+    shouldStop: () => STOP_REASONS[Atomics.load(stop, 0)] ?? null,
+  };
+  trainExperiment(msg.input, hooks).then(
+    (outcome) => post({ type: 'done', outcome }),
+    (e: unknown) => {
+      const err = e instanceof Error ? e : new Error(String(e));
+      post({ type: 'error', message: err.message, inputError: err instanceof RunInputError || err instanceof BackendError });
+    },
+  );
+});

@@ -1,0 +1,152 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
+import {
+  ExperimentConfig,
+  RunStore,
+  createRunQueue,
+  listWorkers,
+  newId,
+  producerConnection,
+  seriesOf,
+  type Env,
+  type ExperimentConfigInput,
+  type RunDocument,
+  type RunEvent,
+  type RunQueue,
+} from '@quantlab/shared';
+
+/** Test-side helpers for the worker: queue runs as the API does, spawn worker processes, watch run events. */
+
+export function newRunDoc(config: ExperimentConfig, id = newId('run')): RunDocument {
+  return {
+    id,
+    name: config.name,
+    status: 'queued',
+    progress: { epoch: 0, epochs: config.training.epochs, fraction: 0 },
+    config,
+    metrics: { testAccuracy: null, trainLoss: null, durationMs: null, backend: null },
+    epochs: [],
+    workerId: null,
+    error: null,
+    createdAt: new Date().toISOString(),
+    startedAt: null,
+    finishedAt: null,
+    sweepId: null,
+    series: seriesOf(config.representation, config.phase),
+    baselineId: null,
+    retryOf: null,
+    attempts: 0,
+    dataset: null,
+    provenance: null,
+    artifact: null,
+  };
+}
+
+export interface Harness {
+  redis: Redis;
+  store: RunStore;
+  queue: RunQueue;
+  /** Stores a queued run and adds its job, as POST /experiments does. */
+  submit(input: ExperimentConfigInput, opts?: { baselineId?: string }): Promise<string>;
+  waitForStatus(id: string, statuses: RunDocument['status'][], timeoutMs: number): Promise<RunDocument>;
+  close(): Promise<void>;
+}
+
+export function harness(env: Env): Harness {
+  const redis = producerConnection(env.REDIS_URL);
+  const store = new RunStore(redis, env.KEY_PREFIX);
+  const queue = createRunQueue(env, producerConnection(env.REDIS_URL));
+  return {
+    redis,
+    store,
+    queue,
+    async submit(input, opts = {}) {
+      const config = ExperimentConfig.parse(input);
+      const doc = { ...newRunDoc(config), baselineId: opts.baselineId ?? null };
+      await store.create(doc);
+      await queue.add('run', { runId: doc.id, config, baselineId: config.phase === 'inference' ? doc.baselineId : null }, { jobId: doc.id });
+      return doc.id;
+    },
+    async waitForStatus(id, statuses, timeoutMs) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const doc = await store.get(id);
+        if (doc && statuses.includes(doc.status)) return doc;
+        if (Date.now() > until) throw new Error(`run ${id} is ${doc?.status} after ${timeoutMs} ms (waiting for ${statuses.join('|')})${doc?.error ? `: ${doc.error.message}` : ''}`);
+        await sleep(200);
+      }
+    },
+    async close() {
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitUntil<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number, everyMs = 100): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** Every event published for the runs under a prefix, in arrival order. */
+export async function recordEvents(env: Env): Promise<{ events: RunEvent[]; close(): Promise<void> }> {
+  const sub = new Redis(env.REDIS_URL);
+  const events: RunEvent[] = [];
+  sub.on('pmessage', (_p, _c, msg: string) => events.push(JSON.parse(msg) as RunEvent));
+  await sub.psubscribe(`${env.KEY_PREFIX}:events:*`);
+  return { events, close: async () => void sub.disconnect() };
+}
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  pid: number;
+  /** stderr lines so far (the worker's JSON log). */
+  log: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Spawns `node --import tsx services/worker/src/main.ts` with the test's environment; resolves once it has registered. */
+export async function spawnWorker(env: Env, extra: Record<string, string> = {}, timeoutMs = 30_000): Promise<WorkerProcess> {
+  const vars: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (typeof v === 'string' || typeof v === 'number') vars[k] = String(v);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/worker/src/main.ts'], {
+    env: { ...process.env, ...vars, LOG_LEVEL: 'info', ...extra },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const log: string[] = [];
+  let buf = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const lines = buf.split('\n');
+    buf = lines.pop()!;
+    log.push(...lines);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  const redis = new Redis(env.REDIS_URL);
+  try {
+    let gone = false;
+    void exited.then(() => (gone = true));
+    await waitUntil(
+      `worker ${child.pid} to register`,
+      async () => {
+        if (gone) throw new Error(`worker exited at start: ${log.join('\n')}`);
+        return (await listWorkers(redis, env.KEY_PREFIX)).some((w) => w.pid === child.pid);
+      },
+      timeoutMs,
+      100,
+    );
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  } finally {
+    redis.disconnect();
+  }
+  return { child, pid: child.pid!, log, exited };
+}
