@@ -1,0 +1,58 @@
+/** The packed artifact's format constants and record types; docs/ARTIFACT.md gives the byte layout. */
+import type { Representation } from '@quantlab/shared';
+
+export const MAGIC = 'QLAB';
+export const FORMAT_VERSION = 1;
+/** RunDocument.artifact.format. */
+export const FORMAT_NAME = 'quantlab-artifact/1';
+
+export const ENCODINGS = ['float32', 'fixed', 'dictionary'] as const;
+export type LayerEncoding = (typeof ENCODINGS)[number];
+/** The u8 stored for each encoding. */
+export const ENCODING_CODE: Record<LayerEncoding, number> = { float32: 0, fixed: 1, dictionary: 2 };
+
+/** "No dictionary" in a layer record's u16 dictionary index. */
+export const NO_DICTIONARY = 0xffff;
+
+interface LayerBase {
+  name: string;
+  shape: readonly number[];
+}
+
+/** A layer stored as raw little-endian float32 (the float32 representation, and layers left unquantized). */
+export interface Float32LayerRecord extends LayerBase {
+  encoding: 'float32';
+  values: Float32Array;
+}
+
+/** Signed fixed-point codes: value = code × step. */
+export interface FixedLayerRecord extends LayerBase {
+  encoding: 'fixed';
+  bits: number;
+  step: number;
+  codes: Int32Array;
+}
+
+/** Dictionary codes: value = dictionaries[dictionary][code] × scale. */
+export interface DictionaryLayerRecord extends LayerBase {
+  encoding: 'dictionary';
+  bits: number;
+  scale: number;
+  dictionary: number;
+  codes: Int32Array;
+}
+
+export type LayerRecord = Float32LayerRecord | FixedLayerRecord | DictionaryLayerRecord;
+
+export interface ArtifactContents {
+  representation: Representation;
+  /** Model, dataset, input shape, run id…: anything JSON. */
+  meta?: Record<string, unknown>;
+  /** Sorted float32 entries, 2^bits each. */
+  dictionaries?: readonly Float32Array[];
+  layers: readonly LayerRecord[];
+}
+
+export class ArtifactError extends Error {
+  override name = 'ArtifactError';
+}

@@ -1,0 +1,190 @@
+/**
+ * Dictionary weights: every weight is entry[code] × scale, with 2^bits sorted float32 entries.
+ *   global:    one dictionary for all layers, fitted to the weights pooled after dividing each layer by its max|w|;
+ *              each layer then gets the scale minimizing its MSE (alternating nearest-entry codes and
+ *              s = <w, d> / <d, d>).
+ *   per-layer: one dictionary a layer, scale 1.
+ * init uniform: entries evenly spaced over the weights' range; nonuniform: at evenly spaced quantiles.
+ * refine: Lloyd iterations on the (pooled) weights. Encoding: binary search over the midpoints between entries.
+ */
+import type { DictionaryRepresentation, WeightError } from '@quantlab/shared';
+import { packArtifact } from '../artifact/pack.ts';
+import type { LayerRecord } from '../artifact/format.ts';
+import type { Rng } from '../random.ts';
+import { fitScale, initialEntries, lloyd, midpoints, sortWeights } from './dictionary-fit.ts';
+import { maxAbs, outputsFor, weightError } from './error-metrics.ts';
+import { float32Records, type PackExtra } from './float32.ts';
+import type { LayerWeights, WeightQuantizer } from './types.ts';
+
+/**
+ * Nearest-entry encoding of `src` / scale into `dst` (decoded: entry × scale) and, when given, `codes`.
+ * `mids` are the size − 1 midpoints of the sorted entries; size is a power of two, so the search takes exactly
+ * log2(size) comparisons per weight. No allocation.
+ */
+export function quantizeDictionary(
+  src: Float32Array,
+  entries: Float32Array,
+  mids: Float64Array,
+  scale: number,
+  dst: Float32Array,
+  codes: Int32Array | null,
+): void {
+  const size = entries.length;
+  const half = size >>> 1;
+  const n = src.length;
+  for (let i = 0; i < n; i++) {
+    const x = src[i] / scale;
+    // c = number of midpoints below x = index of the nearest entry (ties go to the lower entry).
+    let c = 0;
+    for (let h = half; h > 0; h >>>= 1) if (x > mids[c + h - 1]) c += h;
+    dst[i] = entries[c] * scale;
+    if (codes !== null) codes[i] = c;
+  }
+}
+
+/** Codes only, with a usage histogram (for unused entries). */
+function countUsage(src: Float32Array, mids: Float64Array, scale: number, used: Uint8Array): void {
+  const half = used.length >>> 1;
+  for (let i = 0; i < src.length; i++) {
+    const x = src[i] / scale;
+    let c = 0;
+    for (let h = half; h > 0; h >>>= 1) if (x > mids[c + h - 1]) c += h;
+    used[c] = 1;
+  }
+}
+
+function toFloat32Sorted(entries: Float64Array): Float32Array {
+  const f = Float32Array.from(entries);
+  return f.sort();
+}
+
+export class DictionaryQuantizer implements WeightQuantizer {
+  private dicts: Float32Array[] = [];
+  private mids: Float64Array[] = [];
+  private scalesOf: Float64Array | null = null;
+  readonly size: number;
+
+  constructor(readonly representation: DictionaryRepresentation) {
+    this.size = 2 ** representation.bits;
+  }
+
+  /** The fitted dictionaries (one when global, one a layer otherwise). */
+  get dictionaries(): readonly Float32Array[] {
+    return this.dicts;
+  }
+
+  /** The fitted scale of each layer. */
+  get scales(): readonly number[] {
+    return this.scalesOf ? Array.from(this.scalesOf) : [];
+  }
+
+  private dictOf(layer: number): number {
+    return this.representation.scope === 'global' ? 0 : layer;
+  }
+
+  fit(layers: readonly LayerWeights[]): void {
+    const r = this.representation;
+    const scales = new Float64Array(layers.length);
+    if (r.scope === 'per-layer') {
+      this.dicts = layers.map((l) => {
+        const data = sortWeights(l.values);
+        const entries = initialEntries(data, this.size, r.init);
+        lloyd(data, entries, r.refine);
+        return toFloat32Sorted(entries);
+      });
+      scales.fill(1);
+    } else {
+      // Pool the layers on a common footing (each divided by its max|w|), fit one dictionary to the pool, then give
+      // each layer its least-squares scale starting from that max|w|.
+      const total = layers.reduce((a, l) => a + l.values.length, 0);
+      const pooled = new Float32Array(total);
+      let p = 0;
+      layers.forEach((l, i) => {
+        const m = maxAbs(l.values);
+        const s = m > 0 && Number.isFinite(m) ? m : 1;
+        scales[i] = s;
+        const v = l.values;
+        for (let k = 0; k < v.length; k++) pooled[p++] = v[k] / s;
+      });
+      const pool = sortWeights(pooled);
+      const entries = initialEntries(pool, this.size, r.init);
+      lloyd(pool, entries, r.refine);
+      const dict = toFloat32Sorted(entries);
+      this.dicts = [dict];
+      layers.forEach((l, i) => {
+        scales[i] = fitScale(sortWeights(l.values), dict, scales[i]);
+      });
+    }
+    this.mids = this.dicts.map((d) => midpoints(d));
+    this.scalesOf = scales;
+  }
+
+  private fitted(layers: readonly LayerWeights[]): Float64Array {
+    if (!this.scalesOf) this.fit(layers);
+    const scales = this.scalesOf!;
+    if (scales.length !== layers.length) throw new RangeError(`quantizer was fitted on ${scales.length} layers, got ${layers.length}`);
+    return scales;
+  }
+
+  apply(layers: readonly LayerWeights[], _rng: Rng, out?: Float32Array[]): Float32Array[] {
+    const scales = this.fitted(layers);
+    const dst = outputsFor(layers, out);
+    for (let i = 0; i < layers.length; i++) {
+      const d = this.dictOf(i);
+      quantizeDictionary(layers[i].values, this.dicts[d], this.mids[d], scales[i], dst[i], null);
+    }
+    return dst;
+  }
+
+  /** The codes and decoded values apply would give. */
+  encode(layers: readonly LayerWeights[]): { codes: Int32Array[]; decoded: Float32Array[] } {
+    const scales = this.fitted(layers);
+    const codes = layers.map((l) => new Int32Array(l.values.length));
+    const decoded = layers.map((l) => new Float32Array(l.values.length));
+    for (let i = 0; i < layers.length; i++) {
+      const d = this.dictOf(i);
+      quantizeDictionary(layers[i].values, this.dicts[d], this.mids[d], scales[i], decoded[i], codes[i]);
+    }
+    return { codes, decoded };
+  }
+
+  error(layers: readonly LayerWeights[], decoded: readonly Float32Array[]): WeightError {
+    const scales = this.fitted(layers);
+    const usedBy = layers.map((l, i) => {
+      const used = new Uint8Array(this.size);
+      countUsage(l.values, this.mids[this.dictOf(i)], scales[i], used);
+      return used;
+    });
+    const unused = (u: Uint8Array) => u.reduce((a, b) => a + (b ? 0 : 1), 0);
+    let top: number;
+    if (this.representation.scope === 'global') {
+      const all = new Uint8Array(this.size);
+      for (const u of usedBy) for (let k = 0; k < u.length; k++) all[k] |= u[k];
+      top = unused(all);
+    } else {
+      top = usedBy.reduce((a, u) => a + unused(u), 0);
+    }
+    return weightError(layers, decoded, (i) => ({ scale: scales[i], unusedEntries: unused(usedBy[i]) }), { unusedEntries: top });
+  }
+
+  pack(layers: readonly LayerWeights[], _rng: Rng, extra?: PackExtra): Uint8Array {
+    const scales = this.fitted(layers);
+    const { codes } = this.encode(layers);
+    const records: LayerRecord[] = layers.map((l, i) => ({
+      name: l.name,
+      shape: l.shape,
+      encoding: 'dictionary',
+      bits: this.representation.bits,
+      scale: scales[i],
+      dictionary: this.dictOf(i),
+      codes: codes[i],
+    }));
+    return packArtifact({
+      representation: this.representation,
+      meta: extra?.meta,
+      dictionaries: this.dicts,
+      layers: [...records, ...float32Records(extra?.float32)],
+    });
+  }
+}
+
