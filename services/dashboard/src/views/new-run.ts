@@ -1,0 +1,105 @@
+import { api } from '../api.ts';
+import { fill, h } from '../dom.ts';
+import type { ViewContext } from '../router.ts';
+import { pageHeader } from '../components.ts';
+import { clearProblem, compact, field, input, numberOf, selectOf, showProblem } from '../forms.ts';
+import { DATASET_OPTIONS, KIND_OPTIONS, MODEL_OPTIONS, PHASE_OPTIONS } from '../options.ts';
+
+/** Start one run; the API validates, and its zod issues appear next to the fields they name. */
+export function newRunView({ root }: ViewContext): void {
+  const el = {
+    name: input('name', 'experiment'),
+    dataset: selectOf('dataset', DATASET_OPTIONS, 'mnist'),
+    model: selectOf('model', MODEL_OPTIONS, 'mlp'),
+    phase: selectOf('phase', PHASE_OPTIONS, 'training'),
+    kind: selectOf('kind', KIND_OPTIONS, 'fixed'),
+    bits: input('bits', 8, { type: 'number' }),
+    range: selectOf('range', ['maxabs', 'pow2'], 'maxabs'),
+    rounding: selectOf('rounding', ['nearest', 'stochastic'], 'nearest'),
+    scope: selectOf('scope', ['global', 'per-layer'], 'global'),
+    init: selectOf('init', ['uniform', 'nonuniform'], 'uniform'),
+    refine: input('refine', 0, { type: 'number' }),
+    epochs: input('epochs', 1, { type: 'number' }),
+    batchSize: input('batchSize', 100, { type: 'number' }),
+    learningRate: input('learningRate', 0.01, { type: 'number', step: 'any' }),
+    seed: input('seed', 1, { type: 'number' }),
+    trainLimit: input('trainLimit', 2000, { type: 'number', placeholder: 'all' }),
+    testLimit: input('testLimit', 1000, { type: 'number', placeholder: 'all' }),
+  };
+  const fixedOnly = h('div', { class: 'field-row' }, field('representation.range', 'Range', el.range), field('representation.rounding', 'Rounding', el.rounding));
+  const dictOnly = h('div', { class: 'field-row' }, field('representation.scope', 'Scope', el.scope, 'global: one dictionary, a scale per layer'), field('representation.init', 'Entries', el.init), field('representation.refine', 'Lloyd iterations', el.refine));
+  const bitsField = field('representation.bits', 'Bits per weight', el.bits, 'fixed 2–16, dictionary 1–10');
+  const syncKind = () => {
+    const k = el.kind.value;
+    fixedOnly.hidden = k !== 'fixed';
+    dictOnly.hidden = k !== 'dictionary';
+    bitsField.hidden = k === 'float32';
+  };
+  el.kind.addEventListener('change', syncKind);
+  syncKind();
+
+  const alert = h('div');
+  const submit = h('button', { type: 'submit', class: 'primary' }, 'Start run');
+  const form = h(
+    'form',
+    { class: 'card form', novalidate: true, id: 'run-form' },
+    h('h2', null, 'Experiment'),
+    h('div', { class: 'field-row' }, field('name', 'Name', el.name), field('dataset', 'Dataset', el.dataset), field('model', 'Model', el.model), field('phase', 'Phase', el.phase, 'inference: train float32, quantize once')),
+    h('h2', null, 'Weight representation'),
+    h('div', { class: 'field-row' }, field('representation.kind', 'Kind', el.kind), bitsField),
+    fixedOnly,
+    dictOnly,
+    h('h2', null, 'Training'),
+    h(
+      'div',
+      { class: 'field-row' },
+      field('training.epochs', 'Epochs', el.epochs),
+      field('training.batchSize', 'Batch size', el.batchSize),
+      field('training.learningRate', 'Learning rate', el.learningRate),
+      field('training.seed', 'Seed', el.seed),
+      field('training.trainLimit', 'Training images', el.trainLimit, 'empty: the whole split'),
+      field('training.testLimit', 'Test images', el.testLimit, 'empty: the whole split'),
+    ),
+    alert,
+    h('div', { class: 'form-actions' }, submit),
+  );
+
+  const body = () => {
+    const kind = el.kind.value;
+    const representation =
+      kind === 'fixed'
+        ? { kind, bits: numberOf(el.bits), range: el.range.value, rounding: el.rounding.value }
+        : kind === 'dictionary'
+          ? { kind, bits: numberOf(el.bits), scope: el.scope.value, init: el.init.value, refine: numberOf(el.refine) }
+          : { kind };
+    return {
+      name: el.name.value,
+      dataset: el.dataset.value,
+      model: el.model.value,
+      phase: el.phase.value,
+      representation: compact(representation),
+      training: compact({
+        epochs: numberOf(el.epochs),
+        batchSize: numberOf(el.batchSize),
+        learningRate: numberOf(el.learningRate),
+        seed: numberOf(el.seed),
+        trainLimit: numberOf(el.trainLimit),
+        testLimit: numberOf(el.testLimit),
+      }),
+    };
+  };
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearProblem(form, alert);
+    submit.disabled = true;
+    try {
+      const res = await api.createRun(body());
+      location.hash = `#/runs/${encodeURIComponent(res.id)}`;
+    } catch (err) {
+      showProblem(form, alert, err);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  fill(root, pageHeader('New run'), form);
+}

@@ -1,0 +1,213 @@
+import type { PresetInfo } from '@quantlab/shared/schemas/sweep';
+import { api } from '../api.ts';
+import { fill, h } from '../dom.ts';
+import type { ViewContext } from '../router.ts';
+import { errorBox, pageHeader } from '../components.ts';
+import { checkboxes, checkedValues, clearProblem, compact, field, input, listOf, numberOf, selectOf, showProblem } from '../forms.ts';
+import { DATASET_OPTIONS, MODEL_OPTIONS, PHASE_OPTIONS } from '../options.ts';
+
+/** The grid form: a base config and what varies; each representation family becomes one `vary.representation` entry. */
+function gridForm(): HTMLFormElement {
+  const el = {
+    name: input('name', 'sweep'),
+    dataset: selectOf('dataset', DATASET_OPTIONS, 'mnist'),
+    model: selectOf('model', MODEL_OPTIONS, 'mlp'),
+    epochs: input('epochs', 2, { type: 'number' }),
+    batchSize: input('batchSize', 100, { type: 'number' }),
+    learningRate: input('learningRate', 0.01, { type: 'number', step: 'any' }),
+    trainLimit: input('trainLimit', 2000, { type: 'number', placeholder: 'all' }),
+    testLimit: input('testLimit', 1000, { type: 'number', placeholder: 'all' }),
+    fixedOn: h('input', { type: 'checkbox', name: 'fixedOn', checked: true }),
+    fixedBits: input('fixedBits', '2, 4, 8', { inputmode: 'numeric' }),
+    dictOn: h('input', { type: 'checkbox', name: 'dictOn', checked: true }),
+    dictBits: input('dictBits', '1, 2, 4', { inputmode: 'numeric' }),
+    seeds: input('seeds', '1', { inputmode: 'numeric' }),
+  };
+  const fixedSet = h(
+    'fieldset',
+    { class: 'family', 'data-field': 'fixed' },
+    h('legend', null, h('label', { class: 'check' }, el.fixedOn, 'Fixed point')),
+    h(
+      'div',
+      { class: 'field-row' },
+      field('fixed.bits', 'Bits (list)', el.fixedBits, '2–16, e.g. 2, 4, 8'),
+      field('fixed.rounding', 'Rounding', checkboxes('fixedRounding', ['nearest', 'stochastic'], ['nearest'])),
+      field('fixed.range', 'Range', checkboxes('fixedRange', ['maxabs', 'pow2'], ['maxabs'])),
+    ),
+    h('div', { class: 'field-error' }),
+  );
+  const dictSet = h(
+    'fieldset',
+    { class: 'family', 'data-field': 'dictionary' },
+    h('legend', null, h('label', { class: 'check' }, el.dictOn, 'Dictionary')),
+    h(
+      'div',
+      { class: 'field-row' },
+      field('dictionary.bits', 'Bits (list)', el.dictBits, '1–10: 2^bits entries'),
+      field('dictionary.init', 'Entries', checkboxes('dictInit', ['uniform', 'nonuniform'], ['uniform'])),
+      field('dictionary.scope', 'Scope', checkboxes('dictScope', ['global', 'per-layer'], ['global'])),
+    ),
+    h('div', { class: 'field-error' }),
+  );
+  const count = h('span', { class: 'muted', id: 'sweep-count' });
+  const alert = h('div');
+  const submit = h('button', { type: 'submit', class: 'primary' }, 'Start sweep');
+  const form = h(
+    'form',
+    { class: 'card form', novalidate: true, id: 'sweep-form' },
+    h('h2', null, 'Base experiment'),
+    h(
+      'div',
+      { class: 'field-row' },
+      field('name', 'Sweep name', el.name),
+      field('base.dataset', 'Dataset', el.dataset),
+      field('base.model', 'Model', el.model),
+      field('base.training.epochs', 'Epochs', el.epochs),
+      field('base.training.batchSize', 'Batch size', el.batchSize),
+      field('base.training.learningRate', 'Learning rate', el.learningRate),
+      field('base.training.trainLimit', 'Training images', el.trainLimit, 'empty: the whole split'),
+      field('base.training.testLimit', 'Test images', el.testLimit, 'empty: the whole split'),
+    ),
+    h('h2', null, 'What varies'),
+    h('p', { class: 'hint' }, 'Every combination below runs once per phase and seed; a float32 baseline per seed is added.'),
+    fixedSet,
+    dictSet,
+    h('div', { class: 'field-row' }, field('vary.phase', 'Phases', checkboxes('phase', PHASE_OPTIONS, ['training'])), field('vary.seeds', 'Seeds (list)', el.seeds)),
+    alert,
+    h('div', { class: 'form-actions' }, submit, count),
+  );
+
+  // Which vary.representation index came from which family, to put the API's issues next to the right inputs.
+  let entryFamilies: string[] = [];
+  const body = () => {
+    const representation: Record<string, unknown>[] = [];
+    entryFamilies = [];
+    if (el.fixedOn.checked) {
+      representation.push({ kind: 'fixed', bits: listOf(el.fixedBits), rounding: checkedValues(form, 'fixedRounding'), range: checkedValues(form, 'fixedRange') });
+      entryFamilies.push('fixed');
+    }
+    if (el.dictOn.checked) {
+      representation.push({ kind: 'dictionary', bits: listOf(el.dictBits), init: checkedValues(form, 'dictInit'), scope: checkedValues(form, 'dictScope') });
+      entryFamilies.push('dictionary');
+    }
+    return {
+      name: el.name.value,
+      base: {
+        name: el.name.value,
+        dataset: el.dataset.value,
+        model: el.model.value,
+        training: compact({
+          epochs: numberOf(el.epochs),
+          batchSize: numberOf(el.batchSize),
+          learningRate: numberOf(el.learningRate),
+          trainLimit: numberOf(el.trainLimit),
+          testLimit: numberOf(el.testLimit),
+        }),
+      },
+      vary: { representation, phase: checkedValues(form, 'phase'), seeds: listOf(el.seeds) },
+    };
+  };
+  const mapPath = (p: (string | number)[]) =>
+    p[0] === 'vary' && p[1] === 'representation' && typeof p[2] === 'number' && entryFamilies[p[2]] ? [entryFamilies[p[2]], ...p.slice(3)] : p;
+  const updateCount = () => {
+    const b = body();
+    const n = (xs: unknown) => (Array.isArray(xs) ? xs.length : 1);
+    const reps = b.vary.representation.reduce((s, r) => s + n(r.bits) * (r.kind === 'fixed' ? n(r.rounding) * n(r.range) : n(r.init) * n(r.scope)), 0);
+    const seeds = b.vary.seeds.length || 1;
+    count.textContent = `about ${reps * (b.vary.phase.length || 1) * seeds + seeds} runs, float32 baselines included`;
+  };
+  form.addEventListener('input', updateCount);
+  updateCount();
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearProblem(form, alert);
+    submit.disabled = true;
+    try {
+      const res = await api.createSweep(body());
+      location.hash = `#/sweeps/${encodeURIComponent(res.id)}`;
+    } catch (err) {
+      showProblem(form, alert, err, mapPath);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+/** The preset form: the paper's grid at a budget, with a few overrides. */
+function presetForm(signal: AbortSignal): HTMLFormElement {
+  const el = {
+    name: input('name', '', { placeholder: 'paper-small' }),
+    budget: selectOf('budget', ['small', 'full'], 'small'),
+    dataset: selectOf('dataset', ['', ...DATASET_OPTIONS], ''),
+    epochs: input('epochs', '', { type: 'number', placeholder: 'preset' }),
+    seeds: input('seeds', '', { placeholder: 'preset' }),
+  };
+  (el.dataset.options[0] as HTMLOptionElement).textContent = 'preset default';
+  const info = h('div', { class: 'preset-info' });
+  const alert = h('div');
+  const submit = h('button', { type: 'submit', class: 'primary' }, 'Start preset sweep');
+  const form = h(
+    'form',
+    { class: 'card form', novalidate: true, id: 'preset-form' },
+    h('h2', null, 'The paper’s grid'),
+    info,
+    h(
+      'div',
+      { class: 'field-row' },
+      field('name', 'Sweep name', el.name),
+      field('budget', 'Budget', el.budget),
+      field('base.dataset', 'Dataset', el.dataset),
+      field('base.training.epochs', 'Epochs', el.epochs),
+      field('seeds', 'Seeds (list)', el.seeds),
+    ),
+    alert,
+    h('div', { class: 'form-actions' }, submit),
+  );
+  let presets: PresetInfo[] = [];
+  const showInfo = () => {
+    const p = presets.find((x) => x.budget === el.budget.value);
+    fill(info, p ? [h('p', null, p.description), h('p', { class: 'hint' }, `${p.runs} runs on ${p.base.dataset} by default · ${p.epochBudget}`)] : null);
+  };
+  el.budget.addEventListener('change', showInfo);
+  api
+    .presets(signal)
+    .then((r) => {
+      presets = r.items;
+      showInfo();
+    })
+    .catch((e) => !signal.aborted && fill(info, errorBox(e)));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearProblem(form, alert);
+    submit.disabled = true;
+    const seeds = listOf(el.seeds);
+    try {
+      const res = await api.createSweep(
+        compact({
+          preset: 'paper',
+          name: el.name.value.trim() || undefined,
+          budget: el.budget.value,
+          base: compact({ dataset: el.dataset.value || undefined, training: numberOf(el.epochs) === undefined ? undefined : { epochs: numberOf(el.epochs) } }),
+          seeds: seeds.length ? seeds : undefined,
+        }),
+      );
+      location.hash = `#/sweeps/${encodeURIComponent(res.id)}`;
+    } catch (err) {
+      showProblem(form, alert, err);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+export function newSweepView({ root, query, signal }: ViewContext): void {
+  const grid = gridForm();
+  const preset = presetForm(signal);
+  const mode = query.get('mode') === 'preset' ? 'preset' : 'grid';
+  grid.hidden = mode !== 'grid';
+  preset.hidden = mode !== 'preset';
+  const tab = (m: string, label: string) => h('a', { class: `tab${m === mode ? ' active' : ''}`, href: `#/new/sweep?mode=${m}` }, label);
+  fill(root, pageHeader('New sweep', h('nav', { class: 'tabs' }, tab('grid', 'Custom grid'), tab('preset', 'Paper preset'))), grid, preset);
+}

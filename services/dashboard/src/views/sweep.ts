@@ -1,0 +1,183 @@
+import type { SweepDocument, SweepSummaryRow } from '@quantlab/shared/schemas/sweep';
+import { api } from '../api.ts';
+import { fill, h } from '../dom.ts';
+import { bytes, DASH, num, pct, progressBar, seriesLabel, statusBadge } from '../format.ts';
+import { every, type ViewContext } from '../router.ts';
+import { align, colorOf, lineChart, type ChartLine } from '../charts.ts';
+import { pageHeader, runsTable, showError } from '../components.ts';
+
+const FINAL = new Set(['completed', 'failed', 'cancelled']);
+
+const isBaseline = (series: string) => series.startsWith('float32/');
+
+/** Series in a stable order (fixed before dictionary, training before inference) with stable colours. */
+function seriesOrder(rows: SweepSummaryRow[]): string[] {
+  return [...new Set(rows.map((r) => r.series))].filter((s) => !isBaseline(s)).sort();
+}
+
+function range(s: { mean: number | null; min: number | null; max: number | null }, f: (x: number | null) => string): HTMLElement {
+  return h('span', null, f(s.mean), s.min !== null && s.max !== null && s.min !== s.max ? h('span', { class: 'sub-inline' }, ` ${f(s.min)} – ${f(s.max)}`) : null);
+}
+
+function summaryTable(doc: SweepDocument): HTMLElement {
+  if (doc.summary.length === 0) return h('p', { class: 'empty' }, 'No run has finished yet.');
+  const order = seriesOrder(doc.summary);
+  const rank = (s: string) => (isBaseline(s) ? -1 : order.indexOf(s));
+  const rows = [...doc.summary].sort((a, b) => rank(a.series) - rank(b.series) || a.bits - b.bits);
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: 'table summary-table' },
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          h('th', null, 'Series'),
+          h('th', { class: 'num' }, 'Bits'),
+          h('th', { class: 'num' }, 'Runs'),
+          h('th', { class: 'num' }, 'Test accuracy'),
+          h('th', { class: 'num' }, 'Relative accuracy'),
+          h('th', { class: 'num' }, 'Compact size'),
+          h('th', { class: 'num' }, 'Compression'),
+        ),
+      ),
+      h(
+        'tbody',
+        null,
+        rows.map((r) =>
+          h(
+            'tr',
+            { 'data-series': r.series, 'data-bits': r.bits, class: isBaseline(r.series) ? 'baseline' : null },
+            h('td', null, h('span', { class: 'swatch', style: `background:${isBaseline(r.series) ? '#333' : colorOf(order.indexOf(r.series))}` }), seriesLabel(r.series)),
+            h('td', { class: 'num' }, r.bits),
+            h('td', { class: 'num', 'data-col': 'n' }, r.n === r.runs ? r.n : `${r.n} of ${r.runs}`),
+            h('td', { class: 'num', 'data-col': 'test-acc', 'data-value': r.testAccuracy.mean ?? '' }, range(r.testAccuracy, (x) => pct(x))),
+            h('td', { class: 'num', 'data-col': 'rel-acc', 'data-value': r.relativeAccuracy.mean ?? '' }, range(r.relativeAccuracy, (x) => pct(x))),
+            h('td', { class: 'num', 'data-col': 'bytes', 'data-value': r.compactBytes ?? '' }, bytes(r.compactBytes)),
+            h('td', { class: 'num', 'data-col': 'ratio' }, r.compressionRatio === null ? DASH : `${num(r.compressionRatio, 1)}×`),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+/** The paper's figure: relative accuracy (%) against bits, one line per series, float32 at 100%. */
+function relativeSpec(doc: SweepDocument) {
+  const order = seriesOrder(doc.summary);
+  const pts = order.map((s) =>
+    doc.summary
+      .filter((r) => r.series === s && r.relativeAccuracy.mean !== null)
+      .map((r) => ({ x: r.bits, y: r.relativeAccuracy.mean! * 100, min: r.relativeAccuracy.min! * 100, max: r.relativeAccuracy.max! * 100 })),
+  );
+  const { x, ys, mins, maxs } = align(pts);
+  const lines: ChartLine[] = order.map((s, i) => ({
+    label: seriesLabel(s),
+    color: colorOf(i),
+    dash: s.endsWith('/inference') ? [6, 4] : undefined,
+    y: ys[i],
+    ...(doc.summary.some((r) => r.series === s && r.n > 1) ? { min: mins[i], max: maxs[i] } : {}),
+  }));
+  const hasBaseline = doc.summary.some((r) => isBaseline(r.series) && r.n > 0);
+  if (hasBaseline && x.length) lines.push({ label: 'float32 baseline', color: '#333333', dash: [2, 4], width: 1.5, points: false, y: x.map(() => 100) });
+  return { xLabel: 'Total bits per weight', yLabel: 'Relative accuracy (%)', x, lines, xIntegers: true, yFormat: (v: number) => v.toFixed(0), height: 340 };
+}
+
+/** Test accuracy against the packed model's size: what each byte buys. */
+function bytesSpec(doc: SweepDocument) {
+  const order = [...seriesOrder(doc.summary), ...new Set(doc.summary.filter((r) => isBaseline(r.series)).map((r) => r.series))];
+  const pts = order.map((s) =>
+    doc.summary
+      .filter((r) => r.series === s && r.compactBytes !== null && r.testAccuracy.mean !== null)
+      .map((r) => ({ x: r.compactBytes!, y: r.testAccuracy.mean! * 100, min: r.testAccuracy.min! * 100, max: r.testAccuracy.max! * 100 })),
+  );
+  const { x, ys, mins, maxs } = align(pts);
+  const lines: ChartLine[] = order.map((s, i) => ({
+    label: seriesLabel(s),
+    color: isBaseline(s) ? '#333333' : colorOf(i),
+    dash: s.endsWith('/inference') ? [6, 4] : undefined,
+    y: ys[i],
+    ...(doc.summary.some((r) => r.series === s && r.n > 1) ? { min: mins[i], max: maxs[i] } : {}),
+  }));
+  return { xLabel: 'Compact model size (bytes, log scale)', yLabel: 'Test accuracy (%)', x, lines, xLog: true, xFormat: (v: number) => bytes(Math.round(v)), yFormat: (v: number) => v.toFixed(0), height: 340 };
+}
+
+export function sweepView({ root, params, signal }: ViewContext): void {
+  const id = params[0];
+  const head = h('div');
+  const err = h('div');
+  const rel = lineChart({ xLabel: '', yLabel: '', x: [], lines: [] });
+  const size = lineChart({ xLabel: '', yLabel: '', x: [], lines: [] });
+  rel.el.id = 'chart-relative';
+  size.el.id = 'chart-bytes';
+  signal.addEventListener('abort', () => {
+    rel.destroy();
+    size.destroy();
+  });
+  const summary = h('div');
+  const runs = h('div');
+  const selected = new Set<string>();
+  const compare = h('a', { class: 'button', href: '#/compare' }, 'Compare selected');
+  const updateCompare = () => {
+    compare.textContent = `Compare selected (${selected.size})`;
+    compare.setAttribute('href', `#/compare?ids=${[...selected].map(encodeURIComponent).join(',')}`);
+  };
+  fill(
+    root,
+    head,
+    err,
+    h('div', { class: 'grid-2' }, h('section', { class: 'card' }, h('h2', null, 'Relative accuracy vs. bits per weight'), rel.el), h('section', { class: 'card' }, h('h2', null, 'Test accuracy vs. model size'), size.el)),
+    h('section', { class: 'card' }, h('h2', null, 'Summary'), h('p', { class: 'hint' }, 'Mean over seeds of completed runs; the smaller numbers are the min – max.'), summary),
+    h('section', { class: 'card' }, h('div', { class: 'section-head' }, h('h2', null, 'Runs'), h('div', { class: 'section-actions' }, compare)), runs),
+  );
+
+  let doc: SweepDocument | null = null;
+  const render = (d: SweepDocument) => {
+    doc = d;
+    const c = d.counts;
+    const total = d.runs.length || 1;
+    const done = c.completed + c.failed + c.cancelled;
+    fill(
+      head,
+      pageHeader(
+        [d.name, ' ', statusBadge(d.status)],
+        h('span', { class: 'muted mono' }, d.id),
+        d.preset ? h('span', { class: 'muted' }, `preset ${d.preset} (${d.budget})`) : null,
+        FINAL.has(d.status) ? null : h('button', { type: 'button', class: 'danger', onclick: cancel }, 'Cancel sweep'),
+      ),
+      h('div', { class: 'run-progress' }, progressBar(done / total, d.status, `${done}/${d.runs.length} runs finished`)),
+    );
+    const r = relativeSpec(d);
+    rel.update(r);
+    size.update(bytesSpec(d));
+    // What the figure shows, for tests and screen readers: runs aggregated into its points.
+    rel.el.dataset.runs = String(d.summary.reduce((n, row) => n + row.n, 0));
+    rel.el.setAttribute('aria-label', `relative accuracy of ${r.lines.length} series`);
+    fill(summary, summaryTable(d));
+    fill(runs, runsTable(d.runs, { selected, onSelect: updateCompare, compact: true }));
+    updateCompare();
+  };
+  async function cancel(this: HTMLButtonElement): Promise<void> {
+    this.disabled = true;
+    try {
+      await api.cancelSweep(id);
+      await load();
+    } catch (e) {
+      showError(err, e);
+      this.disabled = false;
+    }
+  }
+  async function load(): Promise<void> {
+    const d = await api.getSweep(id, signal);
+    if (signal.aborted) return;
+    showError(err, null);
+    render(d);
+  }
+  every(3000, async () => {
+    if (!doc || !FINAL.has(doc.status)) await load();
+  }, signal, (e) => showError(err, e));
+}
