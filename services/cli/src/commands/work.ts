@@ -1,0 +1,54 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, parseEnv } from '@quantlab/shared';
+import { startWorker } from '@quantlab/worker';
+import { CliError } from '../cli-error.ts';
+
+const HELP = `usage: quantlab work [--concurrency N]
+Runs a worker that trains queued runs from the Redis at REDIS_URL (default redis://127.0.0.1:6379) until SIGTERM or
+Ctrl-C, which hand the run in progress back to the queue (it resumes elsewhere from its last checkpoint).
+  --concurrency N   runs trained at once, one training thread each (default WORKER_CONCURRENCY, 1);
+                    with the wasm backend one run uses one core, so N = cores per machine is the ceiling
+Settings come from the environment: REDIS_URL, KEY_PREFIX, QUEUE_NAME, DATA_DIR, TFJS_BACKEND, LOCK_DURATION_MS,
+STALLED_INTERVAL_MS, SHUTDOWN_TIMEOUT_MS (see docs/OPERATIONS.md).`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = (() => {
+    try {
+      return parseArgs({ args: argv, options: { concurrency: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
+    } catch (e) {
+      throw new CliError((e as Error).message, 2);
+    }
+  })();
+  if (values.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const source = { ...process.env };
+  if (values.concurrency !== undefined) {
+    if (!/^[1-9]\d*$/.test(values.concurrency)) throw new CliError(`--concurrency must be a positive integer, not "${values.concurrency}"`, 2);
+    source.WORKER_CONCURRENCY = values.concurrency;
+  }
+  let env;
+  try {
+    env = parseEnv(source);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(e.message, 2);
+    throw e;
+  }
+  const worker = await startWorker(env);
+  process.stderr.write(`quantlab: worker ${worker.id} is training runs from ${env.REDIS_URL} (concurrency ${env.WORKER_CONCURRENCY}); Ctrl-C stops it\n`);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      setTimeout(() => resolve(1), env.SHUTDOWN_TIMEOUT_MS + 5_000).unref();
+      worker.close().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
