@@ -6,3 +6,5 @@ export { initBackend, currentBackend, tfjsNodeAvailable, BackendError, BACKEND_C
 export { loadDataset, prepareDataset } from './datasets/index.ts';
 export { buildModel, paramCount } from './models/index.ts';
 export { Rng } from './random.ts';
+export { restoreModel, evaluateArtifact, type ArtifactMeta, type RestoredModel } from './training/artifact-model.ts';
+export { provenanceOf, configHash } from './training/provenance.ts';

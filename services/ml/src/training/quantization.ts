@@ -1,10 +1,55 @@
-/** The bridge between the training loop and the representations module. */
+/**
+ * The bridge between the training loop and the representations module: which params are compacted, and the
+ * compaction each step (fit when the representation's parameters must follow the master weights, then apply).
+ */
+import { createQuantizer } from '../representations/index.ts';
+import type { LayerWeights, WeightQuantizer } from '../representations/types.ts';
 import type { ExperimentConfig } from '@quantlab/shared';
-import type { WeightQuantizer } from '../representations/types.ts';
-import { RunInputError } from './types.ts';
+import type { Model } from '../models/index.ts';
+import type { Rng } from '../random.ts';
 
-/** The quantizer of a config's representation; null for float32 in the training loop (weights used as they are). */
-export function quantizerFor(config: ExperimentConfig): WeightQuantizer | null {
-  if (config.representation.kind === 'float32') return null;
-  throw new RunInputError(`representation "${config.representation.kind}" is not available in this build yet`);
+/** Which params a representation compacts: every kernel, biases only when asked. */
+export function quantizedIndices(model: Model, quantizeBiases: boolean): number[] {
+  return model.params.flatMap((p, i) => (p.kind === 'kernel' || quantizeBiases ? [i] : []));
+}
+
+/** Refit every step (fixed point follows max|w|; dictionaries when refitEvery is "step"), else once an epoch. */
+export function refitsEachStep(config: ExperimentConfig): boolean {
+  const r = config.representation;
+  return r.kind === 'fixed' || (r.kind === 'dictionary' && r.refitEvery === 'step');
+}
+
+export class Compactor {
+  readonly quantizer: WeightQuantizer;
+  readonly indices: number[];
+  private out: Float32Array[] | undefined;
+
+  constructor(
+    config: ExperimentConfig,
+    readonly model: Model,
+  ) {
+    this.quantizer = createQuantizer(config.representation);
+    this.indices = quantizedIndices(model, config.quantizeBiases);
+  }
+
+  /** The quantized params' master weights as the quantizer sees them. */
+  layers(weights: readonly Float32Array[]): LayerWeights[] {
+    return this.indices.map((i) => ({ name: this.model.params[i].name, shape: this.model.params[i].shape, values: weights[i] }));
+  }
+
+  /** The params kept in float32 (biases unless quantized). */
+  floatLayers(weights: readonly Float32Array[]): LayerWeights[] {
+    const q = new Set(this.indices);
+    return this.model.params.flatMap((p, i) => (q.has(i) ? [] : [{ name: p.name, shape: p.shape, values: weights[i] }]));
+  }
+
+  /** Every param's array for the forward pass: compact where quantized, master otherwise (buffers reused). */
+  apply(weights: Float32Array[], rng: Rng, fit: boolean): { all: Float32Array[]; compact: Float32Array[]; layers: LayerWeights[] } {
+    const layers = this.layers(weights);
+    if (fit) this.quantizer.fit(layers);
+    this.out = this.quantizer.apply(layers, rng, this.out);
+    const all = weights.slice();
+    this.indices.forEach((i, k) => (all[i] = this.out![k]));
+    return { all, compact: this.out, layers };
+  }
 }

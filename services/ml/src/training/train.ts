@@ -5,14 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import type { EpochMetrics, ExperimentConfig, RunMetrics, WeightError } from '@quantlab/shared';
+import type { EpochMetrics, ExperimentConfig, RunMetrics } from '@quantlab/shared';
 import { fillBatch, loadDataset, prepareDataset, imageSize, type PreparedDataset } from '../datasets/index.ts';
 import { buildModel, initWeights, paramCount, type Model } from '../models/index.ts';
 import { Rng } from '../random.ts';
-import type { LayerWeights, WeightQuantizer } from '../representations/types.ts';
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from './checkpoint.ts';
 import { evaluateSplit, weightTensors } from './evaluate.ts';
-import { quantizerFor } from './quantization.ts';
+import { restoreModel, evaluateWeights, type ArtifactMeta } from './artifact-model.ts';
+import { Compactor, refitsEachStep } from './quantization.ts';
 import { learningRateAt } from './schedule.ts';
 import { sgdStep } from './sgd.ts';
 import { RunInputError, type TrainHooks, type TrainInput, type TrainOutcome } from './types.ts';
@@ -24,11 +24,6 @@ export function trainingKey(c: ExperimentConfig): string {
   const { dataset, model, phase, representation, quantizeBiases, training } = c;
   const { maxMinutes: _ignored, ...t } = training;
   return createHash('sha256').update(JSON.stringify({ dataset, model, phase, representation, quantizeBiases, t })).digest('hex');
-}
-
-/** Which params a representation compacts: every kernel, biases only when asked. */
-export function quantizedIndices(model: Model, quantizeBiases: boolean): number[] {
-  return model.params.flatMap((p, i) => (p.kind === 'kernel' || quantizeBiases ? [i] : []));
 }
 
 interface RunState {
@@ -45,30 +40,6 @@ interface RunState {
   lastTestAccuracy: number | null;
 }
 
-/** Compacts the master weights with a quantizer (fit first when asked); returns the arrays to upload. */
-class Compactor {
-  private out: Float32Array[] | undefined;
-  constructor(
-    readonly quantizer: WeightQuantizer,
-    readonly model: Model,
-    readonly indices: number[],
-  ) {}
-
-  layers(weights: Float32Array[]): LayerWeights[] {
-    return this.indices.map((i) => ({ name: this.model.params[i].name, shape: this.model.params[i].shape, values: weights[i] }));
-  }
-
-  /** Every param's array for the forward pass: compact where quantized, master otherwise. */
-  apply(weights: Float32Array[], rng: Rng, fit: boolean): { all: Float32Array[]; compact: Float32Array[]; layers: LayerWeights[] } {
-    const layers = this.layers(weights);
-    if (fit) this.quantizer.fit(layers);
-    this.out = this.quantizer.apply(layers, rng, this.out);
-    const all = weights.slice();
-    this.indices.forEach((i, k) => (all[i] = this.out![k]));
-    return { all, compact: this.out, layers };
-  }
-}
-
 export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {}): Promise<TrainOutcome> {
   const { config } = input;
   const t = config.training;
@@ -76,18 +47,16 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   const data = prepareDataset(raw, t);
   const model = buildModel(config.model, raw.shape, raw.numClasses);
   const backend = tf.getBackend();
-  const quantizer = quantizerFor(config);
-  const qIndices = quantizedIndices(model, config.quantizeBiases);
-  const compactor = quantizer ? new Compactor(quantizer, model, qIndices) : null;
+  const compactor = new Compactor(config, model);
   const key = trainingKey(config);
   const state = input.resumeFrom ? resume(input.resumeFrom, model, data, key) : fresh(model, data, t.seed);
   // Inference phase: train in float32 (or take the baseline's weights), quantize once at the end.
-  const trainCompact = config.phase === 'training' ? compactor : null;
-  const refitEachStep = config.representation.kind === 'fixed' || (config.representation.kind === 'dictionary' && config.representation.refitEvery === 'step');
-
+  const trainCompact = config.phase === 'training' && config.representation.kind !== 'float32' ? compactor : null;
+  const refitEachStep = refitsEachStep(config);
   const epochsDone: EpochMetrics[] = [];
   if (config.phase === 'inference' && input.baselineArtifact) {
-    throw new RunInputError('baseline artifacts need the representations module (not available in this build yet)');
+    adoptBaseline(input.baselineArtifact, config, state, data);
+    return finish(config, state, epochsDone, data, backend, compactor);
   }
 
   const [h, w, c] = raw.shape;
@@ -109,7 +78,7 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
     const epochLr = learningRateAt(t, epoch, 0, steps);
     for (let step = 0; step < steps; step++) {
       const stop = hooks.shouldStop?.() ?? null;
-      if (stop) return stopped(stop, state, epochsDone, data, backend, model);
+      if (stop) return stopped(stop, state, epochsDone, data, backend);
       const from = step * batchSize;
       const count = Math.min(batchSize, n - from);
       fillBatch(data.train, order, from, count, xBuf, yBuf, { shape: raw.shape, norm: data.norm, augment });
@@ -127,7 +96,7 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
     }
     const trainMs = performance.now() - epochStart;
     // Test the model as it would be deployed: with the compact weights in the training phase.
-    const evalArrays = trainCompact ? trainCompact.apply(state.weights, state.quantRng, refitEachStep) : null;
+    const evalArrays = trainCompact ? trainCompact.apply(state.weights, state.quantRng, true) : null;
     const testAccuracy = evaluate(model, evalArrays?.all ?? state.weights, data);
     const werr = evalArrays && trainCompact ? trainCompact.quantizer.error(evalArrays.layers, evalArrays.compact) : null;
     state.epoch = epoch + 1;
@@ -253,31 +222,64 @@ function datasetInfo(data: PreparedDataset) {
   };
 }
 
-function baseMetrics(s: RunState, backend: string, model: Model): RunMetrics {
+function baseMetrics(s: RunState, backend: string): RunMetrics {
   return {
     testAccuracy: s.lastTestAccuracy,
     trainLoss: s.lastTrainLoss,
     durationMs: Math.round(s.trainMs),
     backend,
     ...(s.trainMs > 0 ? { imagesPerSec: s.imagesSeen / (s.trainMs / 1000) } : {}),
-    weightBytes: { float32: paramCount(model) * 4, compact: paramCount(model) * 4 },
-    compressionRatio: 1,
   };
 }
 
-function stopped(reason: 'cancel' | 'shutdown' | 'timeout', s: RunState, epochs: EpochMetrics[], data: PreparedDataset, backend: string, model: Model): TrainOutcome {
-  return { status: reason, metrics: baseMetrics(s, backend, model), epochs, dataset: datasetInfo(data), artifact: null };
+function stopped(reason: 'cancel' | 'shutdown' | 'timeout', s: RunState, epochs: EpochMetrics[], data: PreparedDataset, backend: string): TrainOutcome {
+  return { status: reason, metrics: baseMetrics(s, backend), epochs, dataset: datasetInfo(data), artifact: null };
 }
 
-function finish(config: ExperimentConfig, s: RunState, epochs: EpochMetrics[], data: PreparedDataset, backend: string, compactor: Compactor | null): TrainOutcome {
-  const metrics = baseMetrics(s, backend, s.model);
-  let weightError: WeightError | undefined;
-  if (compactor) {
-    const r = compactor.apply(s.weights, s.quantRng, true);
-    weightError = compactor.quantizer.error(r.layers, r.compact);
-    metrics.testAccuracy = evaluate(s.model, r.all, data);
-    metrics.weightError = weightError;
+/**
+ * Packs the final master weights with the representation, then measures the test accuracy of the artifact's decoded
+ * weights: the figure `quantlab eval` reproduces from the artifact alone.
+ */
+function finish(config: ExperimentConfig, s: RunState, epochs: EpochMetrics[], data: PreparedDataset, backend: string, compactor: Compactor): TrainOutcome {
+  const layers = compactor.layers(s.weights);
+  compactor.quantizer.fit(layers);
+  const meta: ArtifactMeta = {
+    model: s.model.name,
+    dataset: data.raw.name,
+    inputShape: s.model.inputShape,
+    numClasses: s.model.numClasses,
+    normalization: data.norm,
+    phase: config.phase,
+    quantizeBiases: config.quantizeBiases,
+    trainLimit: config.training.trainLimit ?? null,
+    testLimit: config.training.testLimit ?? null,
+    trainLoss: s.lastTrainLoss,
+  };
+  const packOnce = (m: ArtifactMeta) => compactor.quantizer.pack(layers, new Rng(s.quantRng.state), { float32: compactor.floatLayers(s.weights), meta: m as unknown as Record<string, unknown> });
+  const restored = restoreModel(packOnce(meta));
+  const testAccuracy = evaluateWeights(s.model, restored.weights, data, data.norm);
+  // Pack again with the accuracy in the meta (same rng state, so the same codes).
+  const artifact = packOnce({ ...meta, testAccuracy });
+  const decoded = compactor.indices.map((i) => restored.weights[i]);
+  const metrics = baseMetrics(s, backend);
+  metrics.testAccuracy = testAccuracy;
+  metrics.weightBytes = { float32: paramCount(s.model) * 4, compact: artifact.length };
+  metrics.compressionRatio = (paramCount(s.model) * 4) / artifact.length;
+  metrics.weightError = compactor.quantizer.error(layers, decoded);
+  return { status: 'completed', metrics, epochs, dataset: datasetInfo(data), artifact };
+}
+
+/** Inference phase with a float32 baseline's artifact: its weights replace training. */
+function adoptBaseline(bytes: Uint8Array, config: ExperimentConfig, s: RunState, data: PreparedDataset): void {
+  const baseline = restoreModel(bytes);
+  const m = baseline.meta;
+  if (m.model !== config.model || m.dataset !== config.dataset) {
+    throw new RunInputError(`baseline artifact is ${m.model} on ${m.dataset}, this run is ${config.model} on ${config.dataset}`);
   }
-  void config;
-  return { status: 'completed', metrics, epochs, dataset: datasetInfo(data), artifact: null };
+  if (baseline.artifact.representation.kind !== 'float32') throw new RunInputError('baseline artifact is not float32');
+  s.weights = baseline.weights.map((w) => Float32Array.from(w));
+  s.epoch = config.training.epochs;
+  s.lastTrainLoss = m.trainLoss ?? null;
+  // Evaluate with the normalization the weights were trained with.
+  data.norm = m.normalization;
 }

@@ -1,0 +1,270 @@
+/**
+ * `quantlab train`: one experiment in this process, without Redis. The flags build an ExperimentConfig through the
+ * shared schema (the API's own validation); with --json, stdout carries exactly one line, the run's RunDocument.
+ */
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import {
+  ExperimentConfig,
+  RunDocument,
+  loadEnvOrExit,
+  newId,
+  seriesOf,
+  labelOf,
+  type EpochMetrics,
+  type ExperimentConfigInput,
+  type RunStatus,
+} from '@quantlab/shared';
+import { initBackend, trainExperiment, RunInputError, BackendError, type BackendChoice, type StopReason, type TrainOutcome } from '@quantlab/ml';
+import { provenanceOf } from '@quantlab/ml/training/provenance';
+import { FORMAT_NAME } from '@quantlab/ml/artifact/index';
+import { CliError } from '../cli-error.ts';
+
+const USAGE = `usage: quantlab train --dataset NAME [options]
+
+  --dataset mnist|fashion-mnist|cifar10|synthetic   (cifar10 reads DATA_DIR)
+  --model cnn5|mlp                 default cnn5
+  --repr REPR                      float32 (default), fixed:BITS[:RANGE][:ROUNDING][:fFRAC],
+                                   dictionary:BITS[:SCOPE][:INIT][:rREFINE][:REFIT], or a JSON object
+                                   RANGE pow2|maxabs  ROUNDING nearest|stochastic  fFRAC fraction bits (pow2)
+                                   SCOPE global|per-layer  INIT uniform|nonuniform  rN Lloyd iterations
+                                   REFIT step|epoch     e.g. fixed:8:pow2:stochastic, dictionary:4:per-layer:nonuniform:r5
+  --phase training|inference       compact weights while training, or quantize a float32 model once
+  --quantize-biases                quantize biases too (kernels always are)
+  --epochs N --batch-size N --lr X --momentum X --weight-decay X --schedule constant|step|cosine
+  --seed N --train-limit N --test-limit N --augment --name NAME
+  --backend auto|tensorflow|wasm|cpu   default TFJS_BACKEND (auto)
+  --artifact FILE                  write the packed compact model (for quantlab eval)
+  --json                           print the RunDocument as one JSON line on stdout`;
+
+const OPTIONS = {
+  dataset: { type: 'string' },
+  model: { type: 'string' },
+  repr: { type: 'string' },
+  phase: { type: 'string' },
+  'quantize-biases': { type: 'boolean' },
+  epochs: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  momentum: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  schedule: { type: 'string' },
+  seed: { type: 'string' },
+  'train-limit': { type: 'string' },
+  'test-limit': { type: 'string' },
+  augment: { type: 'boolean' },
+  name: { type: 'string' },
+  backend: { type: 'string' },
+  artifact: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const usageError = (msg: string) => new CliError(`${msg} (quantlab train --help)`, 2);
+
+function number(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw usageError(`--${flag} must be a number, got "${v}"`);
+  return n;
+}
+
+/** Parses --repr's short forms into a representation object; the schema then checks the values. */
+export function parseRepr(text: string): Record<string, unknown> {
+  const s = text.trim();
+  if (s.startsWith('{')) {
+    try {
+      return JSON.parse(s) as Record<string, unknown>;
+    } catch {
+      throw usageError(`--repr: not valid JSON: ${s}`);
+    }
+  }
+  const [kind, bitsText, ...rest] = s.split(':');
+  if (kind === 'float32') {
+    if (bitsText !== undefined) throw usageError('--repr float32 takes no options');
+    return { kind };
+  }
+  if (kind !== 'fixed' && kind !== 'dictionary') throw usageError(`--repr: unknown kind "${kind}" (float32, fixed:BITS or dictionary:BITS)`);
+  if (bitsText === undefined || !/^\d+$/.test(bitsText)) throw usageError(`--repr ${kind} needs a bit width, e.g. ${kind}:8`);
+  const r: Record<string, unknown> = { kind, bits: Number(bitsText) };
+  const set = (key: string, value: unknown, token: string) => {
+    if (key in r) throw usageError(`--repr: "${token}" sets ${key} twice`);
+    r[key] = value;
+  };
+  for (const token of rest) {
+    if (kind === 'fixed') {
+      if (token === 'pow2' || token === 'maxabs') set('range', token, token);
+      else if (token === 'nearest' || token === 'stochastic') set('rounding', token, token);
+      else if (/^f-?\d+$/.test(token)) set('fractionBits', Number(token.slice(1)), token);
+      else throw usageError(`--repr fixed: unknown option "${token}" (pow2|maxabs, nearest|stochastic, fN)`);
+    } else {
+      if (token === 'global' || token === 'per-layer') set('scope', token, token);
+      else if (token === 'uniform' || token === 'nonuniform') set('init', token, token);
+      else if (/^r\d+$/.test(token)) set('refine', Number(token.slice(1)), token);
+      else if (token === 'step' || token === 'epoch') set('refitEvery', token, token);
+      else throw usageError(`--repr dictionary: unknown option "${token}" (global|per-layer, uniform|nonuniform, rN, step|epoch)`);
+    }
+  }
+  return r;
+}
+
+export function configFromFlags(v: Record<string, string | boolean | undefined>): ExperimentConfig {
+  const str = (k: string) => v[k] as string | undefined;
+  const training = Object.fromEntries(
+    Object.entries({
+      epochs: number('epochs', str('epochs')),
+      batchSize: number('batch-size', str('batch-size')),
+      learningRate: number('lr', str('lr')),
+      momentum: number('momentum', str('momentum')),
+      weightDecay: number('weight-decay', str('weight-decay')),
+      schedule: str('schedule'),
+      seed: number('seed', str('seed')),
+      trainLimit: number('train-limit', str('train-limit')),
+      testLimit: number('test-limit', str('test-limit')),
+      augment: v.augment as boolean | undefined,
+    }).filter(([, x]) => x !== undefined),
+  );
+  const input: Record<string, unknown> = {
+    name: str('name'),
+    dataset: str('dataset'),
+    model: str('model'),
+    phase: str('phase'),
+    representation: str('repr') === undefined ? undefined : parseRepr(str('repr')!),
+    quantizeBiases: v['quantize-biases'] as boolean | undefined,
+    training,
+  };
+  if (input.dataset === undefined) throw usageError('--dataset is required');
+  const parsed = ExperimentConfig.safeParse(Object.fromEntries(Object.entries(input).filter(([, x]) => x !== undefined)) as ExperimentConfigInput);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const flag = flagOf(issue.path.map(String));
+    throw usageError(`${flag}: ${issue.message}`);
+  }
+  if (parsed.data.name === 'experiment') parsed.data.name = `${parsed.data.dataset}-${parsed.data.model}-${labelOf(parsed.data.representation)}`;
+  return parsed.data;
+}
+
+function flagOf(path: string[]): string {
+  const flags: Record<string, string> = {
+    representation: '--repr',
+    batchSize: '--batch-size',
+    learningRate: '--lr',
+    weightDecay: '--weight-decay',
+    trainLimit: '--train-limit',
+    testLimit: '--test-limit',
+    quantizeBiases: '--quantize-biases',
+  };
+  const key = path[0] === 'training' ? path[1] : path[0];
+  return flags[key] ?? `--${key}`;
+}
+
+/** A one-line progress bar on stderr, redrawn in place (only on a terminal). */
+function progressBar(enabled: boolean) {
+  let last = '';
+  return {
+    draw(fraction: number, text: string) {
+      if (!enabled) return;
+      const width = 30;
+      const done = Math.round(fraction * width);
+      const line = `[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${text}`;
+      if (line !== last) process.stderr.write(`\r${line}\x1b[K`);
+      last = line;
+    },
+    end() {
+      if (enabled && last) process.stderr.write('\n');
+    },
+  };
+}
+
+const STATUS: Record<'completed' | StopReason, RunStatus> = { completed: 'completed', cancel: 'cancelled', shutdown: 'cancelled', timeout: 'failed' };
+
+export async function run(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw usageError((e as Error).message.split('\n')[0]);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const env = loadEnvOrExit();
+  const config = configFromFlags(values);
+  const choice = (values.backend as string | undefined) ?? env.TFJS_BACKEND;
+  if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(choice)) throw usageError(`--backend: expected auto, tensorflow, wasm or cpu, got "${choice}"`);
+
+  const json = Boolean(values.json);
+  const bar = progressBar(Boolean(process.stderr.isTTY));
+  const id = newId('run');
+  const createdAt = new Date().toISOString();
+  let interrupted = false;
+  const onSigint = () => (interrupted = true);
+  process.once('SIGINT', onSigint);
+  const epochs: EpochMetrics[] = [];
+  let outcome: TrainOutcome | null = null;
+  let error: string | null = null;
+  let backend = choice;
+  try {
+    backend = await initBackend(choice as BackendChoice);
+    outcome = await trainExperiment(
+      { config, dataDir: env.DATA_DIR },
+      {
+        onProgress: (p) => bar.draw(p.fraction, `epoch ${p.epoch}/${p.epochs} ${p.imagesPerSec.toFixed(0)} img/s`),
+        onEpoch: (e) => {
+          epochs.push(e);
+          if (!json && !process.stderr.isTTY) {
+            process.stderr.write(`epoch ${e.epoch}/${config.training.epochs}: loss ${e.trainLoss.toFixed(4)} test ${(e.testAccuracy * 100).toFixed(2)}% ${e.imagesPerSec.toFixed(0)} img/s\n`);
+          }
+        },
+        shouldStop: () => (interrupted ? 'cancel' : null),
+      },
+    );
+  } catch (e) {
+    if (!(e instanceof RunInputError || e instanceof BackendError)) throw e;
+    error = e.message;
+  } finally {
+    process.off('SIGINT', onSigint);
+    bar.end();
+  }
+  if (outcome?.artifact && values.artifact) await writeFile(values.artifact as string, outcome.artifact);
+
+  const status: RunStatus = outcome ? STATUS[outcome.status] : 'failed';
+  if (outcome?.status === 'timeout') error = 'the run exceeded its time limit';
+  const doc = RunDocument.parse({
+    id,
+    name: config.name,
+    status,
+    progress: { epoch: epochs.length, epochs: config.training.epochs, fraction: epochs.length / config.training.epochs },
+    config,
+    metrics: outcome?.metrics ?? { testAccuracy: null, trainLoss: null, durationMs: null, backend: null },
+    epochs,
+    workerId: null,
+    error: error ? { message: error } : null,
+    createdAt,
+    startedAt: createdAt,
+    finishedAt: new Date().toISOString(),
+    series: seriesOf(config.representation, config.phase),
+    dataset: outcome?.dataset ?? null,
+    provenance: provenanceOf(config, backend, null),
+    artifact: outcome?.artifact ? { bytes: outcome.artifact.length, format: FORMAT_NAME } : null,
+  });
+  if (json) process.stdout.write(JSON.stringify(doc) + '\n');
+  else process.stdout.write(summary(doc) + '\n');
+  if (status !== 'completed') {
+    process.stderr.write(`quantlab: run ${status}${error ? `: ${error}` : ''}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+function summary(doc: RunDocument): string {
+  const m = doc.metrics;
+  const pct = (x: number | null | undefined) => (x == null ? '-' : `${(x * 100).toFixed(2)}%`);
+  const lines = [
+    `${doc.name}  ${doc.status}  (${labelOf(doc.config.representation)}, ${doc.config.phase} phase, ${doc.config.model} on ${doc.config.dataset}, backend ${m.backend ?? '-'})`,
+    `test accuracy ${pct(m.testAccuracy)}   train loss ${m.trainLoss?.toFixed(4) ?? '-'}   ${m.imagesPerSec?.toFixed(0) ?? '-'} img/s   ${((m.durationMs ?? 0) / 1000).toFixed(1)} s`,
+  ];
+  if (m.weightBytes) lines.push(`weights ${m.weightBytes.float32} B float32 -> ${m.weightBytes.compact} B compact (x${m.compressionRatio?.toFixed(2)})`);
+  return lines.join('\n');
+}
