@@ -84,7 +84,8 @@ function build(spec: ChartSpec, width: number): { opts: uPlot.Options; data: uPl
       },
       { ...axisStyle, label: spec.yLabel, size: 60, values: spec.yFormat ? (_u, splits) => splits.map((v) => spec.yFormat!(v)) : undefined },
     ],
-    legend: { live: true },
+    legend: { live: false },
+    padding: [12, 28, 0, 0],
     cursor: { points: { size: 8 } },
   };
   return { opts, data: data as uPlot.AlignedData };

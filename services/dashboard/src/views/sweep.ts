@@ -1,7 +1,7 @@
 import type { SweepDocument, SweepSummaryRow } from '@quantlab/shared/schemas/sweep';
 import { api } from '../api.ts';
 import { fill, h } from '../dom.ts';
-import { bytes, DASH, num, pct, progressBar, seriesLabel, statusBadge } from '../format.ts';
+import { bytes, bytesShort, DASH, num, pct, progressBar, seriesLabel, statusBadge } from '../format.ts';
 import { every, type ViewContext } from '../router.ts';
 import { align, colorOf, lineChart, type ChartLine } from '../charts.ts';
 import { pageHeader, runsTable, showError } from '../components.ts';
@@ -10,9 +10,21 @@ const FINAL = new Set(['completed', 'failed', 'cancelled']);
 
 const isBaseline = (series: string) => series.startsWith('float32/');
 
-/** Series in a stable order (fixed before dictionary, training before inference) with stable colours. */
+const phaseRank = (s: string) => (s.endsWith('/training') ? 0 : 1);
+const family = (s: string) => s.slice(0, s.lastIndexOf('/'));
+
+/** Series in a stable order: fixed before dictionary, each representation's training phase before its inference phase. */
 function seriesOrder(rows: SweepSummaryRow[]): string[] {
-  return [...new Set(rows.map((r) => r.series))].filter((s) => !isBaseline(s)).sort();
+  const kindRank = (s: string) => (s.startsWith('fixed/') ? 0 : 1);
+  return [...new Set(rows.map((r) => r.series))]
+    .filter((s) => !isBaseline(s))
+    .sort((a, b) => kindRank(a) - kindRank(b) || family(a).localeCompare(family(b)) || phaseRank(a) - phaseRank(b));
+}
+
+/** One colour per representation; its phases share it and differ by dash (inference dashed). */
+function colorsOf(order: string[]): Map<string, string> {
+  const families = [...new Set(order.map(family))];
+  return new Map(order.map((s) => [s, colorOf(families.indexOf(family(s)))]));
 }
 
 function range(s: { mean: number | null; min: number | null; max: number | null }, f: (x: number | null) => string): HTMLElement {
@@ -22,6 +34,7 @@ function range(s: { mean: number | null; min: number | null; max: number | null 
 function summaryTable(doc: SweepDocument): HTMLElement {
   if (doc.summary.length === 0) return h('p', { class: 'empty' }, 'No run has finished yet.');
   const order = seriesOrder(doc.summary);
+  const colors = colorsOf(order);
   const rank = (s: string) => (isBaseline(s) ? -1 : order.indexOf(s));
   const rows = [...doc.summary].sort((a, b) => rank(a.series) - rank(b.series) || a.bits - b.bits);
   return h(
@@ -52,7 +65,7 @@ function summaryTable(doc: SweepDocument): HTMLElement {
           h(
             'tr',
             { 'data-series': r.series, 'data-bits': r.bits, class: isBaseline(r.series) ? 'baseline' : null },
-            h('td', null, h('span', { class: 'swatch', style: `background:${isBaseline(r.series) ? '#333' : colorOf(order.indexOf(r.series))}` }), seriesLabel(r.series)),
+            h('td', null, h('span', { class: 'swatch', style: `background:${isBaseline(r.series) ? '#333' : colors.get(r.series)}` }), seriesLabel(r.series)),
             h('td', { class: 'num' }, r.bits),
             h('td', { class: 'num', 'data-col': 'n' }, r.n === r.runs ? r.n : `${r.n} of ${r.runs}`),
             h('td', { class: 'num', 'data-col': 'test-acc', 'data-value': r.testAccuracy.mean ?? '' }, range(r.testAccuracy, (x) => pct(x))),
@@ -75,9 +88,10 @@ function relativeSpec(doc: SweepDocument) {
       .map((r) => ({ x: r.bits, y: r.relativeAccuracy.mean! * 100, min: r.relativeAccuracy.min! * 100, max: r.relativeAccuracy.max! * 100 })),
   );
   const { x, ys, mins, maxs } = align(pts);
+  const colors = colorsOf(order);
   const lines: ChartLine[] = order.map((s, i) => ({
     label: seriesLabel(s),
-    color: colorOf(i),
+    color: colors.get(s)!,
     dash: s.endsWith('/inference') ? [6, 4] : undefined,
     y: ys[i],
     ...(doc.summary.some((r) => r.series === s && r.n > 1) ? { min: mins[i], max: maxs[i] } : {}),
@@ -96,14 +110,15 @@ function bytesSpec(doc: SweepDocument) {
       .map((r) => ({ x: r.compactBytes!, y: r.testAccuracy.mean! * 100, min: r.testAccuracy.min! * 100, max: r.testAccuracy.max! * 100 })),
   );
   const { x, ys, mins, maxs } = align(pts);
+  const colors = colorsOf(order.filter((s) => !isBaseline(s)));
   const lines: ChartLine[] = order.map((s, i) => ({
     label: seriesLabel(s),
-    color: isBaseline(s) ? '#333333' : colorOf(i),
+    color: colors.get(s) ?? '#333333',
     dash: s.endsWith('/inference') ? [6, 4] : undefined,
     y: ys[i],
     ...(doc.summary.some((r) => r.series === s && r.n > 1) ? { min: mins[i], max: maxs[i] } : {}),
   }));
-  return { xLabel: 'Compact model size (bytes, log scale)', yLabel: 'Test accuracy (%)', x, lines, xLog: true, xFormat: (v: number) => bytes(Math.round(v)), yFormat: (v: number) => v.toFixed(0), height: 340 };
+  return { xLabel: 'Compact model size (bytes, log scale)', yLabel: 'Test accuracy (%)', x, lines, xLog: true, xFormat: (v: number) => bytesShort(v), yFormat: (v: number) => v.toFixed(0), height: 340 };
 }
 
 export function sweepView({ root, params, signal }: ViewContext): void {

@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type { SweepDocument } from '@quantlab/shared/schemas/sweep';
+import type { RunDocument } from '@quantlab/shared';
+import { launchBrowser, screenshotPath, startStack, watchErrors } from './helpers/browser.ts';
+
+const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)}%`);
+
+test('a sweep submitted through the form ends in the figure, and the numbers shown are the API’s', { timeout: 90_000 }, async (t) => {
+  const stack = await startStack('dash-sweep', { worker: true });
+  t.after(() => stack.close());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+  const errors = watchErrors(page);
+
+  await page.goto(`${stack.url}/#/new/sweep`);
+  const form = page.locator('#sweep-form');
+  await form.locator('[name=name]').fill('e2e-sweep');
+  await form.locator('[name=dataset]').selectOption('mnist');
+  await form.locator('[name=model]').selectOption('mlp');
+  await form.locator('[name=epochs]').fill('1');
+  await form.locator('[name=trainLimit]').fill('500');
+  await form.locator('[name=testLimit]').fill('500');
+  await form.locator('[name=dictBits]').fill('2');
+  await form.locator('[name=seeds]').fill('1');
+
+  // An out-of-range bit width: the API refuses it and its message appears next to the fixed-point bits field.
+  await form.locator('[name=fixedBits]').fill('2, 40');
+  await form.locator('button[type=submit]').click();
+  const bitsError = form.locator('[data-field="fixed.bits"] > .field-error');
+  await bitsError.filter({ hasText: /\S/ }).waitFor({ timeout: 10_000 });
+  assert.match((await bitsError.textContent()) ?? '', /bits/i);
+  assert.equal(await form.locator('[data-field="fixed.bits"]').getAttribute('class'), 'field invalid');
+  assert.equal((await (await fetch(`${stack.url}/sweeps`)).json()).items.length, 0, 'nothing was created');
+
+  await form.locator('[name=fixedBits]').fill('2, 8');
+  await form.locator('button[type=submit]').click();
+  await page.waitForURL(/#\/sweeps\/[^/]+$/, { timeout: 10_000 });
+  const sweepId = decodeURIComponent(page.url().split('#/sweeps/')[1]);
+
+  const created = (await (await fetch(`${stack.url}/sweeps/${sweepId}`)).json()) as SweepDocument;
+  assert.equal(created.runs.length, 4, 'fixed 2 and 8, dictionary 2, float32 baseline');
+
+  // The figure counts the runs aggregated into its points; wait until every run of the sweep is in it.
+  await page.locator(`#chart-relative[data-runs="${created.runs.length}"]`).waitFor({ timeout: 60_000 });
+  await page.locator('.page-head .badge[data-status="completed"]').waitFor({ timeout: 10_000 });
+
+  const doc = (await (await fetch(`${stack.url}/sweeps/${sweepId}`)).json()) as SweepDocument;
+  assert.equal(doc.status, 'completed');
+  const plotted = doc.summary.filter((r) => !r.series.startsWith('float32/'));
+  assert.equal(plotted.length, 3);
+  assert.equal(await page.locator('#chart-relative').getAttribute('data-points'), String(plotted.length));
+  assert.equal(await page.locator('#chart-relative canvas').count(), 1);
+  for (const row of doc.summary) {
+    const tr = page.locator(`.summary-table tr[data-series="${row.series}"][data-bits="${row.bits}"]`);
+    assert.equal(await tr.count(), 1, `summary row ${row.series} ${row.bits}`);
+    assert.equal(((await tr.locator('[data-col=test-acc]').textContent()) ?? '').trim(), pct(row.testAccuracy.mean), `${row.series}:${row.bits} test accuracy`);
+    assert.equal(((await tr.locator('[data-col=rel-acc]').textContent()) ?? '').trim(), pct(row.relativeAccuracy.mean), `${row.series}:${row.bits} relative accuracy`);
+    assert.equal(Number(await tr.locator('[data-col=bytes]').getAttribute('data-value')), row.compactBytes);
+  }
+  const baseline = doc.summary.find((r) => r.series.startsWith('float32/'));
+  assert.equal(baseline?.relativeAccuracy.mean, 1, 'the baseline is the 100% line');
+  await page.screenshot({ path: screenshotPath('dashboard-sweep'), fullPage: true });
+
+  // A run's page: its numbers, curves and the artifact download (fetched as a blob).
+  const run = doc.runs.find((r) => r.config.representation.kind === 'fixed') as RunDocument;
+  await page.goto(`${stack.url}/#/runs/${run.id}`);
+  await page.locator('[data-stat=test-acc] .stat-value').filter({ hasText: '%' }).waitFor();
+  assert.equal((await page.locator('[data-stat=test-acc] .stat-value').textContent())?.trim(), pct(run.metrics.testAccuracy));
+  assert.ok(await page.locator('.weight-table tbody tr').count() >= 2, 'a row per layer plus the total');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#download').click()]);
+  const file = await download.path();
+  assert.equal(readFileSync(file).length, run.artifact?.bytes);
+  await page.screenshot({ path: screenshotPath('dashboard-run'), fullPage: true });
+
+  assert.deepEqual(errors, []);
+});
