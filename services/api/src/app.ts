@@ -1,0 +1,92 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { createRunQueue, producerConnection, RunStore, SweepStore, type Env } from '@quantlab/shared';
+import type { ApiContext } from './context.ts';
+import { EventHub } from './events-hub.ts';
+import auth from './plugins/auth.ts';
+import dashboard from './plugins/dashboard.ts';
+import errors from './plugins/errors.ts';
+import metrics from './plugins/metrics.ts';
+import openapi from './plugins/openapi.ts';
+import events from './routes/events.ts';
+import experiments from './routes/experiments.ts';
+import ops from './routes/ops.ts';
+import sweeps from './routes/sweeps.ts';
+import workers from './routes/workers.ts';
+
+export interface BuildAppOptions {
+  env: Env;
+  /** Log through pino at env.LOG_LEVEL (default); false silences. */
+  logger?: boolean;
+  /** SSE heartbeat interval (tests shorten it). */
+  sseHeartbeatMs?: number;
+  /** Serve the dashboard from another folder. */
+  dashboardRoot?: string;
+}
+
+const VERSION = '0.1.0';
+
+/** The API as a Fastify instance (not listening): server.ts listens, tests use inject. Closing it closes Redis and the queue. */
+export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const { env } = opts;
+  const app = Fastify({
+    logger: opts.logger === false ? false : { level: env.LOG_LEVEL },
+    bodyLimit: env.BODY_LIMIT_BYTES,
+    // Ids in URLs are checked by the route schemas; this bounds what the router has to look at.
+    routerOptions: { maxParamLength: 200 },
+    // A log line per request costs more than the request itself at thousands a second; debug turns them on.
+    logController: new LogController({ disableRequestLogging: env.LOG_LEVEL !== 'debug' && env.LOG_LEVEL !== 'trace' }),
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  // Auto-pipelining batches the commands of concurrent requests into one round trip.
+  const redis = producerConnection(env.REDIS_URL, { enableAutoPipelining: true });
+  const queueConnection = producerConnection(env.REDIS_URL);
+  redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis'));
+  queueConnection.on('error', (err) => app.log.warn({ err: err.message }, 'redis (queue)'));
+  const queue = createRunQueue(env, queueConnection);
+  const hub = new EventHub(() => {
+    const sub = producerConnection(env.REDIS_URL, { maxRetriesPerRequest: null });
+    sub.on('error', (err) => app.log.warn({ err: err.message }, 'redis (events)'));
+    return sub;
+  });
+  const ctx: ApiContext = { env, redis, runs: new RunStore(redis, env.KEY_PREFIX), sweeps: new SweepStore(redis, env.KEY_PREFIX), queue, hub };
+  app.decorate('ql', ctx);
+  app.addHook('onClose', async () => {
+    await hub.close();
+    await queue.close().catch(() => {});
+    await Promise.all([redis.quit().catch(() => redis.disconnect()), queueConnection.quit().catch(() => queueConnection.disconnect())]);
+  });
+
+  await app.register(errors);
+  await app.register(metrics);
+  if (env.CORS_ORIGIN) {
+    const origins = env.CORS_ORIGIN.split(',').map((s) => s.trim());
+    await app.register(cors, { origin: origins.includes('*') ? true : origins, exposedHeaders: ['location', 'idempotent-replayed'] });
+  }
+  await app.register(openapi, { version: VERSION });
+  await app.register(dashboard, { root: opts.dashboardRoot });
+
+  // Everything below is the API proper: bearer token when API_TOKEN is set (but routes marked public), rate limits on writes.
+  await app.register(async (api) => {
+    await api.register(auth, { token: env.API_TOKEN });
+    if (env.RATE_LIMIT_MAX > 0) {
+      await api.register(rateLimit, {
+        global: false,
+        max: env.RATE_LIMIT_MAX,
+        timeWindow: env.RATE_LIMIT_WINDOW_MS,
+        redis,
+        nameSpace: `${env.KEY_PREFIX}:ratelimit:`,
+      });
+    }
+    await api.register(ops);
+    await api.register(experiments);
+    await api.register(events, { heartbeatMs: opts.sseHeartbeatMs ?? 15_000 });
+    await api.register(sweeps);
+    await api.register(workers);
+  });
+  return app;
+}

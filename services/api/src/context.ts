@@ -1,0 +1,25 @@
+import type { Redis } from 'ioredis';
+import type { Env, RunQueue, RunStore, SweepStore } from '@quantlab/shared';
+import type { EventHub } from './events-hub.ts';
+
+/** What every route needs, decorated on the app as `app.ql`. */
+export interface ApiContext {
+  env: Env;
+  redis: Redis;
+  runs: RunStore;
+  sweeps: SweepStore;
+  queue: RunQueue;
+  hub: EventHub;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ql: ApiContext;
+  }
+  interface FastifyContextConfig {
+    /** Skip the bearer token check (health, documentation). */
+    public?: boolean;
+    /** Also accept a short-lived ?token= (server-sent events for EventSource clients). */
+    eventToken?: boolean;
+  }
+}

@@ -1,0 +1,45 @@
+import type { Redis } from 'ioredis';
+
+type Listener = (message: string) => void;
+
+/**
+ * One Redis subscriber connection for the whole API, shared by every SSE stream: a channel is subscribed while at
+ * least one stream listens to it. (A connection per stream would cost a Redis client per open browser tab.)
+ */
+export class EventHub {
+  private sub: Redis | null = null;
+  private readonly listeners = new Map<string, Set<Listener>>();
+
+  constructor(private readonly connect: () => Redis) {}
+
+  async listen(channel: string, fn: Listener): Promise<() => Promise<void>> {
+    if (!this.sub) {
+      this.sub = this.connect();
+      this.sub.on('message', (ch: string, msg: string) => {
+        for (const l of this.listeners.get(ch) ?? []) l(msg);
+      });
+    }
+    let set = this.listeners.get(channel);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(channel, set);
+      await this.sub.subscribe(channel);
+    }
+    set.add(fn);
+    return async () => {
+      const s = this.listeners.get(channel);
+      if (!s) return;
+      s.delete(fn);
+      if (s.size === 0) {
+        this.listeners.delete(channel);
+        await this.sub?.unsubscribe(channel).catch(() => {});
+      }
+    };
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    if (this.sub) await this.sub.quit().catch(() => this.sub?.disconnect());
+    this.sub = null;
+  }
+}

@@ -1,0 +1,54 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import fp from 'fastify-plugin';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HttpProblem } from '../problem.ts';
+
+/** Lifetime of a token minted for one run's event stream (EventSource cannot send headers). */
+export const EVENT_TOKEN_TTL_MS = 10 * 60_000;
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  // timingSafeEqual needs equal lengths; comparing y with itself keeps the time independent of where they differ.
+  return x.length === y.length ? timingSafeEqual(x, y) : (timingSafeEqual(y, y), false);
+}
+
+function sign(secret: string, runId: string, exp: number): string {
+  return createHmac('sha256', secret).update(`events:${runId}:${exp}`).digest('base64url');
+}
+
+/** A short-lived token that opens the event stream of one run and nothing else. */
+export function mintEventToken(secret: string, runId: string, now = Date.now()): { token: string; expiresAt: string } {
+  const exp = now + EVENT_TOKEN_TTL_MS;
+  return { token: `${exp.toString(36)}.${sign(secret, runId, exp)}`, expiresAt: new Date(exp).toISOString() };
+}
+
+export function checkEventToken(secret: string, runId: string, token: string, now = Date.now()): boolean {
+  const [expText, sig] = token.split('.');
+  const exp = parseInt(expText ?? '', 36);
+  if (!sig || !Number.isFinite(exp) || exp < now) return false;
+  return sameSecret(sig, sign(secret, runId, exp));
+}
+
+/**
+ * Bearer authentication for the routes registered in the same scope, when API_TOKEN is set. Routes marked
+ * `config.public` are open; routes marked `config.eventToken` also take `?token=` minted by mintEventToken.
+ */
+export default fp(async function auth(app: FastifyInstance, opts: { token: string | undefined }) {
+  const secret = opts.token;
+  if (!secret) return;
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const config = request.routeOptions.config;
+    if (config.public) return;
+    const header = request.headers.authorization;
+    if (header?.startsWith('Bearer ') && sameSecret(header.slice(7).trim(), secret)) return;
+    if (config.eventToken) {
+      const token = (request.query as Record<string, unknown>)?.token;
+      const id = (request.params as Record<string, unknown>)?.id;
+      if (typeof token === 'string' && typeof id === 'string' && checkEventToken(secret, id, token)) return;
+    }
+    throw new HttpProblem('unauthorized', header ? 'the bearer token is not valid' : 'send Authorization: Bearer <API_TOKEN>', undefined, {
+      'www-authenticate': 'Bearer realm="quantlab"',
+    });
+  });
+});

@@ -1,0 +1,117 @@
+import type { ServerResponse } from 'node:http';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { EventToken, FINAL_STATUSES, IdParams, Problem, type RunEvent } from '@quantlab/shared';
+import { mintEventToken } from '../plugins/auth.ts';
+import { readRun } from '../runs.ts';
+
+export interface EventsOptions {
+  /** Comment lines that keep proxies and browsers from closing an idle stream. */
+  heartbeatMs: number;
+}
+
+/**
+ * GET /experiments/:id/events: server-sent events from Redis pub/sub (RunStore publishes on keys.events(id)).
+ * The stream opens with the current document (`event: snapshot`), then forwards `status`, `progress` and `epoch`
+ * events as they happen, and ends after a final status.
+ */
+const events: FastifyPluginAsyncZod<EventsOptions> = async (app, opts) => {
+  const ctx = app.ql;
+  const open = new Set<ServerResponse>();
+  // SSE connections are never idle: end them so that app.close() (SIGTERM) does not wait for clients.
+  app.addHook('preClose', async () => {
+    for (const res of open) res.end();
+  });
+
+  app.get(
+    '/experiments/:id/events',
+    {
+      config: { eventToken: true },
+      schema: {
+        summary: 'Live events of a run (Server-Sent Events)',
+        description:
+          'text/event-stream: `snapshot` (the RunDocument), then `status`, `progress` and `epoch` events; heartbeat comments; closes after a final status. With API_TOKEN set, send the bearer header (fetch streams) or `?token=` from /experiments/:id/events/token (EventSource).',
+        tags: ['experiments'],
+        params: IdParams,
+        querystring: z.strictObject({ token: z.string().max(200).optional() }),
+        response: { 200: { description: 'an event stream', content: { 'text/event-stream': { schema: z.string() } } }, 400: Problem, 401: Problem, 404: Problem },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const pending: string[] = [];
+      let res: ServerResponse | null = null;
+      let done = false;
+
+      const write = (msg: string) => {
+        if (done) return;
+        if (!res) return void pending.push(msg);
+        let event: RunEvent;
+        try {
+          event = JSON.parse(msg) as RunEvent;
+        } catch {
+          return;
+        }
+        res.write(`event: ${event.type}\ndata: ${msg}\n\n`);
+        if (event.type === 'status' && FINAL_STATUSES.includes(event.status)) finish();
+      };
+      // Subscribe before reading the document, so nothing that happens in between is lost.
+      const unlisten = await ctx.hub.listen(ctx.runs.keys.events(id), write);
+      let doc;
+      try {
+        doc = await readRun(ctx, id);
+      } catch (err) {
+        await unlisten();
+        throw err;
+      }
+
+      reply.hijack();
+      res = reply.raw;
+      open.add(res);
+      const heartbeat = setInterval(() => res?.write(': ping\n\n'), opts.heartbeatMs);
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearInterval(heartbeat);
+        open.delete(res as ServerResponse);
+        void unlisten();
+        res?.end();
+      };
+      request.raw.on('close', finish);
+      res.on('close', finish);
+      res.writeHead(200, {
+        ...(reply.getHeaders() as Record<string, string>),
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      res.write(`retry: 3000\nevent: snapshot\ndata: ${JSON.stringify(doc)}\n\n`);
+      if (FINAL_STATUSES.includes(doc.status)) return finish();
+      for (const msg of pending.splice(0)) write(msg);
+    },
+  );
+
+  app.get(
+    '/experiments/:id/events/token',
+    {
+      schema: {
+        summary: 'A short-lived token for one run’s event stream',
+        description: 'For clients that cannot send headers (EventSource): valid for 10 minutes, for this run’s /events only.',
+        tags: ['experiments'],
+        params: IdParams,
+        response: { 200: EventToken, 401: Problem, 404: Problem },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      await readRun(ctx, id);
+      const secret = ctx.env.API_TOKEN;
+      if (!secret) return { token: '', expiresAt: new Date(Date.now() + 10 * 60_000).toISOString(), url: `/experiments/${id}/events` };
+      const t = mintEventToken(secret, id);
+      return { ...t, url: `/experiments/${id}/events?token=${encodeURIComponent(t.token)}` };
+    },
+  );
+};
+
+export default events;

@@ -1,0 +1,14 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { listWorkers, Problem, WorkerList } from '@quantlab/shared';
+
+/** GET /workers: the live worker processes, from the registry they keep up to date with heartbeats. */
+const workers: FastifyPluginAsyncZod = async (app) => {
+  const ctx = app.ql;
+  app.get(
+    '/workers',
+    { schema: { summary: 'Live workers', tags: ['operations'], response: { 200: WorkerList, 401: Problem } } },
+    async () => ({ items: await listWorkers(ctx.redis, ctx.env.KEY_PREFIX) }),
+  );
+};
+
+export default workers;

@@ -1,0 +1,32 @@
+// The API process: listens on HOST:PORT; on SIGTERM/SIGINT it stops accepting, drains in-flight requests and
+// closes its Redis connections and queue (app.close()).
+import { loadEnvOrExit } from '@quantlab/shared';
+import { buildApp } from './app.ts';
+
+const env = loadEnvOrExit();
+const app = await buildApp({ env });
+await app.listen({ host: env.HOST, port: env.PORT });
+const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
+app.log.info(`quantlab API listening on http://${host}:${env.PORT}/ (docs at /docs)`);
+
+let closing = false;
+async function shutdown(signal: string): Promise<void> {
+  if (closing) return;
+  closing = true;
+  app.log.info(`${signal}: draining`);
+  // A bounded drain: a client that never finishes must not keep the process alive.
+  const timer = setTimeout(() => {
+    app.log.error('shutdown timed out; exiting');
+    process.exit(1);
+  }, env.SHUTDOWN_TIMEOUT_MS);
+  timer.unref();
+  try {
+    await app.close();
+    process.exit(0);
+  } catch (err) {
+    app.log.error({ err }, 'shutdown failed');
+    process.exit(1);
+  }
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
