@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, BackendError } from '@quantlab/ml/backend/index';
 import { Rng } from '@quantlab/ml/random';
+import { convBias } from '@quantlab/ml/models/ops';
 
 function randomArray(rng: Rng, n: number): Float32Array {
   const a = new Float32Array(n);
@@ -66,6 +67,52 @@ for (const c of CASES) {
     assert.ok(relError(got.dx, ref.dx) < 1e-5, `input gradient rel error ${relError(got.dx, ref.dx)}`);
   });
 }
+
+function poolGrad(x: Float32Array, shape: [number, number, number, number], pad: 'same' | 'valid', dy: Float32Array): Float32Array {
+  return tf.tidy(() => {
+    const xt = tf.tensor4d(x, shape);
+    const f = (a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 3, 2, pad);
+    const out = f(xt);
+    return tf.grad(f)(xt, tf.tensor(dy.subarray(0, out.size), out.shape)).dataSync() as Float32Array;
+  });
+}
+
+for (const pad of ['same', 'valid'] as const) {
+  test(`wasm max-pool gradient matches cpu (3x3 stride 2 ${pad})`, async () => {
+    const rng = new Rng(11);
+    const shape: [number, number, number, number] = [2, 9, 8, 5];
+    const x = randomArray(rng, 2 * 9 * 8 * 5);
+    const dy = randomArray(rng, 2 * 9 * 8 * 5);
+    await initBackend('cpu');
+    const ref = poolGrad(x, shape, pad, dy);
+    await initBackend('wasm');
+    const before = tf.memory().numTensors;
+    const got = poolGrad(x, shape, pad, dy);
+    assert.equal(tf.memory().numTensors, before);
+    assert.ok(relError(got, ref) < 1e-6, `rel error ${relError(got, ref)}`);
+  });
+}
+
+test('convBias (fused forward, hand-written gradient) matches conv2d + add on cpu', async () => {
+  const rng = new Rng(5);
+  const x = randomArray(rng, 2 * 7 * 7 * 3);
+  const k = randomArray(rng, 5 * 5 * 3 * 4);
+  const b = randomArray(rng, 4);
+  const run = (useOp: boolean) =>
+    tf.tidy(() => {
+      const xt = tf.tensor4d(x, [2, 7, 7, 3]);
+      const f = (a: tf.Tensor, kk: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.square(useOp ? convBias(a as tf.Tensor4D, kk, bb) : tf.add(tf.conv2d(a as tf.Tensor4D, kk as tf.Tensor4D, 1, 'same'), bb)));
+      return tf.grads(f)([xt, tf.tensor4d(k, [5, 5, 3, 4]), tf.tensor1d(b)]).map((g) => g.dataSync() as Float32Array);
+    });
+  await initBackend('cpu');
+  const ref = run(false);
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await initBackend(backend);
+    const got = run(true);
+    for (let i = 0; i < 3; i++) assert.ok(relError(got[i], ref[i]) < 1e-5, `${backend} grad ${i}: ${relError(got[i], ref[i])}`);
+  }
+});
 
 test('wasm heap does not grow over repeated gradient calls', async () => {
   await initBackend('wasm');

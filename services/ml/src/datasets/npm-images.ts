@@ -41,14 +41,16 @@ async function mnistClass(file: string): Promise<Uint8Array> {
   return out;
 }
 
-/** fashion-mnist: {data: [[784 values 0..255], ...]}. */
+/** fashion-mnist: {data: [[784 values 0..255], ...]}; the package has two empty entries in class 0, skipped. */
 async function fashionClass(file: string): Promise<Uint8Array> {
   const { data } = await readJson(file);
-  if (!Array.isArray(data) || data.some((img) => !Array.isArray(img) || img.length !== IMAGE)) {
+  if (!Array.isArray(data)) throw new RunInputError(`${file}: expected {"data": [[${IMAGE} values], ...]}`);
+  const images = (data as unknown[]).filter((img) => !(Array.isArray(img) && img.length === 0));
+  if (images.some((img) => !Array.isArray(img) || img.length !== IMAGE)) {
     throw new RunInputError(`${file}: expected a list of ${IMAGE}-value images`);
   }
-  const out = new Uint8Array(data.length * IMAGE);
-  (data as number[][]).forEach((img, i) => out.set(img, i * IMAGE));
+  const out = new Uint8Array(images.length * IMAGE);
+  (images as number[][]).forEach((img, i) => out.set(img, i * IMAGE));
   return out;
 }
 

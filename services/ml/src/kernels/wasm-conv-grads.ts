@@ -7,6 +7,7 @@
  * registered kernel functions directly and free their outputs with backend.disposeData.
  */
 import * as tf from '@tensorflow/tfjs';
+import { maxPoolGradKernel } from './wasm-max-pool-grad.ts';
 
 type Info = tf.TensorInfo;
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -99,7 +100,7 @@ function makeBackpropInput(builtin: tf.KernelFunc) {
   };
 }
 
-/** Registers both gradient kernels on the wasm backend (once per process; the kernel registry is global). */
+/** Registers the gradient kernels on the wasm backend (once per process; the kernel registry is global). */
 export function registerWasmConvGradients(): void {
   if (registered) return;
   const builtinInput = tf.getKernel('Conv2DBackpropInput', BACKEND);
@@ -118,5 +119,7 @@ export function registerWasmConvGradients(): void {
     setupFunc: builtinInput?.setupFunc,
     kernelFunc: makeBackpropInput(fallback) as never,
   });
+  if (tf.getKernel('MaxPoolGrad', BACKEND)) tf.unregisterKernel('MaxPoolGrad', BACKEND);
+  tf.registerKernel({ kernelName: 'MaxPoolGrad', backendName: BACKEND, kernelFunc: maxPoolGradKernel as never });
   registered = true;
 }

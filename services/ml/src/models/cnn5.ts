@@ -5,6 +5,7 @@
  * ceil-mode sizes 32 -> 16 -> 8 -> 4, hence 145,578 parameters on 32x32x3; 28x28x1 gives 28 -> 14 -> 7 -> 4.
  */
 import * as tf from '@tensorflow/tfjs';
+import { convBias } from './ops.ts';
 import type { Model, ParamSpec } from './types.ts';
 
 const pooled = (n: number) => Math.ceil(n / 2);
@@ -27,8 +28,7 @@ export function cnn5(inputShape: [number, number, number], numClasses: number): 
     numClasses,
     params,
     forward(p, x) {
-      const convBias = (input: tf.Tensor4D, k: tf.Tensor, b: tf.Tensor) => tf.add(tf.conv2d(input, k as tf.Tensor4D, 1, 'same'), b) as tf.Tensor4D;
-      let y = convBias(x, p[0], p[1]);
+      let y = convBias(x, p[0], p[1], false);
       y = tf.relu(tf.maxPool(y, 3, 2, 'same'));
       y = tf.relu(convBias(y, p[2], p[3]));
       y = tf.avgPool(y, 3, 2, 'same');

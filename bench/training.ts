@@ -1,0 +1,89 @@
+/**
+ * Training and inference images/s of cnn5 on 32x32x3 inputs (CIFAR-10 binary files written here) for float32,
+ * fixed:8 and dictionary:8, and side by side PyTorch (Debian's python3-torch, one thread) on the same network.
+ * The machine is shared, so everything is measured in ONE run, interleaved, and reported as ratios.
+ *
+ *   node --import tsx bench/training.ts [--images 1000] [--rounds 2] [--backend wasm] [--no-torch]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { ExperimentConfig } from '@quantlab/shared';
+import { initBackend, trainExperiment, restoreModel, loadDataset, prepareDataset, type BackendChoice } from '@quantlab/ml';
+import { evaluateSplit, weightTensors } from '@quantlab/ml/training/evaluate';
+import { writeCifarFolder } from '../test/helpers/cifar-files.ts';
+
+const { values } = parseArgs({
+  options: { images: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '2' }, backend: { type: 'string', default: 'wasm' }, 'no-torch': { type: 'boolean' } },
+});
+const images = Number(values.images);
+const rounds = Number(values.rounds);
+const REPRS = ['float32', 'fixed:8', 'dictionary:8'] as const;
+const reprOf = (r: string) => (r === 'float32' ? { kind: 'float32' } : { kind: r.split(':')[0], bits: Number(r.split(':')[1]) });
+
+const dataDir = mkdtempSync(join(tmpdir(), 'quantlab-bench-'));
+writeCifarFolder(dataDir, Math.ceil(images / 5), 1000);
+const backend = await initBackend(values.backend as BackendChoice);
+
+async function trainOnce(repr: string) {
+  const config = ExperimentConfig.parse({ dataset: 'cifar10', model: 'cnn5', representation: reprOf(repr), training: { epochs: 1, batchSize: 100, trainLimit: images, testLimit: 100 } });
+  const r = await trainExperiment({ config, dataDir });
+  return { ips: r.metrics.imagesPerSec!, artifact: r.artifact! };
+}
+
+async function inferenceIps(artifact: Uint8Array): Promise<number> {
+  const { model, weights, meta } = restoreModel(artifact);
+  const data = prepareDataset(await loadDataset('cifar10', dataDir), { trainLimit: 100, testLimit: 1000 });
+  const t = weightTensors(model, weights);
+  evaluateSplit(model, t, data.test, meta.normalization); // warm-up
+  const start = performance.now();
+  evaluateSplit(model, t, data.test, meta.normalization);
+  const ms = performance.now() - start;
+  t.forEach((x) => x.dispose());
+  return data.test.count / (ms / 1000);
+}
+
+function torchBench(): { train: number; infer: number } | null {
+  if (values['no-torch']) return null;
+  const probe = spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' });
+  if (probe.status !== 0) {
+    console.error('PyTorch not found: `sudo apt-get install python3-torch` to compare (skipped)');
+    return null;
+  }
+  const r = spawnSync('python3', [join(import.meta.dirname, 'pytorch_cnn5.py'), '--threads', '1', '--images', String(images)], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(`pytorch_cnn5.py failed: ${r.stderr}`);
+    return null;
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { train: number; infer: number };
+}
+
+await trainOnce('float32'); // warm-up: wasm compilation, dataset load
+const train: Record<string, number[]> = Object.fromEntries(REPRS.map((r) => [r, []]));
+const infer: Record<string, number> = {};
+const torch: { train: number; infer: number }[] = [];
+for (let round = 0; round < rounds; round++) {
+  for (const repr of REPRS) {
+    const r = await trainOnce(repr);
+    train[repr].push(r.ips);
+    if (round === 0) infer[repr] = await inferenceIps(r.artifact);
+  }
+  const t = torchBench();
+  if (t) torch.push(t);
+}
+rmSync(dataDir, { recursive: true, force: true });
+
+const best = (a: number[]) => Math.max(...a);
+const torchTrain = torch.length ? best(torch.map((t) => t.train)) : null;
+const torchInfer = torch.length ? best(torch.map((t) => t.infer)) : null;
+console.log(`cnn5 on 32x32x3, batch 100, ${images} training images per epoch, best of ${rounds} interleaved rounds; backend ${backend}; ${cpus()[0]?.model ?? 'cpu'}; TF.js ${tf.version_core}; Node ${process.version}`);
+console.log('| representation | train images/s | vs float32 | vs PyTorch 1 thread | inference images/s |');
+console.log('|---|---:|---:|---:|---:|');
+for (const repr of REPRS) {
+  const ips = best(train[repr]);
+  console.log(`| ${repr} | ${ips.toFixed(0)} | ${(ips / best(train.float32)).toFixed(3)} | ${torchTrain ? (ips / torchTrain).toFixed(3) : '-'} | ${infer[repr].toFixed(0)} |`);
+}
+if (torchTrain) console.log(`| PyTorch ${torch.length} round(s), 1 thread | ${torchTrain.toFixed(0)} | | 1 | ${torchInfer!.toFixed(0)} |`);
