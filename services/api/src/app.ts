@@ -12,6 +12,7 @@ import metrics from './plugins/metrics.ts';
 import openapi from './plugins/openapi.ts';
 import events from './routes/events.ts';
 import experiments from './routes/experiments.ts';
+import lifecycle from './routes/lifecycle.ts';
 import ops from './routes/ops.ts';
 import sweeps from './routes/sweeps.ts';
 import workers from './routes/workers.ts';
@@ -87,6 +88,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     await api.register(events, { heartbeatMs: opts.sseHeartbeatMs ?? 15_000 });
     await api.register(sweeps);
     await api.register(workers);
+    await api.register(lifecycle);
   });
   return app;
 }
