@@ -47,7 +47,7 @@ for (const [label, input] of cases) {
   const applyT: number[] = [];
   const packT: number[] = [];
   const allT: number[] = [];
-  let bytes = new Uint8Array(0);
+  let bytes: Uint8Array = new Uint8Array(0);
   let sqnr: number | null = null;
   const out = layers.map((l) => new Float32Array(l.values.length));
   for (let r = 0; r < repeats + 1; r++) {

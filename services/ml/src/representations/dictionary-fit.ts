@@ -4,11 +4,16 @@
  * iteration and the least-squares scale each cost O(entries · log n) instead of a pass over all weights.
  */
 
-/** Weights sorted ascending with prefix sums: prefix[i] = Σ sorted[0..i). */
+/** Weights sorted ascending with prefix sums: prefix[i] = Σ sorted[0..i), prefixSq[i] = Σ sorted[0..i)². */
 export interface SortedWeights {
   sorted: Float32Array;
   prefix: Float64Array;
+  prefixSq: Float64Array;
+  /** Every COARSE-th sorted value: a cache-friendly first level for binary searches over large layers. */
+  coarse: Float32Array;
 }
+
+const COARSE = 64;
 
 /** Maps float32 bit patterns to unsigned keys in the same order as the values (negative: flip all; else the sign). */
 function toKey(b: number): number {
@@ -58,18 +63,40 @@ export function radixSortFloat32(values: Float32Array): Float32Array {
 export function sortWeights(values: Float32Array): SortedWeights {
   const sorted = radixSortFloat32(values);
   const prefix = new Float64Array(sorted.length + 1);
+  const prefixSq = new Float64Array(sorted.length + 1);
   let s = 0;
+  let sq = 0;
   for (let i = 0; i < sorted.length; i++) {
-    s += sorted[i];
+    const v = sorted[i];
+    s += v;
+    sq += v * v;
     prefix[i + 1] = s;
+    prefixSq[i + 1] = sq;
   }
-  return { sorted, prefix };
+  const coarse = new Float32Array(Math.ceil(sorted.length / COARSE));
+  for (let i = 0; i < coarse.length; i++) coarse[i] = sorted[i * COARSE];
+  return { sorted, prefix, prefixSq, coarse };
 }
 
 /** Number of values <= x. */
 export function upperBound(sorted: Float32Array, x: number): number {
   let lo = 0;
   let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Number of values <= x, searching the coarse level first. */
+export function countAtMost(data: SortedWeights, x: number): number {
+  const { sorted, coarse } = data;
+  const c = upperBound(coarse, x);
+  if (c === 0) return 0;
+  let lo = (c - 1) * COARSE + 1;
+  let hi = Math.min(c * COARSE, sorted.length);
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (sorted[mid] <= x) lo = mid + 1;
@@ -100,74 +127,155 @@ export function midpoints(entries: ArrayLike<number>, out = new Float64Array(Mat
  */
 export function initialEntries(data: SortedWeights, size: number, init: 'uniform' | 'nonuniform'): Float64Array {
   const { sorted } = data;
+  if (sorted.length === 0) return new Float64Array(size);
+  return init === 'uniform' ? evenlySpaced(sorted[0], sorted[sorted.length - 1], size) : quantiles(sorted, size);
+}
+
+/** The `size` quantiles (k + ½)/size of sorted values. */
+export function quantiles(sorted: Float32Array, size: number): Float64Array {
   const out = new Float64Array(size);
-  if (sorted.length === 0) return out;
-  if (init === 'uniform') {
-    const lo = sorted[0];
-    const hi = sorted[sorted.length - 1];
-    for (let k = 0; k < size; k++) out[k] = size === 1 ? (lo + hi) / 2 : lo + ((hi - lo) * k) / (size - 1);
-  } else {
-    for (let k = 0; k < size; k++) out[k] = quantile(sorted, (k + 0.5) / size);
-  }
+  for (let k = 0; k < size; k++) out[k] = quantile(sorted, (k + 0.5) / size);
   return out;
 }
 
+/** `size` values evenly spaced from lo to hi, both included. */
+export function evenlySpaced(lo: number, hi: number, size: number): Float64Array {
+  const out = new Float64Array(size);
+  for (let k = 0; k < size; k++) out[k] = size === 1 ? (lo + hi) / 2 : lo + ((hi - lo) * k) / (size - 1);
+  return out;
+}
+
+/** Per-cell statistics of one layer: count, Σw and Σw² of the weights nearest each entry. */
+export interface CellStats {
+  counts: Float64Array;
+  sums: Float64Array;
+  squares: Float64Array;
+}
+
+export function cellStatsFor(size: number): CellStats {
+  return { counts: new Float64Array(size), sums: new Float64Array(size), squares: new Float64Array(size) };
+}
+
 /**
- * Count and sum of the weights in each cell of `entries` (sorted) when weights are encoded as w / scale: cell k holds
- * the w with scale·m(k−1) < w <= scale·m(k), m being the midpoints, as the encoder assigns them.
+ * Fills `out` for `entries` (sorted) when weights are encoded as w / scale: cell k holds the w with
+ * scale·m(k−1) < w <= scale·m(k), m being the midpoints, as the encoder assigns them.
  */
-export function cellStats(data: SortedWeights, entries: ArrayLike<number>, scale: number, counts: Float64Array, sums: Float64Array): void {
-  const { sorted, prefix } = data;
+export function cellStats(data: SortedWeights, entries: ArrayLike<number>, scale: number, out: CellStats): void {
+  const { sorted, prefix, prefixSq } = data;
   const size = entries.length;
   let prev = 0;
   for (let k = 0; k < size; k++) {
-    const end = k === size - 1 ? sorted.length : upperBound(sorted, (scale * (entries[k] + entries[k + 1])) / 2);
+    const end = k === size - 1 ? sorted.length : countAtMost(data, (scale * (entries[k] + entries[k + 1])) / 2);
     const hi = Math.max(end, prev);
-    counts[k] = hi - prev;
-    sums[k] = prefix[hi] - prefix[prev];
+    out.counts[k] = hi - prev;
+    out.sums[k] = prefix[hi] - prefix[prev];
+    out.squares[k] = prefixSq[hi] - prefixSq[prev];
     prev = hi;
   }
 }
 
-/** Lloyd (1-D k-means) iterations in place: each entry moves to the mean of its cell; empty cells keep theirs. */
-export function lloyd(data: SortedWeights, entries: Float64Array, iterations: number): void {
-  const counts = new Float64Array(entries.length);
-  const sums = new Float64Array(entries.length);
-  for (let it = 0; it < iterations; it++) {
-    cellStats(data, entries, 1, counts, sums);
-    let moved = false;
-    for (let k = 0; k < entries.length; k++) {
-      if (counts[k] === 0) continue;
-      const m = sums[k] / counts[k];
-      if (m !== entries[k]) moved = true;
-      entries[k] = m;
-    }
-    entries.sort();
-    if (!moved) break;
+/** Σ (w − scale·d(code))² of a layer with nearest-entry codes at this scale, in O(entries · log n). */
+export function sseAt(data: SortedWeights, entries: ArrayLike<number>, scale: number, stats: CellStats): number {
+  cellStats(data, entries, scale, stats);
+  let sse = 0;
+  for (let k = 0; k < entries.length; k++) {
+    const d = scale * entries[k];
+    sse += stats.squares[k] - 2 * d * stats.sums[k] + d * d * stats.counts[k];
   }
+  return Math.max(0, sse);
 }
 
 /**
- * The per-layer scale of a shared dictionary: alternately assign each weight to its nearest scaled entry and set
- * s = <w, d> / <d, d> (the least-squares scale for those codes). Each half-step lowers the layer's MSE.
+ * One Lloyd (1-D k-means) step on one or more layers sharing `entries`, layer l decoded as entry × scales[l]:
+ * assign every weight to its nearest scaled entry, then move each entry to the value minimizing the total squared
+ * error of its cell, Σ_l s_l·Σw / Σ_l s_l²·count (the plain cell mean when there is one layer with scale 1). Empty
+ * cells keep their entry. Never increases the total error. Returns whether an entry moved.
  */
-export function fitScale(data: SortedWeights, entries: Float32Array, start: number, maxIterations = 8): number {
-  const counts = new Float64Array(entries.length);
-  const sums = new Float64Array(entries.length);
-  let s = start;
-  for (let it = 0; it < maxIterations; it++) {
-    cellStats(data, entries, s, counts, sums);
+export function lloydStep(data: readonly SortedWeights[], scales: ArrayLike<number>, entries: Float64Array, stats: CellStats): boolean {
+  const size = entries.length;
+  const num = new Float64Array(size);
+  const den = new Float64Array(size);
+  data.forEach((d, l) => {
+    const s = scales[l];
+    cellStats(d, entries, s, stats);
+    for (let k = 0; k < size; k++) {
+      num[k] += s * stats.sums[k];
+      den[k] += s * s * stats.counts[k];
+    }
+  });
+  let moved = false;
+  for (let k = 0; k < size; k++) {
+    if (!(den[k] > 0)) continue;
+    const e = num[k] / den[k];
+    if (e !== entries[k]) moved = true;
+    entries[k] = e;
+  }
+  entries.sort();
+  return moved;
+}
+
+/** Lloyd iterations of a single layer (scale 1), in place. */
+export function lloyd(data: SortedWeights, entries: Float64Array, iterations: number): void {
+  const stats = cellStatsFor(entries.length);
+  for (let it = 0; it < iterations; it++) if (!lloydStep([data], [1], entries, stats)) break;
+}
+
+/**
+ * The scale minimizing a layer's squared error against a shared dictionary (codes re-chosen for every scale):
+ * a coarse scan of start × 2^(j/8) for j = −8..8, a golden-section search around the best point, then
+ * alternating nearest-entry codes and s = <w, d> / <d, d> (the least-squares scale for fixed codes) while that
+ * lowers the error. Every candidate is scored exactly, so the result is never worse than `start`.
+ */
+export function fitScale(data: SortedWeights, entries: ArrayLike<number>, start: number, stats = cellStatsFor(entries.length)): number {
+  if (!(start > 0) || data.sorted.length === 0) return start > 0 ? start : 1;
+  let best = start;
+  let bestSse = sseAt(data, entries, start, stats);
+  const consider = (s: number) => {
+    if (!(s > 0) || !Number.isFinite(s)) return;
+    const e = sseAt(data, entries, s, stats);
+    if (e < bestSse) {
+      best = s;
+      bestSse = e;
+    }
+  };
+  for (let j = -8; j <= 8; j++) if (j !== 0) consider(start * 2 ** (j / 8));
+  // Golden-section search on [best / r, best · r] (the error is piecewise quadratic in s, unimodal near a minimum).
+  const r = 2 ** (1 / 8);
+  let a = best / r;
+  let b = best * r;
+  const g = (Math.sqrt(5) - 1) / 2;
+  let c = b - g * (b - a);
+  let d = a + g * (b - a);
+  let fc = sseAt(data, entries, c, stats);
+  let fd = sseAt(data, entries, d, stats);
+  for (let it = 0; it < 30 && b - a > 1e-7 * best; it++) {
+    if (fc <= fd) {
+      b = d;
+      d = c;
+      fd = fc;
+      c = b - g * (b - a);
+      fc = sseAt(data, entries, c, stats);
+    } else {
+      a = c;
+      c = d;
+      fc = fd;
+      d = a + g * (b - a);
+      fd = sseAt(data, entries, d, stats);
+    }
+  }
+  consider(fc <= fd ? c : d);
+  for (let it = 0; it < 10; it++) {
+    cellStats(data, entries, best, stats);
     let num = 0;
     let den = 0;
     for (let k = 0; k < entries.length; k++) {
-      num += entries[k] * sums[k];
-      den += entries[k] * entries[k] * counts[k];
+      num += entries[k] * stats.sums[k];
+      den += entries[k] * entries[k] * stats.counts[k];
     }
     if (!(den > 0) || !(num > 0)) break;
-    const next = num / den;
-    const done = Math.abs(next - s) <= 1e-9 * s;
-    s = next;
-    if (done) break;
+    const before = bestSse;
+    consider(num / den);
+    if (!(bestSse < before)) break;
   }
-  return s;
+  return best;
 }

@@ -1,8 +1,8 @@
 /**
  * Dictionary weights: every weight is entry[code] × scale, with 2^bits sorted float32 entries.
- *   global:    one dictionary for all layers, fitted to the weights pooled after dividing each layer by its max|w|;
- *              each layer then gets the scale minimizing its MSE (alternating nearest-entry codes and
- *              s = <w, d> / <d, d>).
+ *   global:    one dictionary for all layers, initialized on the weights pooled after dividing each layer by its
+ *              max|w|; each layer gets the scale minimizing its MSE (search, then alternating nearest-entry codes
+ *              and s = <w, d> / <d, d>); refine alternates scale-weighted Lloyd steps and scale fits.
  *   per-layer: one dictionary a layer, scale 1.
  * init uniform: entries evenly spaced over the weights' range; nonuniform: at evenly spaced quantiles.
  * refine: Lloyd iterations on the (pooled) weights. Encoding: binary search over the midpoints between entries.
@@ -11,7 +11,18 @@ import type { DictionaryRepresentation, WeightError } from '@quantlab/shared';
 import { packArtifact } from '../artifact/pack.ts';
 import type { LayerRecord } from '../artifact/format.ts';
 import type { Rng } from '../random.ts';
-import { fitScale, initialEntries, lloyd, midpoints, sortWeights } from './dictionary-fit.ts';
+import {
+  cellStatsFor,
+  evenlySpaced,
+  fitScale,
+  initialEntries,
+  lloyd,
+  lloydStep,
+  midpoints,
+  quantiles,
+  radixSortFloat32,
+  sortWeights,
+} from './dictionary-fit.ts';
 import { maxAbs, outputsFor, weightError } from './error-metrics.ts';
 import { float32Records, type PackExtra } from './float32.ts';
 import type { LayerWeights, WeightQuantizer } from './types.ts';
@@ -94,26 +105,44 @@ export class DictionaryQuantizer implements WeightQuantizer {
       });
       scales.fill(1);
     } else {
-      // Pool the layers on a common footing (each divided by its max|w|), fit one dictionary to the pool, then give
-      // each layer its least-squares scale starting from that max|w|.
-      const total = layers.reduce((a, l) => a + l.values.length, 0);
-      const pooled = new Float32Array(total);
-      let p = 0;
+      // Layer l is decoded as entry × s_l. Entries start on the weights pooled after dividing each layer by its
+      // max|w|; then scales (per layer) and entries (Lloyd, weighted by s_l²) are refined in turn, each step lowering
+      // the total squared error.
+      const data = layers.map((l) => sortWeights(l.values));
       layers.forEach((l, i) => {
         const m = maxAbs(l.values);
-        const s = m > 0 && Number.isFinite(m) ? m : 1;
-        scales[i] = s;
-        const v = l.values;
-        for (let k = 0; k < v.length; k++) pooled[p++] = v[k] / s;
+        scales[i] = m > 0 && Number.isFinite(m) ? m : 1;
       });
-      const pool = sortWeights(pooled);
-      const entries = initialEntries(pool, this.size, r.init);
-      lloyd(pool, entries, r.refine);
+      let entries: Float64Array;
+      if (r.init === 'uniform') {
+        let lo = Infinity;
+        let hi = -Infinity;
+        data.forEach((d, i) => {
+          const n = d.sorted.length;
+          if (n === 0) return;
+          lo = Math.min(lo, d.sorted[0] / scales[i]);
+          hi = Math.max(hi, d.sorted[n - 1] / scales[i]);
+        });
+        entries = lo <= hi ? evenlySpaced(lo, hi, this.size) : new Float64Array(this.size);
+      } else {
+        const pooled = new Float32Array(data.reduce((a, d) => a + d.sorted.length, 0));
+        let p = 0;
+        layers.forEach((l, i) => {
+          const v = l.values;
+          for (let k = 0; k < v.length; k++) pooled[p++] = v[k] / scales[i];
+        });
+        entries = quantiles(radixSortFloat32(pooled), this.size);
+      }
+      const stats = cellStatsFor(this.size);
+      const fitScales = (e: ArrayLike<number>) => data.forEach((d, i) => (scales[i] = fitScale(d, e, scales[i], stats)));
+      fitScales(entries);
+      for (let it = 0; it < r.refine; it++) {
+        if (!lloydStep(data, scales, entries, stats)) break;
+        fitScales(entries);
+      }
       const dict = toFloat32Sorted(entries);
+      fitScales(dict); // the stored entries are float32: fit the scales to exactly those
       this.dicts = [dict];
-      layers.forEach((l, i) => {
-        scales[i] = fitScale(sortWeights(l.values), dict, scales[i]);
-      });
     }
     this.mids = this.dicts.map((d) => midpoints(d));
     this.scalesOf = scales;

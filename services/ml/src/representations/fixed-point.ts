@@ -28,7 +28,7 @@ export function fixedStep(r: FixedRepresentation, max: number): number {
 }
 
 /**
- * Quantizes `src` into `dst` (decoded) and, when given, `codes`. Returns how many values saturated.
+ * Quantizes `src` into `dst` (decoded) and, when given, `codes`.
  * The hot loop of training: no allocation, one division and one rounding per weight.
  */
 export function quantizeFixed(
@@ -38,21 +38,15 @@ export function quantizeFixed(
   rng: Rng | null,
   dst: Float32Array,
   codes: Int32Array | null,
-): number {
+): void {
   const qmax = 2 ** (bits - 1) - 1;
   const qmin = -(2 ** (bits - 1));
   const n = src.length;
-  let saturated = 0;
   if (rng === null) {
     for (let i = 0; i < n; i++) {
       let x = src[i] / step;
-      if (x > qmax) {
-        x = qmax;
-        saturated++;
-      } else if (x < qmin) {
-        x = qmin;
-        saturated++;
-      }
+      if (x > qmax) x = qmax;
+      else if (x < qmin) x = qmin;
       // `| 0` turns −0 into 0 (so the artifact decodes the same bits) and NaN into 0.
       const q = Math.round(x) | 0;
       dst[i] = q * step;
@@ -61,28 +55,28 @@ export function quantizeFixed(
   } else {
     for (let i = 0; i < n; i++) {
       let x = src[i] / step;
-      if (x > qmax) {
-        x = qmax;
-        saturated++;
-      } else if (x < qmin) {
-        x = qmin;
-        saturated++;
-      }
+      if (x > qmax) x = qmax;
+      else if (x < qmin) x = qmin;
       const f = Math.floor(x);
       const q = (rng.next() < x - f ? f + 1 : f) | 0;
       dst[i] = q * step;
       if (codes !== null) codes[i] = q;
     }
   }
-  return saturated;
 }
 
-/** How many values of `src` lie outside the representable range [qmin·step, qmax·step]. */
+/**
+ * How many values of `src` saturate: their nearest code lies outside [qmin, qmax] (w/step beyond qmax + ½ or
+ * qmin − ½), so clipping, not rounding, decided their value. maxabs and automatic pow2 ranges never saturate.
+ */
 export function countSaturated(src: Float32Array, step: number, bits: number): number {
-  const hi = (2 ** (bits - 1) - 1) * step;
-  const lo = -(2 ** (bits - 1)) * step;
+  const hi = 2 ** (bits - 1) - 0.5;
+  const lo = -(2 ** (bits - 1)) - 0.5;
   let s = 0;
-  for (let i = 0; i < src.length; i++) if (src[i] > hi || src[i] < lo) s++;
+  for (let i = 0; i < src.length; i++) {
+    const x = src[i] / step;
+    if (x > hi || x < lo) s++;
+  }
   return s;
 }
 

@@ -1,0 +1,139 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { DictionaryRepresentation } from '@quantlab/shared';
+import { Rng } from '../services/ml/src/random.ts';
+import { DictionaryQuantizer } from '../services/ml/src/representations/index.ts';
+import { radixSortFloat32 } from '../services/ml/src/representations/dictionary-fit.ts';
+import type { LayerWeights } from '../services/ml/src/representations/types.ts';
+
+const f32 = Math.fround;
+const layerArb = fc.float32Array({ min: f32(-4), max: f32(4), noNaN: true, noDefaultInfinity: true, minLength: 1, maxLength: 150 });
+const layersArb = fc.array(layerArb, { minLength: 1, maxLength: 3 }).map((vs) => vs.map((values, i): LayerWeights => ({ name: `l${i}`, shape: [values.length], values })));
+const reprArb = fc
+  .record({
+    bits: fc.integer({ min: 1, max: 8 }),
+    scope: fc.constantFrom('global' as const, 'per-layer' as const),
+    init: fc.constantFrom('uniform' as const, 'nonuniform' as const),
+    refine: fc.integer({ min: 0, max: 4 }),
+  })
+  .map((r) => DictionaryRepresentation.parse({ kind: 'dictionary', ...r }));
+
+function gaussianLayers(seed: number, sizes: number[], sigmas: number[]): LayerWeights[] {
+  const rng = new Rng(seed);
+  return sizes.map((n, i) => ({ name: `l${i}`, shape: [n], values: Float32Array.from({ length: n }, () => sigmas[i] * rng.normal()) }));
+}
+
+test('codes are below 2^bits and every decoded value is the nearest entry times the layer scale', () => {
+  fc.assert(
+    fc.property(layersArb, reprArb, (layers, repr) => {
+      const q = new DictionaryQuantizer(repr);
+      q.fit(layers);
+      const { codes, decoded } = q.encode(layers);
+      assert.equal(q.dictionaries.length, repr.scope === 'global' ? 1 : layers.length);
+      layers.forEach((layer, l) => {
+        const d = q.dictionaries[repr.scope === 'global' ? 0 : l];
+        const s = q.scales[l];
+        assert.equal(d.length, 2 ** repr.bits);
+        for (let k = 1; k < d.length; k++) assert.ok(d[k - 1] <= d[k], 'entries sorted');
+        assert.ok(s > 0 && Number.isFinite(s), `scale ${s}`);
+        if (repr.scope === 'per-layer') assert.equal(s, 1);
+        for (let i = 0; i < layer.values.length; i++) {
+          const c = codes[l][i];
+          assert.ok(Number.isInteger(c) && c >= 0 && c < 2 ** repr.bits, `code ${c}`);
+          assert.equal(decoded[l][i], f32(d[c] * s));
+          const x = layer.values[i] / s;
+          const best = Math.abs(x - d[c]);
+          for (let j = 0; j < d.length; j++) assert.ok(best <= Math.abs(x - d[j]) * (1 + 1e-12), `entry ${c} is not the nearest to ${x}`);
+        }
+      });
+      // apply gives exactly what encode decodes.
+      const applied = q.apply(layers, new Rng(1));
+      applied.forEach((a, l) => assert.deepEqual(a, decoded[l]));
+    }),
+    { numRuns: 250 },
+  );
+});
+
+test('uniform entries are evenly spaced from the smallest to the largest weight; nonuniform ones sit at quantiles', () => {
+  const values = Float32Array.from({ length: 1000 }, (_, i) => i);
+  const layers = [{ name: 'w', shape: [1000], values }];
+  const u = new DictionaryQuantizer(DictionaryRepresentation.parse({ kind: 'dictionary', bits: 2, scope: 'per-layer', init: 'uniform' }));
+  u.fit(layers);
+  assert.deepEqual(Array.from(u.dictionaries[0]), [0, 333, 666, 999]);
+  const n = new DictionaryQuantizer(DictionaryRepresentation.parse({ kind: 'dictionary', bits: 2, scope: 'per-layer', init: 'nonuniform' }));
+  n.fit(layers);
+  // Quantiles (k + ½)/4 of 0..999 with interpolation: 0.125·999 = 124.875, …
+  assert.deepEqual(Array.from(n.dictionaries[0]), [124.875, 374.625, 624.375, 874.125]);
+});
+
+test('global scope: one dictionary, each layer gets its own least-squares scale', () => {
+  const [a] = gaussianLayers(4, [4000], [0.05]);
+  const b = { name: 'b', shape: a.shape, values: a.values.map((v) => v * 16) }; // exact in float32
+  const c = gaussianLayers(5, [3000], [0.3])[0];
+  const layers = [a, b, c];
+  for (const init of ['uniform', 'nonuniform'] as const) {
+    const q = new DictionaryQuantizer(DictionaryRepresentation.parse({ kind: 'dictionary', bits: 4, init }));
+    q.fit(layers);
+    // A layer that is another one times 16 gets 16 times its scale, and the same relative error.
+    assert.ok(Math.abs(q.scales[1] / q.scales[0] - 16) < 1e-9, `scales ${q.scales}`);
+    const e = q.error(layers, q.apply(layers, new Rng(1)));
+    assert.ok(Math.abs(e.layers[0].sqnrDb! - e.layers[1].sqnrDb!) < 1e-6, 'same relative error');
+    // The fitted scale is a least-squares optimum: nudging it either way (codes re-chosen) does not lower the MSE.
+    for (const l of [0, 2]) {
+      const s = q.scales[l];
+      const dict = q.dictionaries[0];
+      const mseAt = (scale: number) => {
+        let se = 0;
+        for (const w of layers[l].values) {
+          let best = Infinity;
+          for (const d of dict) best = Math.min(best, (w - d * scale) ** 2);
+          se += best;
+        }
+        return se / layers[l].values.length;
+      };
+      const at = mseAt(s);
+      // error() measures the float32-stored values, mseAt exact products: equal up to float32 rounding.
+      assert.ok(Math.abs(at - e.layers[l].mse) <= 1e-6 * at, `mse ${at} vs ${e.layers[l].mse}`);
+      assert.ok(mseAt(s * 1.02) >= at * (1 - 1e-9) && mseAt(s * 0.98) >= at * (1 - 1e-9), `layer ${l}: scale ${s} is not a local optimum`);
+    }
+  }
+});
+
+test('Lloyd refinement never increases the error, and helps nonuniform entries', () => {
+  const layers = gaussianLayers(11, [20_000, 5000], [0.02, 0.1]);
+  for (const scope of ['global', 'per-layer'] as const) {
+    const mse = (refine: number) => {
+      const q = new DictionaryQuantizer(DictionaryRepresentation.parse({ kind: 'dictionary', bits: 4, scope, init: 'nonuniform', refine }));
+      return q.error(layers, q.apply(layers, new Rng(1))).mse;
+    };
+    const m0 = mse(0);
+    const m2 = mse(2);
+    const m10 = mse(10);
+    assert.ok(m2 < m0 && m10 <= m2 * (1 + 1e-6), `${scope}: ${m0} ${m2} ${m10}`);
+  }
+});
+
+test('unusedEntries counts the entries no weight maps to', () => {
+  const layers = [{ name: 'w', shape: [6], values: Float32Array.of(-1, -1, 1, 1, 1, -1) }];
+  const q = new DictionaryQuantizer(DictionaryRepresentation.parse({ kind: 'dictionary', bits: 3, scope: 'per-layer' }));
+  const e = q.error(layers, q.apply(layers, new Rng(1)));
+  assert.equal(e.unusedEntries, 6);
+  assert.equal(e.layers[0].unusedEntries, 6);
+  assert.equal(e.mse, 0);
+  assert.equal(e.sqnrDb, null);
+  // An all-zero layer is fine too.
+  const z = [{ name: 'z', shape: [4], values: new Float32Array(4) }];
+  const g = new DictionaryQuantizer(DictionaryRepresentation.parse({ kind: 'dictionary', bits: 2 }));
+  assert.deepEqual(Array.from(g.apply(z, new Rng(1))[0]), [0, 0, 0, 0]);
+});
+
+test('radix sort orders float32 values like a comparison sort (negatives, zeros, subnormals, infinities)', () => {
+  fc.assert(
+    fc.property(fc.float32Array({ noNaN: true, maxLength: 500 }), (v) => {
+      const expected = Float32Array.from(v).sort();
+      assert.deepEqual(Array.from(radixSortFloat32(v)), Array.from(expected));
+    }),
+    { numRuns: 200 },
+  );
+});
