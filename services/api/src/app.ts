@@ -42,6 +42,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // Bodies are JSON only: anything else is 415, not a string that fails validation.
+  app.removeContentTypeParser('text/plain');
 
   // Auto-pipelining batches the commands of concurrent requests into one round trip.
   const redis = producerConnection(env.REDIS_URL, { enableAutoPipelining: true });

@@ -44,7 +44,21 @@ for (const [id, schema] of Object.entries({
 const UI_ROUTES = ['/docs', '/docs/', '/docs/json', '/docs/yaml', '/docs/static/*', '/docs/initOAuth', '/docs/uiConfig', '/docs/*'];
 
 /** The OpenAPI 3.1 document generated from the routes' zod schemas, at /openapi.json, browsable at /docs. */
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered after this plugin (method, url, hidden from the document or not): tests check the document lists them. */
+    routeTable: { method: string; url: string; hidden: boolean }[];
+  }
+}
+
 export default fp(async function openapi(app: FastifyInstance, opts: { version: string }) {
+  const table: FastifyInstance['routeTable'] = [];
+  app.decorate('routeTable', table);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) {
+      if (method !== 'HEAD') table.push({ method, url: r.url, hidden: Boolean((r.schema as { hide?: boolean } | undefined)?.hide) || UI_ROUTES.includes(r.url) || r.url.startsWith('/docs') });
+    }
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
