@@ -46,14 +46,28 @@ async function inferenceIps(artifact: Uint8Array): Promise<number> {
   return data.test.count / (ms / 1000);
 }
 
+/** Debian's python3-torch lives under /usr/bin/python3 (a pyenv or venv python3 on the PATH does not see it). */
+function findTorchPython(): string | null {
+  for (const py of [process.env.PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => Boolean(p))) {
+    if (spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return py;
+  }
+  return null;
+}
+
+let python: string | null | undefined;
 function torchBench(): { train: number; infer: number } | null {
   if (values['no-torch']) return null;
-  const probe = spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' });
-  if (probe.status !== 0) {
-    console.error('PyTorch not found: `sudo apt-get install python3-torch` to compare (skipped)');
-    return null;
+  if (python === undefined) {
+    python = findTorchPython();
+    if (!python && process.getuid?.() === 0 && spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0) {
+      console.error('installing Debian\'s python3-torch for the comparison (apt-get install -y python3-torch)...');
+      spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'python3-torch'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      python = findTorchPython();
+    }
+    if (!python) console.error('PyTorch not found (Debian: apt-get install python3-torch): comparison skipped');
   }
-  const r = spawnSync('python3', [join(import.meta.dirname, 'pytorch_cnn5.py'), '--threads', '1', '--images', String(images)], { encoding: 'utf8' });
+  if (!python) return null;
+  const r = spawnSync(python, [join(import.meta.dirname, 'pytorch_cnn5.py'), '--threads', '1', '--images', String(images)], { encoding: 'utf8' });
   if (r.status !== 0) {
     console.error(`pytorch_cnn5.py failed: ${r.stderr}`);
     return null;

@@ -32,7 +32,7 @@ const USAGE = `usage: quantlab train --dataset NAME [options]
   --phase training|inference       compact weights while training, or quantize a float32 model once
   --quantize-biases                quantize biases too (kernels always are)
   --epochs N --batch-size N --lr X --momentum X --weight-decay X --schedule constant|step|cosine
-  --seed N --train-limit N --test-limit N --augment --name NAME
+  --seed N --train-limit N --test-limit N --augment --max-minutes X --name NAME
   --backend auto|tensorflow|wasm|cpu   default TFJS_BACKEND (auto)
   --artifact FILE                  write the packed compact model (for quantlab eval)
   --json                           print the RunDocument as one JSON line on stdout`;
@@ -53,6 +53,7 @@ const OPTIONS = {
   'train-limit': { type: 'string' },
   'test-limit': { type: 'string' },
   augment: { type: 'boolean' },
+  'max-minutes': { type: 'string' },
   name: { type: 'string' },
   backend: { type: 'string' },
   artifact: { type: 'string' },
@@ -122,6 +123,7 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
       trainLimit: number('train-limit', str('train-limit')),
       testLimit: number('test-limit', str('test-limit')),
       augment: v.augment as boolean | undefined,
+      maxMinutes: number('max-minutes', str('max-minutes')),
     }).filter(([, x]) => x !== undefined),
   );
   const input: Record<string, unknown> = {
@@ -153,6 +155,7 @@ function flagOf(path: string[]): string {
     trainLimit: '--train-limit',
     testLimit: '--test-limit',
     quantizeBiases: '--quantize-biases',
+    maxMinutes: '--max-minutes',
   };
   const key = path[0] === 'training' ? path[1] : path[0];
   return flags[key] ?? `--${key}`;
@@ -205,6 +208,7 @@ export async function run(argv: string[]): Promise<number> {
   let outcome: TrainOutcome | null = null;
   let error: string | null = null;
   let backend = choice;
+  const deadline = config.training.maxMinutes ? Date.now() + config.training.maxMinutes * 60_000 : null;
   try {
     backend = await initBackend(choice as BackendChoice);
     outcome = await trainExperiment(
@@ -217,7 +221,7 @@ export async function run(argv: string[]): Promise<number> {
             process.stderr.write(`epoch ${e.epoch}/${config.training.epochs}: loss ${e.trainLoss.toFixed(4)} test ${(e.testAccuracy * 100).toFixed(2)}% ${e.imagesPerSec.toFixed(0)} img/s\n`);
           }
         },
-        shouldStop: () => (interrupted ? 'cancel' : null),
+        shouldStop: () => (interrupted ? 'cancel' : deadline !== null && Date.now() > deadline ? 'timeout' : null),
       },
     );
   } catch (e) {

@@ -55,10 +55,16 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<strin
   if (choice === 'tensorflow' || choice === 'auto') {
     const why = loadTfjsNode();
     if (why === null) {
-      await activate('tensorflow');
-      return tf.getBackend();
+      try {
+        await activate('tensorflow');
+        return tf.getBackend();
+      } catch (e) {
+        if (choice === 'tensorflow') throw new BackendError(`TFJS_BACKEND=tensorflow: ${(e as Error).message}`);
+        // auto: a native binding that loads but cannot start falls back to wasm.
+      }
+    } else if (choice === 'tensorflow') {
+      throw new BackendError(`TFJS_BACKEND=tensorflow: ${why}; use TFJS_BACKEND=wasm or auto`);
     }
-    if (choice === 'tensorflow') throw new BackendError(`TFJS_BACKEND=tensorflow: ${why}; use TFJS_BACKEND=wasm or auto`);
   }
   if (choice === 'cpu') {
     await activate('cpu');
