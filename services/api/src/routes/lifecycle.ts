@@ -51,7 +51,7 @@ const lifecycle: FastifyPluginAsyncZod<{ retentionEveryMs?: number }> = async (a
   app.delete(
     '/experiments/:id',
     {
-      config: { rateLimit: true },
+      config: { rateLimit: {} },
       schema: {
         summary: 'Delete a run and everything stored for it',
         description:
@@ -70,7 +70,7 @@ const lifecycle: FastifyPluginAsyncZod<{ retentionEveryMs?: number }> = async (a
   app.delete(
     '/sweeps/:id',
     {
-      config: { rateLimit: true },
+      config: { rateLimit: {} },
       schema: {
         summary: 'Delete a sweep, all its runs (earlier attempts included) and everything stored for them',
         tags: ['sweeps'],
@@ -87,7 +87,7 @@ const lifecycle: FastifyPluginAsyncZod<{ retentionEveryMs?: number }> = async (a
   app.post(
     '/experiments/:id/retry',
     {
-      config: { rateLimit: true },
+      config: { rateLimit: {} },
       schema: {
         summary: 'Queue a failed or cancelled run again',
         description: 'A new run with the same config, sweep and baseline; its `retryOf` names the old run. 409 unless the run failed or was cancelled.',
@@ -108,7 +108,7 @@ const lifecycle: FastifyPluginAsyncZod<{ retentionEveryMs?: number }> = async (a
   app.post(
     '/sweeps/:id/retry',
     {
-      config: { rateLimit: true },
+      config: { rateLimit: {} },
       schema: {
         summary: 'Queue every failed or cancelled run of a sweep again',
         description: 'Each as a new run linked to the old one (`retryOf`), listed by the sweep in its place; a retried baseline runs first. `runs` is empty when nothing needed a retry.',
@@ -148,7 +148,7 @@ const lifecycle: FastifyPluginAsyncZod<{ retentionEveryMs?: number }> = async (a
   app.post(
     '/import',
     {
-      config: { rateLimit: true },
+      config: { rateLimit: {} },
       bodyLimit: IMPORT_BODY_LIMIT,
       schema: {
         summary: 'Import an exported sweep',
