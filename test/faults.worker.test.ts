@@ -1,0 +1,78 @@
+// Worker processes that die: kill -9 mid-epoch (stalled-job recovery resumes the run from its checkpoint on another
+// worker) and SIGTERM (the run goes back to the queue at the next batch). Either way every epoch is recorded once
+// and the result equals an uninterrupted run with the same seed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { listWorkers, type RunDocument, type RunEvent } from '@quantlab/shared';
+import { testEnv } from './helpers/redis.ts';
+import { harness, recordEvents, sleep, spawnWorker, waitUntil, type WorkerProcess } from './helpers/worker.ts';
+
+const CONFIG = { dataset: 'mnist', model: 'mlp', training: { epochs: 4, trainLimit: 3000, seed: 7 } } as const;
+
+async function interrupted(name: string, signal: 'SIGKILL' | 'SIGTERM') {
+  const env = testEnv(name, { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', SHUTDOWN_TIMEOUT_MS: '10000', TFJS_BACKEND: 'wasm' });
+  const h = harness(env);
+  const rec = await recordEvents(env);
+  const workers: WorkerProcess[] = [];
+  try {
+    workers.push(...(await Promise.all([spawnWorker(env), spawnWorker(env)])));
+    // Two identical runs, one on each worker: the reference finishes undisturbed, the other loses its worker.
+    const reference = await h.submit(CONFIG);
+    const victim = await h.submit(CONFIG);
+    const epochsOf = (id: string) => rec.events.filter((e): e is Extract<RunEvent, { type: 'epoch' }> => e.type === 'epoch' && e.runId === id).map((e) => e.epoch.epoch);
+    await waitUntil('epoch 1 of the run', async () => epochsOf(victim).length >= 1, 60_000, 20);
+    const owner = (await listWorkers(h.redis, env.KEY_PREFIX)).find((w) => w.currentRuns.includes(victim));
+    assert.ok(owner, 'a worker lists the run');
+    const proc = workers.find((w) => w.pid === owner.pid)!;
+    await sleep(300); // into epoch 2
+    const t0 = Date.now();
+    proc.child.kill(signal);
+    const exit = await proc.exited;
+    const exitMs = Date.now() - t0;
+
+    const done = await h.waitForStatus(victim, ['completed', 'failed', 'cancelled'], 90_000);
+    const ref = await h.waitForStatus(reference, ['completed', 'failed', 'cancelled'], 30_000);
+    const statuses = rec.events.filter((e) => e.runId === victim && e.type === 'status').map((e) => (e as { status: string }).status);
+    return { env, exit, exitMs, done, ref, statuses, epochEvents: epochsOf(victim), owner };
+  } finally {
+    for (const w of workers) w.child.kill('SIGKILL');
+    await Promise.all(workers.map((w) => w.exited));
+    await rec.close();
+    await h.close();
+    await env.cleanup();
+  }
+}
+
+function sameResult(done: RunDocument, ref: RunDocument): void {
+  assert.equal(done.status, 'completed', done.error?.message);
+  assert.equal(ref.status, 'completed', ref.error?.message);
+  assert.deepEqual(done.epochs.map((e) => e.epoch), [1, 2, 3, 4]);
+  assert.deepEqual(
+    done.epochs.map((e) => [e.trainLoss, e.testAccuracy]),
+    ref.epochs.map((e) => [e.trainLoss, e.testAccuracy]),
+    'every epoch equals the uninterrupted run',
+  );
+  assert.equal(done.metrics.testAccuracy, ref.metrics.testAccuracy);
+  assert.ok(done.metrics.testAccuracy! > 0.8);
+}
+
+test('kill -9 a worker mid-epoch: another resumes from the checkpoint; no missing or duplicate epoch', async () => {
+  const r = await interrupted('fault-kill', 'SIGKILL');
+  assert.equal(r.exit.signal, 'SIGKILL');
+  sameResult(r.done, r.ref);
+  assert.deepEqual(r.epochEvents, [1, 2, 3, 4], 'each epoch written once, in order');
+  assert.deepEqual(r.statuses, ['running', 'running', 'completed']);
+  assert.equal(r.done.attempts, 2);
+  assert.notEqual(r.done.workerId, r.owner.id);
+});
+
+test('SIGTERM: the worker stops at a batch boundary, exits in time, and the run resumes elsewhere', async () => {
+  const r = await interrupted('fault-sigterm', 'SIGTERM');
+  assert.equal(r.exit.code, 0);
+  assert.ok(r.exitMs < 10_000, `exited after ${r.exitMs} ms`);
+  sameResult(r.done, r.ref);
+  assert.deepEqual(r.epochEvents, [1, 2, 3, 4]);
+  assert.deepEqual(r.statuses, ['running', 'queued', 'running', 'completed']);
+  assert.equal(r.done.attempts, 2);
+  assert.notEqual(r.done.workerId, r.owner.id);
+});
