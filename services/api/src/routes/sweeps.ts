@@ -69,12 +69,15 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
         throw err;
       }
       const id = newId('swp');
-      const createdAt = new Date().toISOString();
+      const now = Date.now();
+      const createdAt = new Date(now).toISOString();
       const ids = plan.runs.map(() => newId('run'));
+      // A millisecond apart, in queue order, so lists (newest first) show a sweep's runs in a stable order.
+      const createdAtOf = (i: number) => new Date(now + i).toISOString();
       const baselines: Record<string, string> = {};
       for (const [seed, index] of plan.baselineOf) baselines[String(seed)] = ids[index];
       const docs: RunDocument[] = plan.runs.map((run, i) =>
-        newRunDocument(run.config, { id: ids[i], sweepId: id, baselineId: run.isBaseline ? null : (baselines[String(run.seed)] ?? null), createdAt }),
+        newRunDocument(run.config, { id: ids[i], sweepId: id, baselineId: run.isBaseline ? null : (baselines[String(run.seed)] ?? null), createdAt: createdAtOf(i) }),
       );
       const record: SweepRecord = {
         id,

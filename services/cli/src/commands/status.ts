@@ -1,0 +1,57 @@
+/** `quantlab status ID`: a run (run_…) with its epochs, or a sweep (swp_…) with its summary. */
+import type { RunDocument, SweepDocument } from '@quantlab/shared';
+import { labelOf } from '@quantlab/shared';
+import { ApiClient, pct, printJson, table } from '../api-client.ts';
+import { CliError } from '../cli-error.ts';
+import { parseFlags } from './submit.ts';
+
+const USAGE = `usage: quantlab status ID [--json]
+  ID is a run id (run_…) or a sweep id (swp_…). --json prints the API's document as one line.`;
+
+export function runLines(d: RunDocument): string {
+  const m = d.metrics;
+  const lines = [
+    `${d.id}  ${d.name}`,
+    `status      ${d.status}${d.error ? `: ${d.error.message}` : ''}`,
+    `config      ${d.config.dataset} ${d.config.model} ${labelOf(d.config.representation)} ${d.config.phase}, ${d.config.training.epochs} epochs, seed ${d.config.training.seed}`,
+    `series      ${d.series}`,
+    `progress    epoch ${d.progress.epoch}/${d.progress.epochs} (${(d.progress.fraction * 100).toFixed(0)}%)`,
+    `test acc    ${pct(m.testAccuracy) ?? '-'}${m.relativeAccuracy !== undefined ? `  (relative to float32: ${pct(m.relativeAccuracy)})` : ''}`,
+  ];
+  if (m.weightBytes) lines.push(`weights     ${m.weightBytes.compact} bytes compact, ${m.weightBytes.float32} float32 (${m.compressionRatio?.toFixed(2) ?? '-'}x)`);
+  if (m.backend) lines.push(`backend     ${m.backend}${d.workerId ? ` on ${d.workerId}` : ''}`);
+  if (d.sweepId) lines.push(`sweep       ${d.sweepId}${d.baselineId ? `, baseline ${d.baselineId}` : ''}`);
+  if (d.epochs.length) {
+    lines.push('', table(['epoch', 'train loss', 'train acc', 'test acc', 'images/s', 'seconds'], d.epochs.map((e) => [e.epoch, e.trainLoss.toFixed(4), pct(e.trainAccuracy), pct(e.testAccuracy), Math.round(e.imagesPerSec), (e.durationMs / 1000).toFixed(1)])));
+  }
+  return lines.join('\n');
+}
+
+export function sweepLines(s: SweepDocument): string {
+  const c = s.counts;
+  return [
+    `${s.id}  ${s.name}${s.preset ? `  (preset ${s.preset}, ${s.budget})` : ''}`,
+    `status      ${s.status}: ${c.completed} completed, ${c.running} running, ${c.queued} queued, ${c.failed} failed, ${c.cancelled} cancelled`,
+    '',
+    table(
+      ['series', 'bits', 'n', 'test acc', 'relative', 'rel min', 'rel max', 'bytes', 'ratio'],
+      s.summary.map((r) => [r.series, r.bits, `${r.n}/${r.runs}`, pct(r.testAccuracy.mean), pct(r.relativeAccuracy.mean), pct(r.relativeAccuracy.min), pct(r.relativeAccuracy.max), r.compactBytes === null ? null : Math.round(r.compactBytes), r.compressionRatio === null ? null : `${r.compressionRatio.toFixed(2)}x`]),
+    ),
+  ].join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: f, positionals } = parseFlags(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, 'status');
+  if (f.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const id = positionals[0];
+  if (!id || positionals.length > 1) throw new CliError('status takes one run or sweep id (quantlab status --help)', 2);
+  const api = new ApiClient();
+  const sweep = id.startsWith('swp_');
+  const res = await api.request<RunDocument | SweepDocument>('GET', `/${sweep ? 'sweeps' : 'experiments'}/${encodeURIComponent(id)}`);
+  if (f.json) printJson(res.text);
+  else process.stdout.write((sweep ? sweepLines(res.body as SweepDocument) : runLines(res.body as RunDocument)) + '\n');
+  return 0;
+}

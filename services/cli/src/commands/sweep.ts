@@ -1,0 +1,79 @@
+/**
+ * `quantlab sweep`: queue a grid of runs, or a preset (`--preset paper --budget small --dataset fashion-mnist`).
+ * Representation flags may hold comma lists, which the API expands inside their entry.
+ */
+import { ApiClient, printJson } from '../api-client.ts';
+import { CliError } from '../cli-error.ts';
+import { CONFIG_OPTIONS, defined, num, parseFlags, parseRepr, readJsonFile, trainingFlags } from './submit.ts';
+
+const USAGE = `usage: quantlab sweep --preset paper [--budget full|small] [--dataset NAME] [--seeds 1,2,3] [training flags]
+       quantlab sweep --dataset NAME --repr fixed:2,4,8:nearest,stochastic --repr dictionary:1,2,4 \\
+                      [--phase training,inference] [--seeds 1,2] [training flags]
+       quantlab sweep --file sweep.json
+
+  --preset paper        the paper's bit-width study (GET /presets shows its grid); --budget small fits one machine
+  --repr REPR           repeatable; comma lists expand (fixed:2,4,8:nearest,stochastic is six representations)
+  --phase LIST          training, inference or training,inference
+  --seeds LIST          one run (and one float32 baseline) per seed
+  training flags        --epochs --batch-size --lr --momentum --weight-decay --schedule --train-limit --test-limit
+                        --augment --max-minutes --quantize-biases --model --priority --keep
+  --name NAME  --idempotency-key KEY  --json
+Every sweep adds a float32 baseline per seed that runs first; the API refuses invalid or oversized sweeps whole.`;
+
+const OPTIONS = { ...CONFIG_OPTIONS, preset: { type: 'string' }, budget: { type: 'string' }, seeds: { type: 'string' } } as const;
+
+function list(text: string, flag: string): number[] {
+  const xs = text.split(',').map((s) => s.trim());
+  if (!xs.every((s) => /^\d+$/.test(s))) throw new CliError(`--${flag} takes comma-separated integers, got "${text}"`, 2);
+  return xs.map(Number);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: f } = parseFlags(argv, OPTIONS, 'sweep');
+  if (f.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const training = trainingFlags(f);
+  const seeds = typeof f.seeds === 'string' ? list(f.seeds, 'seeds') : undefined;
+  let body: unknown;
+  if (typeof f.file === 'string') body = readJsonFile(f.file);
+  else if (f.preset !== undefined) {
+    if (f.repr || f.phase) throw new CliError('--preset fixes the representations and phases; leave out --repr and --phase', 2);
+    body = defined({
+      name: f.name,
+      preset: f.preset,
+      budget: f.budget,
+      seeds,
+      base: defined({
+        dataset: f.dataset,
+        model: f.model,
+        quantizeBiases: f['quantize-biases'],
+        priority: num(f, 'priority'),
+        keep: f.keep,
+        training: Object.keys(training).length ? training : undefined,
+      }),
+    });
+  } else {
+    if (f.dataset === undefined) throw new CliError('--dataset (or --preset) is required (quantlab sweep --help)', 2);
+    if (f.budget !== undefined) throw new CliError('--budget goes with --preset', 2);
+    const reprs = (f.repr as string[] | undefined) ?? [];
+    body = {
+      name: f.name ?? 'sweep',
+      base: defined({ dataset: f.dataset, model: f.model, quantizeBiases: f['quantize-biases'], priority: num(f, 'priority'), keep: f.keep, training }),
+      vary: defined({
+        representation: reprs.length ? reprs.map((r) => parseRepr(r, true)) : undefined,
+        phase: typeof f.phase === 'string' ? f.phase.split(',').map((s) => s.trim()) : undefined,
+        seeds,
+      }),
+    };
+  }
+  const headers = typeof f['idempotency-key'] === 'string' ? { 'idempotency-key': f['idempotency-key'] } : undefined;
+  const res = await new ApiClient().request<{ id: string; runs: string[]; baselines: Record<string, string> }>('POST', '/sweeps', body, headers);
+  if (f.json) printJson(res.text);
+  else {
+    const b = Object.keys(res.body.baselines).length;
+    process.stdout.write(`${res.body.id}  ${res.body.runs.length} runs queued (${b} float32 baseline${b === 1 ? '' : 's'} first)  (quantlab status ${res.body.id})\n`);
+  }
+  return 0;
+}
