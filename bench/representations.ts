@@ -40,53 +40,67 @@ const cases: [string, unknown][] = [
 
 const layers = syntheticLayers(total, 7);
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-const rows: string[][] = [];
-for (const [label, input] of cases) {
-  const repr = Representation.parse(input);
-  const fitT: number[] = [];
-  const applyT: number[] = [];
-  const packT: number[] = [];
-  const allT: number[] = [];
-  let bytes: Uint8Array = new Uint8Array(0);
-  let sqnr: number | null = null;
-  const out = layers.map((l) => new Float32Array(l.values.length));
-  for (let r = 0; r < repeats + 1; r++) {
+const min = (a: number[]) => Math.min(...a);
+
+interface Timings {
+  fit: number[];
+  apply: number[];
+  pack: number[];
+  total: number[];
+  bytes: number;
+  sqnr: number | null;
+}
+const timings: Timings[] = cases.map(() => ({ fit: [], apply: [], pack: [], total: [], bytes: 0, sqnr: null }));
+const yardstick: number[] = [];
+const out = layers.map((l) => new Float32Array(l.values.length));
+const all = new Float32Array(total);
+
+// Round-robin over the representations, so that load from other processes spreads over all of them alike.
+for (let r = 0; r < repeats + 1; r++) {
+  {
+    // A machine-speed yardstick measured in the same rounds: sorting the same 1M float32 values.
+    let p = 0;
+    for (const l of layers) all.set(l.values, (p += l.values.length) - l.values.length);
+    const t = performance.now();
+    all.sort();
+    if (r > 0) yardstick.push(performance.now() - t);
+  }
+  cases.forEach(([, input], c) => {
+    const repr = Representation.parse(input);
     const q = createQuantizer(repr);
     const t0 = performance.now();
     q.fit(layers);
     const t1 = performance.now();
     q.apply(layers, new Rng(r), out);
     const t2 = performance.now();
-    bytes = q.pack(layers, new Rng(r), { meta: { bench: true } });
+    const bytes = q.pack(layers, new Rng(r), { meta: { bench: true } });
     const t3 = performance.now();
+    const tm = timings[c];
     if (r === 0) {
-      sqnr = q.error(layers, out).sqnrDb; // warm-up round, also a sanity check of the artifact
-      const decoded = decodeArtifact(bytes);
-      if (decoded.layers.length !== layers.length) throw new Error('artifact lost layers');
-      continue;
+      // Warm-up round; also a sanity check of the artifact.
+      tm.sqnr = q.error(layers, out).sqnrDb;
+      tm.bytes = bytes.length;
+      if (decodeArtifact(bytes).layers.length !== layers.length) throw new Error('artifact lost layers');
+      return;
     }
-    fitT.push(t1 - t0);
-    applyT.push(t2 - t1);
-    packT.push(t3 - t2);
-    // What the issue's target counts: fit + quantize + pack (pack encodes again, so apply is not part of it).
-    allT.push(t1 - t0 + (t3 - t2));
-  }
-  rows.push([
-    label,
-    median(fitT).toFixed(1),
-    median(applyT).toFixed(1),
-    median(packT).toFixed(1),
-    median(allT).toFixed(1),
-    (bytes.length / 1e6).toFixed(3),
-    ((4 * total) / bytes.length).toFixed(2),
-    sqnr === null ? '∞' : sqnr.toFixed(1),
-  ]);
+    tm.fit.push(t1 - t0);
+    tm.apply.push(t2 - t1);
+    tm.pack.push(t3 - t2);
+    // What the issue's target counts: fit + quantize + pack (pack quantizes again itself).
+    tm.total.push(t1 - t0 + (t3 - t2));
+  });
 }
 
+const ms = (a: number[]) => `${min(a).toFixed(1)} / ${median(a).toFixed(1)}`;
+const rows = cases.map(([label], c) => {
+  const tm = timings[c];
+  return [label, ms(tm.fit), ms(tm.apply), ms(tm.pack), ms(tm.total), (tm.bytes / 1e6).toFixed(3), ((4 * total) / tm.bytes).toFixed(2), tm.sqnr === null ? '∞' : tm.sqnr.toFixed(1)];
+});
 const header = ['representation', 'fit ms', 'apply ms', 'pack ms', 'fit+pack ms', 'artifact MB', 'float32/artifact', 'SQNR dB'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells: string[]) => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
-console.log(`${total.toLocaleString('en-US')} weights, median of ${repeats} runs (after one warm-up), node ${process.version}`);
+console.log(`${total.toLocaleString('en-US')} weights in 5 layers; times are min / median of ${repeats} rounds after one warm-up; node ${process.version}`);
+console.log(`yardstick, Float32Array.prototype.sort of the same ${total.toLocaleString('en-US')} values: ${ms(yardstick)} ms`);
 console.log(line(header));
 console.log('|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|');
 for (const r of rows) console.log(line(r));

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { DictionaryRepresentation } from '@quantlab/shared';
 import { Rng } from '../services/ml/src/random.ts';
 import { DictionaryQuantizer } from '../services/ml/src/representations/index.ts';
-import { radixSortFloat32 } from '../services/ml/src/representations/dictionary-fit.ts';
+import { pooledQuantiles, quantiles, radixSortFloat32, sortWeights } from '../services/ml/src/representations/dictionary-fit.ts';
 import type { LayerWeights } from '../services/ml/src/representations/types.ts';
 
 const f32 = Math.fround;
@@ -135,5 +135,19 @@ test('radix sort orders float32 values like a comparison sort (negatives, zeros,
       assert.deepEqual(Array.from(radixSortFloat32(v)), Array.from(expected));
     }),
     { numRuns: 200 },
+  );
+});
+
+test('pooled quantiles of scaled layers equal the quantiles of the sorted pool', () => {
+  fc.assert(
+    fc.property(fc.array(fc.float32Array({ min: f32(-5), max: f32(5), noNaN: true, maxLength: 60 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 7 }), (vs, bits) => {
+      const scales = vs.map((_, i) => 2 ** (i - 1));
+      const pool = Float64Array.from(vs.flatMap((v, i) => Array.from(v, (x) => x / scales[i]))).sort();
+      const expected = pool.length ? quantiles(Float32Array.from(pool), 2 ** bits) : new Float64Array(2 ** bits);
+      const got = pooledQuantiles(vs.map(sortWeights), scales, 2 ** bits);
+      // The pool here is rounded to float32 (scales are powers of two, so exactly).
+      got.forEach((g, k) => assert.ok(Math.abs(g - expected[k]) <= 1e-12 * Math.max(1, Math.abs(g)), `quantile ${k}: ${g} vs ${expected[k]}`));
+    }),
+    { numRuns: 300 },
   );
 });

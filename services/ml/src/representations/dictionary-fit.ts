@@ -138,6 +138,41 @@ export function quantiles(sorted: Float32Array, size: number): Float64Array {
   return out;
 }
 
+/**
+ * The quantiles (k + ½)/size of the union of several layers, layer l divided by scales[l] (> 0, so each stays
+ * sorted): a merge walk over the sorted layers up to the last rank needed, without sorting the pool.
+ */
+export function pooledQuantiles(data: readonly SortedWeights[], scales: ArrayLike<number>, size: number): Float64Array {
+  const out = new Float64Array(size);
+  const layers = data.length;
+  const total = data.reduce((a, d) => a + d.sorted.length, 0);
+  if (total === 0) return out;
+  const heads = new Int32Array(layers);
+  const current = new Float64Array(layers); // each layer's next value, scaled; +Infinity when exhausted
+  for (let l = 0; l < layers; l++) current[l] = data[l].sorted.length ? data[l].sorted[0] / scales[l] : Infinity;
+  let k = 0;
+  let v = 0;
+  for (let r = 0; r < total && k < size; r++) {
+    let best = 0;
+    for (let l = 1; l < layers; l++) if (current[l] < current[best]) best = l;
+    const prev = v;
+    v = current[best];
+    const h = ++heads[best];
+    const sorted = data[best].sorted;
+    current[best] = h < sorted.length ? sorted[h] / scales[best] : Infinity;
+    // Quantile k interpolates ranks i = ⌊pos⌋ and j = min(i + 1, total − 1); it is complete once rank j is known.
+    while (k < size) {
+      const pos = ((k + 0.5) / size) * (total - 1);
+      const i = Math.floor(pos);
+      const j = Math.min(i + 1, total - 1);
+      if (j !== r) break;
+      const vi = i === r ? v : prev;
+      out[k++] = vi + (pos - i) * (v - vi);
+    }
+  }
+  return out;
+}
+
 /** `size` values evenly spaced from lo to hi, both included. */
 export function evenlySpaced(lo: number, hi: number, size: number): Float64Array {
   const out = new Float64Array(size);

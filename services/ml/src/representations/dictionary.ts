@@ -19,8 +19,7 @@ import {
   lloyd,
   lloydStep,
   midpoints,
-  quantiles,
-  radixSortFloat32,
+  pooledQuantiles,
   sortWeights,
 } from './dictionary-fit.ts';
 import { maxAbs, outputsFor, weightError } from './error-metrics.ts';
@@ -125,13 +124,7 @@ export class DictionaryQuantizer implements WeightQuantizer {
         });
         entries = lo <= hi ? evenlySpaced(lo, hi, this.size) : new Float64Array(this.size);
       } else {
-        const pooled = new Float32Array(data.reduce((a, d) => a + d.sorted.length, 0));
-        let p = 0;
-        layers.forEach((l, i) => {
-          const v = l.values;
-          for (let k = 0; k < v.length; k++) pooled[p++] = v[k] / scales[i];
-        });
-        entries = quantiles(radixSortFloat32(pooled), this.size);
+        entries = pooledQuantiles(data, scales, this.size);
       }
       const stats = cellStatsFor(this.size);
       const fitScales = (e: ArrayLike<number>) => data.forEach((d, i) => (scales[i] = fitScale(d, e, scales[i], stats)));
