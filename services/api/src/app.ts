@@ -25,6 +25,11 @@ export interface BuildAppOptions {
   sseHeartbeatMs?: number;
   /** Serve the dashboard from another folder. */
   dashboardRoot?: string;
+  /**
+   * Check every response against its zod schema before sending it (default true: tests catch contract drift).
+   * server.ts turns it off: encoding a RunDocument through zod costs about as much as the rest of a GET.
+   */
+  validateResponses?: boolean;
 }
 
 const VERSION = '0.1.0';
@@ -41,7 +46,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     logController: new LogController({ disableRequestLogging: env.LOG_LEVEL !== 'debug' && env.LOG_LEVEL !== 'trace' }),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(opts.validateResponses === false ? () => (data: unknown) => JSON.stringify(data) : serializerCompiler);
   // Bodies are JSON only: anything else is 415, not a string that fails validation.
   app.removeContentTypeParser('text/plain');
 

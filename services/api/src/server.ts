@@ -4,7 +4,8 @@ import { loadEnvOrExit } from '@quantlab/shared';
 import { buildApp } from './app.ts';
 
 const env = loadEnvOrExit();
-const app = await buildApp({ env });
+// Responses come from our own stores and are checked against their schemas in the tests; skip it here for speed.
+const app = await buildApp({ env, validateResponses: false });
 await app.listen({ host: env.HOST, port: env.PORT });
 const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
 app.log.info(`quantlab API listening on http://${host}:${env.PORT}/ (docs at /docs)`);
