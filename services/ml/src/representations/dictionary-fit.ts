@@ -256,12 +256,18 @@ export function lloyd(data: SortedWeights, entries: Float64Array, iterations: nu
 }
 
 /**
- * The scale minimizing a layer's squared error against a shared dictionary (codes re-chosen for every scale):
- * a coarse scan of start × 2^(j/8) for j = −8..8, a golden-section search around the best point, then
- * alternating nearest-entry codes and s = <w, d> / <d, d> (the least-squares scale for fixed codes) while that
- * lowers the error. Every candidate is scored exactly, so the result is never worse than `start`.
+ * The scale minimizing a layer's squared error against a shared dictionary (codes re-chosen for every scale).
+ * With `search`: a coarse scan of start × 2^(j/8) for j = −8..8 and a golden-section search around the best point.
+ * Then, always: alternate nearest-entry codes and s = <w, d> / <d, d> (the least-squares scale for fixed codes)
+ * while that lowers the error. Every candidate is scored exactly, so the result is never worse than `start`.
  */
-export function fitScale(data: SortedWeights, entries: ArrayLike<number>, start: number, stats = cellStatsFor(entries.length)): number {
+export function fitScale(
+  data: SortedWeights,
+  entries: ArrayLike<number>,
+  start: number,
+  stats = cellStatsFor(entries.length),
+  search = true,
+): number {
   if (!(start > 0) || data.sorted.length === 0) return start > 0 ? start : 1;
   let best = start;
   let bestSse = sseAt(data, entries, start, stats);
@@ -273,32 +279,34 @@ export function fitScale(data: SortedWeights, entries: ArrayLike<number>, start:
       bestSse = e;
     }
   };
-  for (let j = -8; j <= 8; j++) if (j !== 0) consider(start * 2 ** (j / 8));
-  // Golden-section search on [best / r, best · r] (the error is piecewise quadratic in s, unimodal near a minimum).
-  const r = 2 ** (1 / 8);
-  let a = best / r;
-  let b = best * r;
-  const g = (Math.sqrt(5) - 1) / 2;
-  let c = b - g * (b - a);
-  let d = a + g * (b - a);
-  let fc = sseAt(data, entries, c, stats);
-  let fd = sseAt(data, entries, d, stats);
-  for (let it = 0; it < 30 && b - a > 1e-7 * best; it++) {
-    if (fc <= fd) {
-      b = d;
-      d = c;
-      fd = fc;
-      c = b - g * (b - a);
-      fc = sseAt(data, entries, c, stats);
-    } else {
-      a = c;
-      c = d;
-      fc = fd;
-      d = a + g * (b - a);
-      fd = sseAt(data, entries, d, stats);
+  if (search) {
+    for (let j = -8; j <= 8; j++) if (j !== 0) consider(start * 2 ** (j / 8));
+    // Golden-section search on [best / r, best · r] (the error is piecewise quadratic in s, unimodal near a minimum).
+    const r = 2 ** (1 / 8);
+    let a = best / r;
+    let b = best * r;
+    const g = (Math.sqrt(5) - 1) / 2;
+    let c = b - g * (b - a);
+    let d = a + g * (b - a);
+    let fc = sseAt(data, entries, c, stats);
+    let fd = sseAt(data, entries, d, stats);
+    for (let it = 0; it < 20 && b - a > 1e-6 * best; it++) {
+      if (fc <= fd) {
+        b = d;
+        d = c;
+        fd = fc;
+        c = b - g * (b - a);
+        fc = sseAt(data, entries, c, stats);
+      } else {
+        a = c;
+        c = d;
+        fc = fd;
+        d = a + g * (b - a);
+        fd = sseAt(data, entries, d, stats);
+      }
     }
+    consider(fc <= fd ? c : d);
   }
-  consider(fc <= fd ? c : d);
   for (let it = 0; it < 10; it++) {
     cellStats(data, entries, best, stats);
     let num = 0;

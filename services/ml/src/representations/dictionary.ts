@@ -127,14 +127,14 @@ export class DictionaryQuantizer implements WeightQuantizer {
         entries = pooledQuantiles(data, scales, this.size);
       }
       const stats = cellStatsFor(this.size);
-      const fitScales = (e: ArrayLike<number>) => data.forEach((d, i) => (scales[i] = fitScale(d, e, scales[i], stats)));
-      fitScales(entries);
+      const fitScales = (e: ArrayLike<number>, search: boolean) => data.forEach((d, i) => (scales[i] = fitScale(d, e, scales[i], stats, search)));
+      fitScales(entries, true);
       for (let it = 0; it < r.refine; it++) {
         if (!lloydStep(data, scales, entries, stats)) break;
-        fitScales(entries);
+        fitScales(entries, true);
       }
       const dict = toFloat32Sorted(entries);
-      fitScales(dict); // the stored entries are float32: fit the scales to exactly those
+      fitScales(dict, false); // the stored entries are float32: settle the scales on exactly those
       this.dicts = [dict];
     }
     this.mids = this.dicts.map((d) => midpoints(d));
