@@ -24,8 +24,8 @@ function fromKey(k: number): number {
   return (k & 0x80000000 ? k ^ 0x80000000 : ~k) >>> 0;
 }
 
-/** A sorted copy of float32 values: LSD radix sort on the bit patterns (3 passes of 11 bits), several times faster than Array.prototype.sort here. */
-export function radixSortFloat32(values: Float32Array): Float32Array {
+/** Sorts float32 bit-pattern keys (toKey) with an LSD radix sort, 3 passes of 11 bits; returns the sorted keys. */
+function radixSortKeys(values: Float32Array): Uint32Array {
   const n = values.length;
   const src = new Uint32Array(values.buffer, values.byteOffset, n);
   let a = new Uint32Array(n);
@@ -56,24 +56,34 @@ export function radixSortFloat32(values: Float32Array): Float32Array {
     a = b;
     b = t;
   }
-  for (let i = 0; i < n; i++) a[i] = fromKey(a[i]);
-  return new Float32Array(a.buffer, 0, n);
+  return a;
+}
+
+/** A sorted copy of float32 values: LSD radix sort on the bit patterns, several times faster than Array.prototype.sort here. */
+export function radixSortFloat32(values: Float32Array): Float32Array {
+  const keys = radixSortKeys(values);
+  for (let i = 0; i < keys.length; i++) keys[i] = fromKey(keys[i]);
+  return new Float32Array(keys.buffer, 0, keys.length);
 }
 
 export function sortWeights(values: Float32Array): SortedWeights {
-  const sorted = radixSortFloat32(values);
-  const prefix = new Float64Array(sorted.length + 1);
-  const prefixSq = new Float64Array(sorted.length + 1);
+  const n = values.length;
+  const keys = radixSortKeys(values);
+  const sorted = new Float32Array(keys.buffer, 0, n);
+  const prefix = new Float64Array(n + 1);
+  const prefixSq = new Float64Array(n + 1);
   let s = 0;
   let sq = 0;
-  for (let i = 0; i < sorted.length; i++) {
+  // One pass turns the keys back into values and accumulates the prefix sums.
+  for (let i = 0; i < n; i++) {
+    keys[i] = fromKey(keys[i]);
     const v = sorted[i];
     s += v;
     sq += v * v;
     prefix[i + 1] = s;
     prefixSq[i + 1] = sq;
   }
-  const coarse = new Float32Array(Math.ceil(sorted.length / COARSE));
+  const coarse = new Float32Array(Math.ceil(n / COARSE));
   for (let i = 0; i < coarse.length; i++) coarse[i] = sorted[i * COARSE];
   return { sorted, prefix, prefixSq, coarse };
 }
