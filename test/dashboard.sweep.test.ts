@@ -9,9 +9,15 @@ const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)}
 
 test('a sweep submitted through the form ends in the figure, and the numbers shown are the API’s', { timeout: 90_000 }, async (t) => {
   const stack = await startStack('dash-sweep', { worker: true });
-  t.after(() => stack.close());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
+  const browser = await launchBrowser().catch(async (e) => {
+    await stack.close();
+    throw e;
+  });
+  // Browser first: its live streams and polls must not reach an API that is closing.
+  t.after(async () => {
+    await browser.close();
+    await stack.close();
+  });
   const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
   const errors = watchErrors(page);
 

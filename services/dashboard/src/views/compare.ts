@@ -34,8 +34,7 @@ export function compareView({ root, query, signal }: ViewContext): void {
     h('section', { class: 'card' }, h('div', { class: 'section-head' }, h('h2', null, 'Pick runs'), h('div', { class: 'section-actions' }, apply)), picker),
   );
 
-  // Names are unique enough in practice; the id tells apart two runs that share one.
-  const label = (r: RunDocument) => (ids.filter((i) => i !== r.id).some((i) => i === r.name) ? r.id : r.name);
+  const label = (r: RunDocument) => r.name;
   const show = (runs: RunDocument[]) => {
     const curves = (f: (e: RunDocument['epochs'][number]) => number) => align(runs.map((r) => r.epochs.map((e) => ({ x: e.epoch, y: f(e) }))));
     const a = curves((e) => e.testAccuracy * 100);

@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, startStack, watchErrors } from './helpers/browser.ts';
+
+// The dashboard must work with no network beyond the API: no CDN scripts, no web fonts, no analytics.
+test('every view renders with requests to any other host blocked, and none is attempted', { timeout: 60_000 }, async (t) => {
+  const stack = await startStack('dash-offline');
+  const browser = await launchBrowser().catch(async (e) => {
+    await stack.close();
+    throw e;
+  });
+  // Browser first: its live streams and polls must not reach an API that is closing.
+  t.after(async () => {
+    await browser.close();
+    await stack.close();
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const errors = watchErrors(page);
+  const origin = new URL(stack.url).origin;
+  const blocked: string[] = [];
+  const seen: string[] = [];
+  await page.route('**/*', (route) => {
+    const url = route.request().url();
+    seen.push(url);
+    if (url.startsWith('data:') || new URL(url).origin === origin) return route.continue();
+    blocked.push(url);
+    return route.abort('blockedbyclient');
+  });
+
+  // A queued run (no worker here) gives the list, the run page and compare something to show.
+  const res = await fetch(`${stack.url}/experiments`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'offline-check', dataset: 'mnist', model: 'mlp', representation: { kind: 'fixed', bits: 4 }, training: { epochs: 1, trainLimit: 100 } }),
+  });
+  assert.equal(res.status, 202);
+  const { id } = (await res.json()) as { id: string };
+
+  await page.goto(`${stack.url}/`);
+  await page.locator(`.runs-table tr[data-run="${id}"]`).waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator(`tr[data-run="${id}"] .badge`).textContent(), 'queued');
+  // The stylesheet came from the API and applied (status colours are CSS, not inline).
+  const badgeColour = await page.locator(`tr[data-run="${id}"] .badge`).evaluate((el) => getComputedStyle(el).backgroundColor);
+  assert.notEqual(badgeColour, 'rgba(0, 0, 0, 0)');
+
+  await page.goto(`${stack.url}/#/runs/${id}`);
+  await page.locator('.page-head h1').filter({ hasText: 'offline-check' }).waitFor();
+  assert.equal(await page.locator('.chart canvas').count(), 2, 'both learning-curve charts drew (uPlot is bundled)');
+  assert.equal(await page.locator('#cancel').count(), 1, 'a queued run can be cancelled');
+
+  await page.goto(`${stack.url}/#/compare?ids=${id}`);
+  await page.locator('#chart-compare-acc canvas').waitFor();
+  await page.goto(`${stack.url}/#/new/sweep`);
+  await page.locator('#sweep-form').waitFor();
+  await page.goto(`${stack.url}/#/new/run`);
+  await page.locator('#run-form').waitFor();
+
+  assert.deepEqual(blocked, [], 'no request left the API');
+  assert.ok(seen.some((u) => u.endsWith('/build/app.js')) && seen.some((u) => u.endsWith('/build/styles.css')));
+  assert.deepEqual(errors, []);
+});

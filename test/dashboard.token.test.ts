@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, startStack, watchErrors } from './helpers/browser.ts';
+
+const TOKEN = 'dashboard-test-token-4711';
+
+test('with API_TOKEN set the page loads, its API calls fail until the token is entered, then all carry it', { timeout: 60_000 }, async (t) => {
+  const stack = await startStack('dash-token', { env: { API_TOKEN: TOKEN } });
+  const browser = await launchBrowser().catch(async (e) => {
+    await stack.close();
+    throw e;
+  });
+  // Browser first: its live streams and polls must not reach an API that is closing.
+  t.after(async () => {
+    await browser.close();
+    await stack.close();
+  });
+  const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+  const res = await fetch(`${stack.url}/experiments`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ name: 'token-check', dataset: 'mnist', model: 'mlp', training: { epochs: 1, trainLimit: 100 } }),
+  });
+  assert.equal(res.status, 202);
+  const { id } = (await res.json()) as { id: string };
+
+  const page = await browser.newPage();
+  const errors = watchErrors(page);
+  const apiCalls: { url: string; status: number; auth: string | undefined }[] = [];
+  page.on('response', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (/^\/(experiments|sweeps|presets)/.test(path)) apiCalls.push({ url: path, status: r.status(), auth: r.request().headers()['authorization'] });
+  });
+
+  const index = await page.goto(`${stack.url}/`);
+  assert.equal(index?.status(), 200, 'the page itself needs no token');
+  await page.locator('#banner:not([hidden])').waitFor({ timeout: 10_000 });
+  assert.match((await page.locator('.section-error').first().textContent()) ?? '', /token/i);
+  assert.ok(apiCalls.length > 0 && apiCalls.every((c) => c.status === 401 && c.auth === undefined), JSON.stringify(apiCalls));
+  assert.equal(await page.locator('#token-form').getAttribute('class'), 'token needs-token');
+
+  await page.locator('#token-input').fill(TOKEN);
+  await page.locator('#token-form button').click();
+  await page.locator(`.runs-table tr[data-run="${id}"]`).waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('#banner').isHidden(), true);
+  assert.equal(await page.evaluate(() => localStorage.getItem('quantlab.apiToken')), TOKEN, 'kept in the browser');
+
+  // After a reload the stored token is used at once; the run page's live stream (fetch SSE) carries it too.
+  apiCalls.length = 0;
+  await page.goto(`${stack.url}/#/runs/${id}`);
+  await page.reload();
+  await page.locator('.page-head h1').filter({ hasText: 'token-check' }).waitFor();
+  for (let i = 0; i < 100 && !apiCalls.some((c) => c.url.endsWith('/events')); i++) await page.waitForTimeout(100);
+  const events = apiCalls.find((c) => c.url.endsWith('/events'));
+  assert.equal(events?.status, 200);
+  assert.ok(apiCalls.every((c) => c.status < 400 && c.auth === `Bearer ${TOKEN}`), JSON.stringify(apiCalls));
+
+  // Chromium logs each refused call as a console error; anything else is a bug.
+  assert.deepEqual(errors.filter((e) => !/status of 401/.test(e)), []);
+});
