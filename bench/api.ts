@@ -4,7 +4,9 @@
  * The API runs in a child process so that autocannon and the server do not share one core's event loop.
  * Keys are deleted at the end.
  *
- *   node --import tsx bench/api.ts [--duration 10] [--connections 64] [--pipelining 1]
+ *   node --import tsx bench/api.ts [--duration 10] [--connections 64] [--pipelining 1] [--validate-responses]
+ *
+ * --validate-responses encodes every response through its zod schema, as buildApp does by default (tests).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '64' },
     pipelining: { type: 'string', default: '1' },
     serve: { type: 'boolean' },
+    'validate-responses': { type: 'boolean' },
   },
 });
 
@@ -38,12 +41,12 @@ if (values.serve) {
   // Child: the API alone, reporting its port on stdout.
   const { buildApp } = await import('@quantlab/api');
   // As server.ts runs it (response validation off; the tests keep it on).
-  const app = await buildApp({ env: parseEnv(process.env), logger: false, validateResponses: false });
+  const app = await buildApp({ env: parseEnv(process.env), logger: false, validateResponses: Boolean(values['validate-responses']) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   process.stdout.write(`${(app.server.address() as { port: number }).port}\n`);
   process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
 } else {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/api.ts', '--serve'], { env: { ...process.env, ...benchEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/api.ts', '--serve', ...(values['validate-responses'] ? ['--validate-responses'] : [])], { env: { ...process.env, ...benchEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
     child.once('exit', (code) => reject(new Error(`the API exited (${code})`)));
@@ -87,7 +90,7 @@ if (values.serve) {
       'non-2xx': r.non2xx,
       errors: r.errors + r.timeouts,
     });
-    console.log(`quantlab API on loopback, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), shared machine; ${duration}s each, ${connections} connections, pipelining ${pipelining}`);
+    console.log(`quantlab API on loopback, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), shared machine; ${duration}s each, ${connections} connections, pipelining ${pipelining}, response validation ${values['validate-responses'] ? 'on' : 'off (as server.ts)'}`);
     console.table([row(get, 10_000), row(post, 2_000)]);
     console.log(`queue after the POST run: ${JSON.stringify(stored.queue)}`);
   } finally {
