@@ -1,0 +1,53 @@
+/**
+ * `quantlab eval ARTIFACT --dataset mnist`: decodes a downloaded artifact (GET /experiments/:id/artifact), rebuilds
+ * the model from its bytes alone and reports its test accuracy. The artifact's meta names the run's test subset, so
+ * the number is the run's metrics.testAccuracy (when evaluated on the same backend).
+ */
+import { readFileSync } from 'node:fs';
+import { DATASETS, labelOf, loadEnvOrExit } from '@quantlab/shared';
+import { BackendError, RunInputError, evaluateArtifact, initBackend, type BackendChoice } from '@quantlab/ml';
+import { CliError } from '../cli-error.ts';
+import { num, parseFlags } from './submit.ts';
+
+const HELP = `usage: quantlab eval ARTIFACT [--dataset NAME] [--test-limit N] [--backend auto|tensorflow|wasm|cpu] [--json]
+Restores the model packed in ARTIFACT and reports its test accuracy on the test split of NAME (default: the dataset
+it was trained on), over the run's own test subset unless --test-limit says otherwise. cifar10 is read from DATA_DIR.
+With --json: {"testAccuracy","test","dataset","model","representation","backend"} on one line.`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: f, positionals } = parseFlags(
+    argv,
+    { dataset: { type: 'string' }, 'test-limit': { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    'eval',
+  );
+  if (f.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const file = positionals[0];
+  if (!file || positionals.length > 1) throw new CliError('eval takes one artifact file (quantlab eval --help)', 2);
+  const dataset = f.dataset as string | undefined;
+  if (dataset !== undefined && !(DATASETS as readonly string[]).includes(dataset)) throw new CliError(`--dataset: expected one of ${DATASETS.join(', ')}, got "${dataset}"`, 2);
+  const env = loadEnvOrExit();
+  const choice = (f.backend as string | undefined) ?? env.TFJS_BACKEND;
+  if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(choice)) throw new CliError(`--backend: expected auto, tensorflow, wasm or cpu, got "${choice}"`, 2);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new CliError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, 2);
+  }
+  try {
+    const backend = await initBackend(choice as BackendChoice);
+    const r = await evaluateArtifact(bytes, dataset as Parameters<typeof evaluateArtifact>[1], { dataDir: env.DATA_DIR, testLimit: num(f, 'test-limit') });
+    const out = { testAccuracy: r.testAccuracy, test: r.test, dataset: dataset ?? r.meta.dataset, model: r.meta.model, representation: r.representation, backend };
+    if (f.json) process.stdout.write(JSON.stringify(out) + '\n');
+    else {
+      process.stdout.write(`test accuracy ${(r.testAccuracy * 100).toFixed(2)}% on ${r.test} ${out.dataset} test images (${r.meta.model}, ${labelOf(r.representation)}, ${backend})\n`);
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof RunInputError || e instanceof BackendError) throw new CliError(e.message);
+    throw e;
+  }
+}

@@ -1,0 +1,36 @@
+/** `quantlab import sweep.json`: loads a sweep written by `quantlab export`; statuses are kept, nothing is queued. */
+import { readFileSync } from 'node:fs';
+import type { ImportResult } from '@quantlab/shared';
+import { ApiClient, printJson } from '../api-client.ts';
+import { CliError } from '../cli-error.ts';
+import { parseFlags } from './submit.ts';
+
+const HELP = `usage: quantlab import FILE [--same-ids] [--json]
+Recreates the sweep of FILE (written by quantlab export; - reads stdin) and its runs, epochs and artifacts on the
+cluster at QUANTLAB_URL. Nothing is queued: a run exported while queued or running arrives cancelled (retry it).
+The sweep and its runs get new ids unless --same-ids (which fails if one is taken).`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: f, positionals } = parseFlags(
+    argv,
+    { 'same-ids': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    'import',
+  );
+  if (f.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const file = positionals[0];
+  if (!file || positionals.length > 1) throw new CliError('import takes one file (quantlab import --help)', 2);
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8'));
+  } catch (e) {
+    throw new CliError(`${file}: ${(e as Error).message.split('\n')[0]}`, 2);
+  }
+  const query = f['same-ids'] ? '?ids=same' : '';
+  const res = await new ApiClient().request<ImportResult>('POST', `/import${query}`, data);
+  if (f.json) printJson(res.text);
+  else process.stdout.write(`imported sweep ${res.body.id} with ${res.body.runs.length} runs\n`);
+  return 0;
+}

@@ -1,0 +1,31 @@
+/** `quantlab retry ID`: queues a failed or cancelled run again (a sweep id: every failed or cancelled run of it). */
+import type { RetryAccepted, SweepRetryResult } from '@quantlab/shared';
+import { ApiClient, printJson } from '../api-client.ts';
+import { CliError } from '../cli-error.ts';
+import { parseFlags } from './submit.ts';
+
+const HELP = `usage: quantlab retry ID [--json]
+Queues a failed or cancelled run (run_…) again as a new run linked to it (retryOf), or every failed and cancelled
+run of a sweep (swp_…). Prints the new run ids.`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: f, positionals } = parseFlags(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, 'retry');
+  if (f.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const id = positionals[0];
+  if (!id || positionals.length > 1) throw new CliError('retry takes one run or sweep id (quantlab retry --help)', 2);
+  const api = new ApiClient();
+  if (id.startsWith('swp_')) {
+    const res = await api.request<SweepRetryResult>('POST', `/sweeps/${encodeURIComponent(id)}/retry`);
+    if (f.json) printJson(res.text);
+    else if (res.body.runs.length === 0) process.stdout.write(`${id}: no failed or cancelled run to retry\n`);
+    else for (const r of res.body.runs) process.stdout.write(`${r.id}  (retry of ${r.retryOf})\n`);
+    return 0;
+  }
+  const res = await api.request<RetryAccepted>('POST', `/experiments/${encodeURIComponent(id)}/retry`);
+  if (f.json) printJson(res.text);
+  else process.stdout.write(`${res.body.id}  (retry of ${res.body.retryOf}, ${res.body.status})\n`);
+  return 0;
+}
