@@ -31,6 +31,13 @@ test('the OpenAPI document lists every route with its schemas', async () => {
     assert.ok(spec.components.schemas[name] ?? spec.components.schemas[`${name}Input`], `component ${name}`);
   }
   assert.ok(spec.paths['/experiments'].post.responses['202']);
+  // every reference resolves to a component
+  const refs = [...JSON.stringify(spec).matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]);
+  assert.ok(refs.length > 10);
+  for (const ref of refs) {
+    const m = /^#\/components\/schemas\/(.+)$/.exec(ref);
+    assert.ok(m && spec.components.schemas[decodeURIComponent(m[1])], `unresolved ${ref}`);
+  }
   const docs = await app.inject({ method: 'GET', url: '/docs/' });
   assert.equal(docs.statusCode, 200);
   assert.match(docs.body, /swagger/i);

@@ -8,7 +8,8 @@ const env = loadEnvOrExit();
 const app = await buildApp({ env, validateResponses: false });
 await app.listen({ host: env.HOST, port: env.PORT });
 const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
-app.log.info(`quantlab API listening on http://${host}:${env.PORT}/ (docs at /docs)`);
+const { port } = app.server.address() as { port: number }; // the real one when PORT=0
+app.log.info(`quantlab API listening on http://${host}:${port}/ (docs at /docs)`);
 
 let closing = false;
 async function shutdown(signal: string): Promise<void> {
