@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { maxPoolGradKernel } from './wasm-max-pool-grad.ts';
+import { registerWasmBiasGrad } from './bias-grad.ts';
 
 type Info = tf.TensorInfo;
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -121,5 +122,6 @@ export function registerWasmConvGradients(): void {
   });
   if (tf.getKernel('MaxPoolGrad', BACKEND)) tf.unregisterKernel('MaxPoolGrad', BACKEND);
   tf.registerKernel({ kernelName: 'MaxPoolGrad', backendName: BACKEND, kernelFunc: maxPoolGradKernel as never });
+  registerWasmBiasGrad();
   registered = true;
 }

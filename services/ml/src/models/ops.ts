@@ -1,10 +1,12 @@
 /**
  * conv2d (stride 1, 'same') plus bias as one op with a hand-written gradient, to skip work the generic path does:
  * - the forward pass is the backends' fused convolution (the bias add happens inside it);
+ * - the bias gradient sums dy in one pass (kernels/bias-grad.ts);
  * - the input gradient is skipped (zeros) for the first layer, whose input is data.
  * The filter and input gradients run the registered Conv2DBackprop kernels of whatever backend is active.
  */
 import * as tf from '@tensorflow/tfjs';
+import { biasGrad } from '../kernels/bias-grad.ts';
 
 const SAME = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined } as const;
 
@@ -18,7 +20,7 @@ function makeConvBias(needInputGrad: boolean) {
       const engine = tf.engine();
       const dk = engine.runKernel('Conv2DBackpropFilter', { x: xs, dy }, { ...SAME, filterShape: ks.shape } as never) as tf.Tensor;
       const dx = needInputGrad ? (engine.runKernel('Conv2DBackpropInput', { dy, filter: ks }, { ...SAME, inputShape: xs.shape } as never) as tf.Tensor) : tf.zerosLike(xs);
-      const db = tf.sum(dy, [0, 1, 2]);
+      const db = biasGrad(dy);
       return [dx, dk, db];
     };
     return { value, gradFunc };
