@@ -158,3 +158,25 @@ test('an invalid combination or an oversized sweep is refused before anything is
   assert.equal(await runs.redis.zcard(runs.keys.runs), before);
   assert.equal(await queue.count(), jobsBefore);
 });
+
+test('GET /experiments?sweep= pages through exactly the sweep’s runs, newest first', async () => {
+  const acc = SweepAccepted.parse((await postSweep({ name: 'pages', base, vary: { representation: [six, four] } })).json());
+  await app.inject({ method: 'POST', url: '/experiments', payload: base }); // not in the sweep
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const res = await app.inject({ method: 'GET', url: `/experiments?sweep=${acc.id}&limit=4${cursor ? `&cursor=${cursor}` : ''}` });
+    assert.equal(res.statusCode, 200);
+    const body = res.json() as { items: RunDocument[]; nextCursor: string | null };
+    seen.push(...body.items.map((d) => d.id));
+    cursor = body.nextCursor;
+    pages++;
+  } while (cursor);
+  assert.equal(pages, 3);
+  assert.deepEqual(seen, [...acc.runs].reverse());
+  const fixedOnly = (await app.inject({ method: 'GET', url: `/experiments?sweep=${acc.id}&kind=fixed&limit=100` })).json();
+  assert.equal(fixedOnly.items.length, 6);
+  const stranger = await app.inject({ method: 'GET', url: `/experiments?sweep=${acc.id}&cursor=${Buffer.from('run_notinsweep').toString('base64url')}` });
+  assert.equal(stranger.statusCode, 400);
+});

@@ -21,7 +21,7 @@ const experiments: FastifyPluginAsyncZod = async (app) => {
         description: 'Stores a queued run with the effective config (defaults filled in), then queues its job. Send an Idempotency-Key header to make retries safe.',
         tags: ['experiments'],
         body: ExperimentConfig,
-        headers: z.object({ 'idempotency-key': z.string().max(200).optional() }).passthrough(),
+        headers: z.looseObject({ 'idempotency-key': z.string().max(200).optional() }),
         response: { 202: ExperimentAccepted, ...errors, 413: Problem, 422: Problem, 429: Problem, 503: Problem },
       },
     },
@@ -50,8 +50,9 @@ const experiments: FastifyPluginAsyncZod = async (app) => {
       let cursor = q.cursor ?? null;
       const found: string[] = [];
       let scanned = 0;
+      let sweepIds: string[] | undefined;
       for (;;) {
-        const page = await ctx.runs.listIds({ limit: filtered ? Math.max(q.limit, 200) : q.limit, cursor }).catch((err: Error) => {
+        const page = await listPage({ limit: filtered ? Math.max(q.limit, 200) : q.limit, cursor }).catch((err: Error) => {
           throw err instanceof RangeError ? new HttpProblem('validation', err.message, [{ path: ['cursor'], message: err.message }]) : err;
         });
         const matches = filtered ? await filterIds(page.ids, q) : page.ids;
@@ -66,6 +67,20 @@ const experiments: FastifyPluginAsyncZod = async (app) => {
         if (!page.nextCursor) return { items: await readRuns(ctx, found), nextCursor: null };
         cursor = page.nextCursor;
         if (scanned >= MAX_SCAN) return { items: await readRuns(ctx, found), nextCursor: cursor };
+      }
+
+      /** Pages of run ids, newest first: a sweep's own list when filtering by sweep, else every run. */
+      async function listPage(opts: { limit: number; cursor: string | null }): Promise<{ ids: string[]; nextCursor: string | null }> {
+        if (!q.sweep) return ctx.runs.listIds(opts);
+        sweepIds ??= [...((await ctx.sweeps.get(q.sweep))?.runIds ?? [])].reverse(); // created in index order
+        let start = 0;
+        if (opts.cursor) {
+          const at = sweepIds.indexOf(Buffer.from(opts.cursor, 'base64url').toString());
+          if (at < 0) throw new RangeError('the cursor names a run that is not in this sweep');
+          start = at + 1;
+        }
+        const ids = sweepIds.slice(start, start + opts.limit);
+        return { ids, nextCursor: start + opts.limit < sweepIds.length ? Buffer.from(ids[ids.length - 1]).toString('base64url') : null };
       }
 
       async function filterIds(ids: string[], f: typeof q): Promise<string[]> {
