@@ -77,13 +77,13 @@ function torchBench(): { train: number; infer: number } | null {
 
 await trainOnce('float32'); // warm-up: wasm compilation, dataset load
 const train: Record<string, number[]> = Object.fromEntries(REPRS.map((r) => [r, []]));
-const infer: Record<string, number> = {};
+const infer: Record<string, number[]> = Object.fromEntries(REPRS.map((r) => [r, []]));
 const torch: { train: number; infer: number }[] = [];
 for (let round = 0; round < rounds; round++) {
   for (const repr of REPRS) {
     const r = await trainOnce(repr);
     train[repr].push(r.ips);
-    if (round === 0) infer[repr] = await inferenceIps(r.artifact);
+    infer[repr].push(await inferenceIps(r.artifact));
   }
   const t = torchBench();
   if (t) torch.push(t);
@@ -93,11 +93,12 @@ rmSync(dataDir, { recursive: true, force: true });
 const best = (a: number[]) => Math.max(...a);
 const torchTrain = torch.length ? best(torch.map((t) => t.train)) : null;
 const torchInfer = torch.length ? best(torch.map((t) => t.infer)) : null;
+console.log(`node --import tsx bench/training.ts ${process.argv.slice(2).join(' ')}`);
 console.log(`cnn5 on 32x32x3, batch 100, ${images} training images per epoch, best of ${rounds} interleaved rounds; backend ${backend}; ${cpus()[0]?.model ?? 'cpu'}; TF.js ${tf.version_core}; Node ${process.version}`);
 console.log('| representation | train images/s | vs float32 | vs PyTorch 1 thread | inference images/s |');
 console.log('|---|---:|---:|---:|---:|');
 for (const repr of REPRS) {
   const ips = best(train[repr]);
-  console.log(`| ${repr} | ${ips.toFixed(0)} | ${(ips / best(train.float32)).toFixed(3)} | ${torchTrain ? (ips / torchTrain).toFixed(3) : '-'} | ${infer[repr].toFixed(0)} |`);
+  console.log(`| ${repr} | ${ips.toFixed(0)} | ${(ips / best(train.float32)).toFixed(3)} | ${torchTrain ? (ips / torchTrain).toFixed(3) : '-'} | ${best(infer[repr]).toFixed(0)} |`);
 }
 if (torchTrain) console.log(`| PyTorch ${torch.length} round(s), 1 thread | ${torchTrain.toFixed(0)} | | 1 | ${torchInfer!.toFixed(0)} |`);
