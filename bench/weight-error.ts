@@ -2,13 +2,16 @@
  * Approximation error against bits for a trained model's weights: quantizes the kernels of a float32 artifact
  * (`quantlab train --repr float32 --artifact FILE`) with each representation at each bit width and prints SQNR and
  * MSE tables (Markdown). Biases stay float32, as in training.
- *   node --import tsx bench/weight-error.ts model.qlab [--json]
+ * With --accuracy, also the test accuracy of the model with its kernels quantized once (post-training, the
+ * inference phase) for a few representations and bit widths, evaluated from the packed artifacts themselves.
+ *   node --import tsx bench/weight-error.ts model.qlab [--json] [--accuracy]
  */
 import { readFileSync } from 'node:fs';
 import { Representation } from '@quantlab/shared';
 import { decodeArtifact } from '../services/ml/src/artifact/index.ts';
 import { Rng } from '../services/ml/src/random.ts';
 import { createQuantizer, type LayerWeights } from '../services/ml/src/representations/index.ts';
+import { evaluateArtifact, initBackend } from '@quantlab/ml';
 
 const file = process.argv[2];
 if (!file) {
@@ -17,7 +20,9 @@ if (!file) {
 }
 const artifact = decodeArtifact(readFileSync(file));
 if (artifact.representation.kind !== 'float32') console.error(`note: ${file} holds ${artifact.representation.kind} weights; they are quantized again as they are`);
-const kernels: LayerWeights[] = artifact.layers.filter((l) => !/bias/i.test(l.name) && l.shape.length >= 2);
+const isKernel = (l: LayerWeights) => !/bias/i.test(l.name) && l.shape.length >= 2;
+const kernels: LayerWeights[] = artifact.layers.filter(isKernel);
+const others: LayerWeights[] = artifact.layers.filter((l) => !isKernel(l));
 const count = kernels.reduce((a, l) => a + l.values.length, 0);
 
 const series: { label: string; bits: number[]; repr: (bits: number) => unknown }[] = [
@@ -61,4 +66,28 @@ if (process.argv.includes('--json')) {
   console.log(`kernels: ${kernels.map((k) => `${k.name} [${k.shape.join('×')}]`).join(', ')}; ${count.toLocaleString('en-US')} weights`);
   table('SQNR (dB) of the quantized kernels, all layers together', (c) => (c.sqnrDb === null ? '∞' : c.sqnrDb.toFixed(1)));
   table('MSE of the quantized kernels', (c) => c.mse.toExponential(2));
+}
+
+if (process.argv.includes('--accuracy')) {
+  const backend = await initBackend((process.env.TFJS_BACKEND as 'auto' | undefined) ?? 'auto');
+  const bitsShown = [1, 2, 3, 4, 5, 6, 8];
+  const chosen = [0, 3, 5, 6].map((i) => series[i]);
+  const base = await evaluateArtifact(readFileSync(file));
+  console.log(`\nTest accuracy with the kernels quantized once (inference phase), ${base.test} test images, backend ${backend}; float32: ${(100 * base.testAccuracy).toFixed(2)}%\n`);
+  console.log(`| bits | ${chosen.map((s) => s.label).join(' | ')} |`);
+  console.log(`|---:|${chosen.map(() => '---:').join('|')}|`);
+  for (const bits of bitsShown) {
+    const cells: string[] = [];
+    for (const s of chosen) {
+      if (!s.bits.includes(bits)) {
+        cells.push('');
+        continue;
+      }
+      const q = createQuantizer(Representation.parse(s.repr(bits)));
+      const bytes = q.pack(kernels, new Rng(1), { float32: others, meta: artifact.meta });
+      const r = await evaluateArtifact(bytes);
+      cells.push(`${(100 * r.testAccuracy).toFixed(2)}%`);
+    }
+    console.log(`| ${bits} | ${cells.join(' | ')} |`);
+  }
 }
