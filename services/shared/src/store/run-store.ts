@@ -57,6 +57,16 @@ export class RunStore {
     await m.exec();
   }
 
+  /** Several runs in one MULTI: a sweep's runs appear together or not at all. */
+  async createMany(docs: readonly RunDocument[]): Promise<void> {
+    const m = this.redis.multi();
+    for (const { epochs: _epochs, ...fields } of docs) {
+      m.hset(this.keys.run(fields.id), flatten(fields));
+      m.zadd(this.keys.runs, Date.parse(fields.createdAt), fields.id);
+    }
+    for (const [err] of (await m.exec()) ?? []) if (err) throw err;
+  }
+
   async get(id: string): Promise<RunDocument | null> {
     const [doc] = await this.getMany([id]);
     return doc ?? null;
