@@ -166,7 +166,7 @@ test('GET /experiments?sweep= pages through exactly the sweep’s runs, newest f
   let cursor: string | null = null;
   let pages = 0;
   do {
-    const res = await app.inject({ method: 'GET', url: `/experiments?sweep=${acc.id}&limit=4${cursor ? `&cursor=${cursor}` : ''}` });
+    const res: { statusCode: number; json(): unknown } = await app.inject({ method: 'GET', url: `/experiments?sweep=${acc.id}&limit=4${cursor ? `&cursor=${cursor}` : ''}` });
     assert.equal(res.statusCode, 200);
     const body = res.json() as { items: RunDocument[]; nextCursor: string | null };
     seen.push(...body.items.map((d) => d.id));

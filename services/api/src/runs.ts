@@ -35,14 +35,7 @@ export const runLinks = (id: string) => ({ self: `/experiments/${id}`, events: `
  * If adding fails, the runs are removed again: nothing may stay 'queued' without a job behind it.
  */
 export async function enqueueRuns(ctx: ApiContext, docs: RunDocument[]): Promise<void> {
-  // One MULTI: a sweep's runs appear together or not at all.
-  const m = ctx.redis.multi();
-  for (const doc of docs) {
-    const { epochs: _e, ...fields } = doc;
-    m.hset(ctx.runs.keys.run(doc.id), Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, JSON.stringify(v ?? null)])));
-    m.zadd(ctx.runs.keys.runs, Date.parse(doc.createdAt), doc.id);
-  }
-  await execOrThrow(m);
+  await ctx.runs.createMany(docs);
   try {
     const jobs = docs.map((doc) => ({
       name: 'run' as const,
@@ -55,10 +48,6 @@ export async function enqueueRuns(ctx: ApiContext, docs: RunDocument[]): Promise
     await Promise.all(docs.map((d) => ctx.runs.delete(d.id))).catch(() => {});
     throw new HttpProblem('unavailable', `the run could not be queued (${(err as Error).message}); nothing was stored`, undefined, { 'retry-after': '5' });
   }
-}
-
-async function execOrThrow(p: ReturnType<ApiContext['redis']['multi']>): Promise<void> {
-  for (const [err] of (await p.exec()) ?? []) if (err) throw err;
 }
 
 /** Documents with relative accuracy filled in from their baselines (fetched in one round trip). */
