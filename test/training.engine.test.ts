@@ -3,7 +3,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ExperimentConfig, EpochMetrics, type ExperimentConfigInput } from '@quantlab/shared';
-import { initBackend, trainExperiment, type TrainOutcome } from '@quantlab/ml';
+import { initBackend, trainExperiment, type TrainOutcome, type TrainProgress } from '@quantlab/ml';
 
 const cfg = (c: Partial<ExperimentConfigInput> & { training?: ExperimentConfigInput['training'] }) =>
   ExperimentConfig.parse({ dataset: 'synthetic', model: 'mlp', ...c });
@@ -65,6 +65,19 @@ test('resuming from the checkpoint after epoch 1 gives exactly the uninterrupted
     trainExperiment({ config: cfg({ training: { epochs: 3, seed: 3 } }), dataDir: './data', resumeFrom: checkpoints[0] }),
     /different config/,
   );
+});
+
+test('onProgress fires inside epochs with a growing fraction, ending at 1', async () => {
+  const seen: TrainProgress[] = [];
+  await trainExperiment(
+    { config: cfg({ training: { epochs: 2, trainLimit: 1000, batchSize: 20 } }), dataDir: './data', progressEveryMs: 1 },
+    { onProgress: (p) => void seen.push(p) },
+  );
+  assert.ok(seen.length > 10, `${seen.length} progress reports`);
+  assert.ok(seen.some((p) => p.epoch === 1 && p.fraction > 0 && p.fraction < 0.5), 'reports inside the first epoch');
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i].fraction >= seen[i - 1].fraction);
+  assert.equal(seen.at(-1)!.fraction, 1);
+  assert.ok(seen.every((p) => p.epochs === 2 && p.imagesPerSec > 0));
 });
 
 test('shouldStop ends the run at a batch boundary with the finished epochs', async () => {

@@ -88,7 +88,7 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
       correct += r.correct;
       const lr = learningRateAt(t, epoch, step, steps);
       sgdStep(state.weights, state.velocity, r.grads, decays, { lr, momentum: t.momentum, weightDecay: t.weightDecay });
-      if (Date.now() - lastProgress >= PROGRESS_EVERY_MS && hooks.onProgress) {
+      if (Date.now() - lastProgress >= (input.progressEveryMs ?? PROGRESS_EVERY_MS) && hooks.onProgress) {
         lastProgress = Date.now();
         const seconds = (performance.now() - epochStart) / 1000;
         await hooks.onProgress({ epoch: epoch + 1, epochs: t.epochs, fraction: (epoch + (step + 1) / steps) / t.epochs, imagesPerSec: (from + count) / seconds });

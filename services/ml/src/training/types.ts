@@ -28,6 +28,8 @@ export interface TrainInput {
   resumeFrom?: Uint8Array | null;
   /** Inference phase: the float32 baseline's artifact, quantized instead of training again. */
   baselineArtifact?: Uint8Array | null;
+  /** How often onProgress fires inside an epoch (default 2,000 ms). */
+  progressEveryMs?: number;
 }
 
 export interface TrainOutcome {
