@@ -93,52 +93,60 @@ export class DictionaryQuantizer implements WeightQuantizer {
   }
 
   fit(layers: readonly LayerWeights[]): void {
-    const r = this.representation;
     const scales = new Float64Array(layers.length);
-    if (r.scope === 'per-layer') {
-      this.dicts = layers.map((l) => {
-        const data = sortWeights(l.values);
-        const entries = initialEntries(data, this.size, r.init);
-        lloyd(data, entries, r.refine);
-        return toFloat32Sorted(entries);
-      });
-      scales.fill(1);
-    } else {
-      // Layer l is decoded as entry × s_l. Entries start on the weights pooled after dividing each layer by its
-      // max|w|; then scales (per layer) and entries (Lloyd, weighted by s_l²) are refined in turn, each step lowering
-      // the total squared error.
-      const data = layers.map((l) => sortWeights(l.values));
-      layers.forEach((l, i) => {
-        const m = maxAbs(l.values);
-        scales[i] = m > 0 && Number.isFinite(m) ? m : 1;
-      });
-      let entries: Float64Array;
-      if (r.init === 'uniform') {
-        let lo = Infinity;
-        let hi = -Infinity;
-        data.forEach((d, i) => {
-          const n = d.sorted.length;
-          if (n === 0) return;
-          lo = Math.min(lo, d.sorted[0] / scales[i]);
-          hi = Math.max(hi, d.sorted[n - 1] / scales[i]);
-        });
-        entries = lo <= hi ? evenlySpaced(lo, hi, this.size) : new Float64Array(this.size);
-      } else {
-        entries = pooledQuantiles(data, scales, this.size);
-      }
-      const stats = cellStatsFor(this.size);
-      const fitScales = (e: ArrayLike<number>, search: boolean) => data.forEach((d, i) => (scales[i] = fitScale(d, e, scales[i], stats, search)));
-      fitScales(entries, true);
-      for (let it = 0; it < r.refine; it++) {
-        if (!lloydStep(data, scales, entries, stats)) break;
-        fitScales(entries, true);
-      }
-      const dict = toFloat32Sorted(entries);
-      fitScales(dict, false); // the stored entries are float32: settle the scales on exactly those
-      this.dicts = [dict];
-    }
+    this.dicts = this.representation.scope === 'per-layer' ? this.fitPerLayer(layers, scales) : this.fitGlobal(layers, scales);
     this.mids = this.dicts.map((d) => midpoints(d));
     this.scalesOf = scales;
+  }
+
+  /** One dictionary a layer, fitted to its weights; scale 1. */
+  private fitPerLayer(layers: readonly LayerWeights[], scales: Float64Array): Float32Array[] {
+    const r = this.representation;
+    scales.fill(1);
+    return layers.map((l) => {
+      const data = sortWeights(l.values);
+      const entries = initialEntries(data, this.size, r.init);
+      lloyd(data, entries, r.refine);
+      return toFloat32Sorted(entries);
+    });
+  }
+
+  /**
+   * One dictionary for all layers, layer l decoded as entry × s_l. Entries start on the weights pooled after dividing
+   * each layer by its max|w|; then scales (per layer) and entries (Lloyd, weighted by s_l²) are refined in turn, each
+   * step lowering the total squared error.
+   */
+  private fitGlobal(layers: readonly LayerWeights[], scales: Float64Array): Float32Array[] {
+    const r = this.representation;
+    const data = layers.map((l) => sortWeights(l.values));
+    layers.forEach((l, i) => {
+      const m = maxAbs(l.values);
+      scales[i] = m > 0 && Number.isFinite(m) ? m : 1;
+    });
+    let entries: Float64Array;
+    if (r.init === 'uniform') {
+      let lo = Infinity;
+      let hi = -Infinity;
+      data.forEach((d, i) => {
+        const n = d.sorted.length;
+        if (n === 0) return;
+        lo = Math.min(lo, d.sorted[0] / scales[i]);
+        hi = Math.max(hi, d.sorted[n - 1] / scales[i]);
+      });
+      entries = lo <= hi ? evenlySpaced(lo, hi, this.size) : new Float64Array(this.size);
+    } else {
+      entries = pooledQuantiles(data, scales, this.size);
+    }
+    const stats = cellStatsFor(this.size);
+    const fitScales = (e: ArrayLike<number>, search: boolean) => data.forEach((d, i) => (scales[i] = fitScale(d, e, scales[i], stats, search)));
+    fitScales(entries, true);
+    for (let it = 0; it < r.refine; it++) {
+      if (!lloydStep(data, scales, entries, stats)) break;
+      fitScales(entries, true);
+    }
+    const dict = toFloat32Sorted(entries);
+    fitScales(dict, false); // the stored entries are float32: settle the scales on exactly those
+    return [dict];
   }
 
   private fitted(layers: readonly LayerWeights[]): Float64Array {
