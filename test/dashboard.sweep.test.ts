@@ -81,5 +81,6 @@ test('a sweep submitted through the form ends in the figure, and the numbers sho
   assert.equal(readFileSync(file).length, run.artifact?.bytes);
   await page.screenshot({ path: screenshotPath('dashboard-run'), fullPage: true });
 
-  assert.deepEqual(errors, []);
+  // Chromium logs the refused submit above as a console error; anything else is a bug.
+  assert.deepEqual(errors.filter((e) => !/status of 400/.test(e)), []);
 });

@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '@quantlab/api/app';
-import { startWorker, type RunningWorker } from '@quantlab/worker/worker';
 import { testEnv } from './redis.ts';
 
 /** Debian's chromium (apt-get install chromium; .ci/run installs it when missing). */
@@ -32,32 +32,46 @@ export interface Stack {
   url: string;
   app: FastifyInstance;
   env: ReturnType<typeof testEnv>;
-  worker: RunningWorker | null;
+  worker: ChildProcess | null;
   close(): Promise<void>;
 }
 
-/** The real API on 127.0.0.1 (random port) with its own Redis prefix and queue, and optionally an in-process worker. */
+/** The worker as its own process (services/worker/src/main.ts), as in production; its output goes to ours on failure. */
+function spawnWorker(env: Record<string, unknown>): ChildProcess {
+  const vars = Object.fromEntries(Object.entries(env).flatMap(([k, v]) => (v === undefined || typeof v === 'function' ? [] : [[k, String(v)]])));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/worker/src/main.ts'], { env: { ...process.env, ...vars }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d) => (stderr = (stderr + String(d)).slice(-4000)));
+  child.on('exit', (code, signal) => {
+    if (code && signal === null) process.stderr.write(`worker exited with ${code}: ${stderr}\n`);
+  });
+  return child;
+}
+
+async function stopWorker(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The real API on 127.0.0.1 (random port) with its own Redis prefix and queue, and optionally a worker process. */
 export async function startStack(name: string, opts: { worker?: boolean; env?: Record<string, string> } = {}): Promise<Stack> {
   buildDashboard();
   const env = testEnv(name, opts.env);
   const app = await buildApp({ env, logger: false, sseHeartbeatMs: 2000 });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
-  let worker: RunningWorker | null = null;
-  try {
-    if (opts.worker) worker = await startWorker(env);
-  } catch (e) {
-    await app.close();
-    await env.cleanup();
-    throw e;
-  }
+  const worker = opts.worker ? spawnWorker(env) : null;
   return {
     url: `http://127.0.0.1:${port}`,
     app,
     env,
     worker,
     async close() {
-      await worker?.close();
+      if (worker) await stopWorker(worker);
       await app.close();
       await env.cleanup();
     },

@@ -18,6 +18,8 @@ export interface ChartLine {
   max?: (number | null)[];
   points?: boolean;
   width?: number;
+  /** A reference line (e.g. the 100% baseline): drawn, but not counted as data points. */
+  reference?: boolean;
 }
 
 export interface ChartSpec {
@@ -112,7 +114,7 @@ export function lineChart(spec: ChartSpec): Chart {
       plot = new uPlot(opts, data, el);
       key = k;
     }
-    const points = current.lines.reduce((n, l) => n + l.y.filter((v) => v !== null && v !== undefined).length, 0);
+    const points = current.lines.filter((l) => !l.reference).reduce((n, l) => n + l.y.filter((v) => v !== null && v !== undefined).length, 0);
     el.dataset.series = String(current.lines.length);
     el.dataset.points = String(points);
   };

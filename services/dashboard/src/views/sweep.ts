@@ -97,7 +97,7 @@ function relativeSpec(doc: SweepDocument) {
     ...(doc.summary.some((r) => r.series === s && r.n > 1) ? { min: mins[i], max: maxs[i] } : {}),
   }));
   const hasBaseline = doc.summary.some((r) => isBaseline(r.series) && r.n > 0);
-  if (hasBaseline && x.length) lines.push({ label: 'float32 baseline', color: '#333333', dash: [2, 4], width: 1.5, points: false, y: x.map(() => 100) });
+  if (hasBaseline && x.length) lines.push({ label: 'float32 baseline', color: '#333333', dash: [2, 4], width: 1.5, points: false, reference: true, y: x.map(() => 100) });
   return { xLabel: 'Total bits per weight', yLabel: 'Relative accuracy (%)', x, lines, xIntegers: true, yFormat: (v: number) => v.toFixed(0), height: 340 };
 }
 
