@@ -114,10 +114,8 @@ export interface WorkerProcess {
 
 /** Spawns `node --import tsx services/worker/src/main.ts` with the test's environment; resolves once it has registered. */
 export async function spawnWorker(env: Env, extra: Record<string, string> = {}, timeoutMs = 30_000): Promise<WorkerProcess> {
-  const vars: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (typeof v === 'string' || typeof v === 'number') vars[k] = String(v);
   const child = spawn(process.execPath, ['--import', 'tsx', 'services/worker/src/main.ts'], {
-    env: { ...process.env, ...vars, LOG_LEVEL: 'info', ...extra },
+    env: { ...process.env, ...envVars(env), LOG_LEVEL: 'info', ...extra },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const log: string[] = [];
@@ -149,4 +147,55 @@ export async function spawnWorker(env: Env, extra: Record<string, string> = {}, 
     redis.disconnect();
   }
   return { child, pid: child.pid!, log, exited };
+}
+
+/** A TCP port nothing listens on right now (loopback). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function envVars(env: Env): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (typeof v === 'string' || typeof v === 'number') vars[k] = String(v);
+  return vars;
+}
+
+/** Spawns the API process (services/api/src/server.ts) on HOST 127.0.0.1 and `port`; resolves once /healthz answers. */
+export async function spawnApi(env: Env, port: number, timeoutMs = 30_000): Promise<WorkerProcess & { url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/api/src/server.ts'], {
+    env: { ...process.env, ...envVars(env), HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const log: string[] = [];
+  child.stderr!.on('data', (d: Buffer) => log.push(d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  const url = `http://127.0.0.1:${port}`;
+  let gone = false;
+  void exited.then(() => (gone = true));
+  try {
+    await waitUntil(
+      `the API on port ${port}`,
+      async () => {
+        if (gone) throw new Error(`the API exited at start: ${log.join('')}`);
+        return fetch(`${url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+      },
+      timeoutMs,
+      100,
+    );
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
+  return { child, pid: child.pid!, log, exited, url };
 }
