@@ -151,3 +151,35 @@ test('pooled quantiles of scaled layers equal the quantiles of the sorted pool',
     { numRuns: 300 },
   );
 });
+
+test('global scales are the best over a wide scan (×1/8..×8), for uniform and nonuniform entries, with outliers', () => {
+  const rng = new Rng(17);
+  const sigmas = [0.12, 0.03, 0.02];
+  const layers = sigmas.map((sigma, i) => ({
+    name: `l${i}`,
+    shape: [3000],
+    values: Float32Array.from({ length: 3000 }, () => sigma * rng.normal() * (rng.next() < 0.01 ? 3 : 1)),
+  }));
+  for (const init of ['uniform', 'nonuniform'] as const) {
+    const q = new DictionaryQuantizer(DictionaryRepresentation.parse({ kind: 'dictionary', bits: 4, init }));
+    q.fit(layers);
+    const dict = Array.from(q.dictionaries[0]);
+    layers.forEach((layer, l) => {
+      // Brute force: every weight against every entry.
+      const mseAt = (scale: number) => {
+        let se = 0;
+        for (const w of layer.values) {
+          let best = Infinity;
+          for (const d of dict) best = Math.min(best, (w - d * scale) ** 2);
+          se += best;
+        }
+        return se / layer.values.length;
+      };
+      const fitted = mseAt(q.scales[l]);
+      for (let j = -48; j <= 48; j++) {
+        const s = q.scales[l] * 2 ** (j / 16);
+        assert.ok(fitted <= mseAt(s) * (1 + 1e-3), `${init}, layer ${l}: scale ${s} beats the fitted ${q.scales[l]}`);
+      }
+    });
+  }
+});

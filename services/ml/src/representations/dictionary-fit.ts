@@ -267,7 +267,8 @@ export function lloyd(data: SortedWeights, entries: Float64Array, iterations: nu
 
 /**
  * The scale minimizing a layer's squared error against a shared dictionary (codes re-chosen for every scale).
- * With `search`: a coarse scan of start × 2^(j/8) for j = −8..8 and a golden-section search around the best point.
+ * With `search`: a scan of start × 2^(j/8) for j = −24..8 (heavy tails can put the optimum far below a scale that
+ * reaches the largest |w|) and a golden-section search around the best point.
  * Then, always: alternate nearest-entry codes and s = <w, d> / <d, d> (the least-squares scale for fixed codes)
  * while that lowers the error. Every candidate is scored exactly, so the result is never worse than `start`.
  */
@@ -290,7 +291,7 @@ export function fitScale(
     }
   };
   if (search) {
-    for (let j = -8; j <= 8; j++) if (j !== 0) consider(start * 2 ** (j / 8));
+    for (let j = -24; j <= 8; j++) if (j !== 0) consider(start * 2 ** (j / 8));
     // Golden-section search on [best / r, best · r] (the error is piecewise quadratic in s, unimodal near a minimum).
     const r = 2 ** (1 / 8);
     let a = best / r;

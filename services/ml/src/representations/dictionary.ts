@@ -137,6 +137,10 @@ export class DictionaryQuantizer implements WeightQuantizer {
     } else {
       entries = pooledQuantiles(data, scales, this.size);
     }
+    // Start each layer where the dictionary's outermost entry meets the layer's largest |w| (quantile entries end
+    // well inside the range), and search from there.
+    const reach = Math.max(Math.abs(entries[0]), Math.abs(entries[this.size - 1]));
+    if (reach > 0 && Number.isFinite(reach)) for (let i = 0; i < scales.length; i++) scales[i] /= reach;
     const stats = cellStatsFor(this.size);
     const fitScales = (e: ArrayLike<number>, search: boolean) => data.forEach((d, i) => (scales[i] = fitScale(d, e, scales[i], stats, search)));
     fitScales(entries, true);
