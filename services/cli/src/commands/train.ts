@@ -173,6 +173,10 @@ function progressBar(enabled: boolean) {
       if (line !== last) process.stderr.write(`\r${line}\x1b[K`);
       last = line;
     },
+    /** A line of its own on stderr, above the bar. */
+    log(text: string) {
+      process.stderr.write(enabled && last ? `\r\x1b[K${text}\n${last}` : `${text}\n`);
+    },
     end() {
       if (enabled && last) process.stderr.write('\n');
     },
@@ -217,9 +221,7 @@ export async function run(argv: string[]): Promise<number> {
         onProgress: (p) => bar.draw(p.fraction, `epoch ${p.epoch}/${p.epochs} ${p.imagesPerSec.toFixed(0)} img/s`),
         onEpoch: (e) => {
           epochs.push(e);
-          if (!json && !process.stderr.isTTY) {
-            process.stderr.write(`epoch ${e.epoch}/${config.training.epochs}: loss ${e.trainLoss.toFixed(4)} test ${(e.testAccuracy * 100).toFixed(2)}% ${e.imagesPerSec.toFixed(0)} img/s\n`);
-          }
+          if (!json) bar.log(`epoch ${e.epoch}/${config.training.epochs}: loss ${e.trainLoss.toFixed(4)} test ${(e.testAccuracy * 100).toFixed(2)}% ${e.imagesPerSec.toFixed(0)} img/s`);
         },
         shouldStop: () => (interrupted ? 'cancel' : deadline !== null && Date.now() > deadline ? 'timeout' : null),
       },
