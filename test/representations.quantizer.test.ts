@@ -63,3 +63,9 @@ test('fit follows the master weights: after an update, a refit changes steps and
   d.fit(moved);
   d.scales.forEach((s, i) => assert.ok(Math.abs(s / scales[i] - 3) < 1e-3, `scale ${s} vs ${scales[i]}`));
 });
+
+test('createQuantizer fills in defaults of a hand-written representation and refuses invalid ones', () => {
+  const q = createQuantizer({ kind: 'dictionary', bits: 3 } as Representation);
+  assert.deepEqual(q.representation, { kind: 'dictionary', bits: 3, scope: 'global', init: 'uniform', refine: 0, refitEvery: 'epoch' });
+  assert.throws(() => createQuantizer({ kind: 'fixed', bits: 40 } as Representation), /bits must be 2\.\.16/);
+});

@@ -1,5 +1,5 @@
 /** Compact weight representations (Kibune & Lee, ICONIP 2017): float32, signed fixed point, dictionary. */
-import type { Representation } from '@quantlab/shared';
+import { Representation } from '@quantlab/shared';
 import { DictionaryQuantizer } from './dictionary.ts';
 import { FixedPointQuantizer } from './fixed-point.ts';
 import { Float32Quantizer } from './float32.ts';
@@ -12,8 +12,9 @@ export { DictionaryQuantizer, quantizeDictionary } from './dictionary.ts';
 export { packBits, unpackBits, packedBytes, signExtend } from './bit-packing.ts';
 export { sqnrDb } from './error-metrics.ts';
 
-/** The quantizer of a (parsed) representation. */
-export function createQuantizer(repr: Representation): WeightQuantizer {
+/** The quantizer of a representation; parsed again so that a hand-written one gets its defaults (and is checked). */
+export function createQuantizer(input: Representation): WeightQuantizer {
+  const repr = Representation.parse(input);
   switch (repr.kind) {
     case 'float32':
       return new Float32Quantizer(repr);
