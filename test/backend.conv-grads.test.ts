@@ -93,6 +93,31 @@ for (const pad of ['same', 'valid'] as const) {
   });
 }
 
+for (const pad of ['same', 'valid'] as const) {
+  test(`wasm average-pool gradient is the exact gradient of the forward pool (3x3 stride 2 ${pad})`, async () => {
+    await initBackend('wasm');
+    const rng = new Rng(12);
+    const shape: [number, number, number, number] = [2, 6, 5, 3];
+    const x = randomArray(rng, 2 * 6 * 5 * 3);
+    const pool = (a: tf.Tensor) => tf.avgPool(a as tf.Tensor4D, 3, 2, pad);
+    const outShape = tf.tidy(() => pool(tf.tensor4d(x, shape)).shape);
+    const w = randomArray(rng, outShape.reduce((p, v) => p * v, 1));
+    // f(x) = sum(pool(x) * w) is linear in x, so f(x + e_i) - f(x) is its exact gradient.
+    const f = (v: Float32Array) => tf.tidy(() => tf.sum(tf.mul(pool(tf.tensor4d(v, shape)), tf.tensor(w, outShape))).dataSync()[0]);
+    const base = f(x);
+    const numeric = new Float32Array(x.length);
+    for (let i = 0; i < x.length; i++) {
+      const e = Float32Array.from(x);
+      e[i] += 1;
+      numeric[i] = f(e) - base;
+    }
+    const before = tf.memory().numTensors;
+    const got = tf.tidy(() => tf.grad(pool)(tf.tensor4d(x, shape), tf.tensor(w, outShape)).dataSync() as Float32Array);
+    assert.equal(tf.memory().numTensors, before);
+    assert.ok(relError(got, numeric) < 1e-4, `rel error ${relError(got, numeric)}`);
+  });
+}
+
 test('convBias (fused forward, hand-written gradient) matches conv2d + add on cpu', async () => {
   const rng = new Rng(5);
   const x = randomArray(rng, 2 * 7 * 7 * 3);

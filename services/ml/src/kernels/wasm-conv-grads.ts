@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { maxPoolGradKernel } from './wasm-max-pool-grad.ts';
+import { avgPoolGradKernel } from './wasm-avg-pool-grad.ts';
 import { registerWasmBiasGrad } from './bias-grad.ts';
 
 type Info = tf.TensorInfo;
@@ -122,6 +123,8 @@ export function registerWasmConvGradients(): void {
   });
   if (tf.getKernel('MaxPoolGrad', BACKEND)) tf.unregisterKernel('MaxPoolGrad', BACKEND);
   tf.registerKernel({ kernelName: 'MaxPoolGrad', backendName: BACKEND, kernelFunc: maxPoolGradKernel as never });
+  if (tf.getKernel('AvgPoolGrad', BACKEND)) tf.unregisterKernel('AvgPoolGrad', BACKEND);
+  tf.registerKernel({ kernelName: 'AvgPoolGrad', backendName: BACKEND, kernelFunc: avgPoolGradKernel as never });
   registerWasmBiasGrad();
   registered = true;
 }
