@@ -75,6 +75,11 @@ test('inference phase: quantizing the float32 baseline artifact equals training 
   assert.equal(reused.epochs.length, 0, 'no training when the baseline is given');
   assert.equal(reused.metrics.testAccuracy, direct.metrics.testAccuracy);
   assert.deepEqual(reused.artifact, direct.artifact);
+  assert.ok(direct.epochs[0].weightMse! > 0, 'the inference phase reports the would-be weight error per epoch');
+  const stochastic = { kind: 'fixed', bits: 3, rounding: 'stochastic' } as const;
+  const directS = await trainExperiment({ config: cfg({ ...small, phase: 'inference', representation: stochastic, training }), dataDir });
+  const reusedS = await trainExperiment({ config: cfg({ ...small, phase: 'inference', representation: stochastic, training }), dataDir, baselineArtifact: baseline.artifact });
+  assert.deepEqual(reusedS.artifact, directS.artifact, 'stochastic rounding too: same draws either way');
   assert.ok(direct.metrics.testAccuracy! <= baseline.metrics.testAccuracy! + 0.05);
   assert.equal(direct.metrics.weightError!.unusedEntries !== undefined, true);
   await assert.rejects(

@@ -18,6 +18,8 @@ export interface CheckpointState {
   quantRng: number[];
   /** Totals over all finished epochs, so a resumed run reports whole-run figures. */
   trainMs: number;
+  /** Training plus evaluation time. */
+  elapsedMs: number;
   imagesSeen: number;
   lastTrainLoss: number | null;
   lastTestAccuracy: number | null;
