@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { ApiClient } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
 import { relativeAccuracyChart, sweepReportMarkdown, type SweepForReport } from '../report/sweep-report.ts';
 
@@ -9,17 +10,7 @@ Writes a Markdown report of a sweep (table, figure, fewest bits keeping 99% / 98
 Reads the sweep from QUANTLAB_URL (default http://127.0.0.1:3000) with QUANTLAB_TOKEN.`;
 
 async function fetchSweep(id: string): Promise<SweepForReport> {
-  const base = (process.env.QUANTLAB_URL ?? 'http://127.0.0.1:3000').replace(/\/$/, '');
-  const headers: Record<string, string> = process.env.QUANTLAB_TOKEN ? { authorization: `Bearer ${process.env.QUANTLAB_TOKEN}` } : {};
-  let res: Response;
-  try {
-    res = await fetch(`${base}/sweeps/${encodeURIComponent(id)}`, { headers });
-  } catch {
-    throw new CliError(`cannot reach the API at ${base} (set QUANTLAB_URL)`);
-  }
-  const body = (await res.json().catch(() => null)) as (SweepForReport & { detail?: string }) | null;
-  if (!res.ok || !body) throw new CliError(`GET /sweeps/${id}: ${res.status} ${body?.detail ?? res.statusText}`);
-  return body;
+  return (await new ApiClient().request<SweepForReport>('GET', `/sweeps/${encodeURIComponent(id)}`)).body;
 }
 
 export async function run(argv: string[]): Promise<number> {
