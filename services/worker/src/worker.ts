@@ -70,6 +70,8 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
   const handlers: JobHandlers = createHandlers(ctx);
   checkHandlers(handlers);
 
+  // BullMQ does not close a connection it is given (it only closes its own duplicates): closed below.
+  const bullConnection = workerConnection(env.REDIS_URL);
   const worker = new Worker<RunJobData, RunJobResult, JobName>(
     env.QUEUE_NAME,
     async (job: Job<RunJobData, RunJobResult, JobName>, token?: string) => {
@@ -78,7 +80,7 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
       return handler(job, token!);
     },
     {
-      connection: workerConnection(env.REDIS_URL),
+      connection: bullConnection,
       prefix: bullPrefix(env),
       concurrency: env.WORKER_CONCURRENCY,
       lockDuration: env.LOCK_DURATION_MS,
@@ -114,6 +116,7 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
       await registry.stop().catch(() => {});
       await pool.close();
       await redis.quit().catch(() => redis.disconnect());
+      await bullConnection.quit().catch(() => bullConnection.disconnect());
       log.info('worker stopped', { graceful });
     })());
   return { id, close };
