@@ -21,10 +21,6 @@ redis.call('ZREM', KEYS[5], ARGV[1])
 return n
 `;
 
-interface DeleteRedis {
-  quantlabDeleteRun(run: string, epochs: string, artifact: string, checkpoint: string, index: string, lock: string, id: string): Promise<number>;
-}
-
 /**
  * Deletes a run and everything stored for it: document, epochs, checkpoint, artifact, its entry in the runs index and
  * in its sweep, and its BullMQ job. A queued run's job is removed first so it never starts; a running run is asked to
@@ -86,9 +82,9 @@ async function waitForFinal(deps: LifecycleDeps, id: string, graceMs: number): P
 
 async function removeRunKeys(deps: LifecycleDeps, id: string): Promise<void> {
   const { redis, runs } = deps;
-  if (!('quantlabDeleteRun' in redis)) redis.defineCommand('quantlabDeleteRun', { numberOfKeys: 6, lua: DELETE_RUN });
   const k = runs.keys;
-  await (redis as unknown as DeleteRedis).quantlabDeleteRun(k.run(id), k.epochs(id), k.artifact(id), k.checkpoint(id), k.runs, lockKeyOf(deps.env, id), id);
+  // EVAL (not defineCommand, which auto-pipelined connections miss when it comes after them).
+  await redis.eval(DELETE_RUN, 6, k.run(id), k.epochs(id), k.artifact(id), k.checkpoint(id), k.runs, lockKeyOf(deps.env, id), id);
 }
 
 /**

@@ -30,15 +30,12 @@ if next(baselines) ~= nil then redis.call('HSET', KEYS[1], 'baselines', cjson.en
 return #ids
 `;
 
-interface SweepRedis {
-  quantlabEditSweepRuns(key: string, ...args: string[]): Promise<number>;
-}
-
 /**
  * Edits a sweep's run list atomically: each [old, new] pair replaces old by new (and in the baselines map), [old, '']
  * removes old, ['', new] appends new. Returns the number of runs left, or 0 when the sweep does not exist.
  */
 export async function editSweepRuns(redis: Redis, sweepKey: string, pairs: [string, string][]): Promise<number> {
-  if (!('quantlabEditSweepRuns' in redis)) redis.defineCommand('quantlabEditSweepRuns', { numberOfKeys: 1, lua: EDIT_SWEEP_RUNS });
-  return (redis as unknown as SweepRedis).quantlabEditSweepRuns(sweepKey, ...pairs.flat());
+  // EVAL rather than defineCommand: a command defined later than an auto-pipelined connection was made is missing from
+  // its pipelines.
+  return (await redis.eval(EDIT_SWEEP_RUNS, 1, sweepKey, ...pairs.flat())) as number;
 }
