@@ -146,10 +146,11 @@ export class DictionaryQuantizer implements WeightQuantizer {
     fitScales(entries, true);
     for (let it = 0; it < r.refine; it++) {
       if (!lloydStep(data, scales, entries, stats)) break;
-      fitScales(entries, true);
+      fitScales(entries, false); // entries moved a little: alternating steps follow them
     }
     const dict = toFloat32Sorted(entries);
-    fitScales(dict, false); // the stored entries are float32: settle the scales on exactly those
+    // The stored entries are float32: settle the scales on exactly those (searching again after Lloyd moved them).
+    fitScales(dict, r.refine > 0);
     return [dict];
   }
 
