@@ -1,6 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { ExperimentConfig, FenceLostError, lockKeyOf, type Fence, type RunDocument, type RunJobData, type RunJobResult } from '@quantlab/shared';
 import type { TrainOutcome } from '@quantlab/ml/training/types';
+import { provenanceOf } from '@quantlab/ml/training/provenance';
 import { StopFlag, TrainInputFailure } from '../training/pool.ts';
 import type { WorkerContext } from './context.ts';
 
@@ -59,7 +60,8 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
   const startedAt = doc.startedAt ?? now();
   await store.update(
     runId,
-    { status: 'running', startedAt, workerId: ctx.workerId, attempts: doc.attempts + 1, error: null },
+    // Provenance (issue 9): versions, backend, host and config hash of the worker that trains it, from its start.
+    { status: 'running', startedAt, workerId: ctx.workerId, attempts: doc.attempts + 1, error: null, provenance: provenanceOf(config, ctx.registry.current.backend ?? 'unknown', ctx.workerId) },
     fence,
     { type: 'status', runId, status: 'running' },
   );
