@@ -21,7 +21,8 @@ export async function run(argv: string[]): Promise<number> {
     writeFileSync(f.out, res.text);
     process.stderr.write(`wrote ${f.out}: sweep ${id} with ${res.body.runs.length} runs\n`);
   } else {
-    process.stdout.write(res.text.endsWith('\n') ? res.text : res.text + '\n');
+    // Wait until the pipe took it all: main() exits right after, which would cut a large export short.
+    await new Promise<void>((resolve, reject) => process.stdout.write(res.text.endsWith('\n') ? res.text : res.text + '\n', (e) => (e ? reject(e) : resolve())));
   }
   return 0;
 }
