@@ -2,6 +2,9 @@
  * A run's state after an epoch, from which any worker can resume: master weights, momentum buffers, the epoch, the
  * project Rng states, and running totals. Layout: "QLCK", u32 version, u32 header length, header JSON (UTF-8),
  * zero padding to 4 bytes, then float32 little-endian arrays: every master weight tensor, then every velocity.
+ * No quantizer state: a quantizer's fit is a function of the master weights alone, and the loop refits at the start
+ * of every epoch, so a resumed run refits exactly as the uninterrupted one does; stochastic rounding draws from
+ * quantRng, which is saved.
  */
 import { RunInputError } from './types.ts';
 
