@@ -43,8 +43,11 @@ test('every view renders with requests to any other host blocked, and none is at
   const badgeColour = await page.locator(`tr[data-run="${id}"] .badge`).evaluate((el) => getComputedStyle(el).backgroundColor);
   assert.notEqual(badgeColour, 'rgba(0, 0, 0, 0)');
 
+  const streamed = page.waitForResponse((r) => r.url().endsWith(`/experiments/${id}/events`));
   await page.goto(`${stack.url}/#/runs/${id}`);
   await page.locator('.page-head h1').filter({ hasText: 'offline-check' }).waitFor();
+  // The live stream is open before the page moves on (leaving closes it).
+  assert.equal((await streamed).status(), 200);
   assert.equal(await page.locator('.chart canvas').count(), 2, 'both learning-curve charts drew (uPlot is bundled)');
   assert.equal(await page.locator('#cancel').count(), 1, 'a queued run can be cancelled');
 

@@ -47,8 +47,9 @@ test('with API_TOKEN set the page loads, its API calls fail until the token is e
 
   // After a reload the stored token is used at once; the run page's live stream (fetch SSE) carries it too.
   apiCalls.length = 0;
+  // (A fresh load rather than a hash change plus reload: the reload would abort the first event stream mid-setup.)
+  await page.goto('about:blank');
   await page.goto(`${stack.url}/#/runs/${id}`);
-  await page.reload();
   await page.locator('.page-head h1').filter({ hasText: 'token-check' }).waitFor();
   for (let i = 0; i < 100 && !apiCalls.some((c) => c.url.endsWith('/events')); i++) await page.waitForTimeout(100);
   const events = apiCalls.find((c) => c.url.endsWith('/events'));

@@ -86,11 +86,13 @@ export function runsTable(runs: RunDocument[], opts: RunsTableOptions = {}): HTM
 }
 
 /** A key/value grid of headline numbers. */
-export function stats(items: [string, Child, string?][]): HTMLElement {
+export function stats(items: [label: string, value: Child, key?: string, note?: string][]): HTMLElement {
   return h(
     'div',
     { class: 'stats' },
-    items.map(([label, value, key]) => h('div', { class: 'stat', 'data-stat': key ?? null }, h('div', { class: 'stat-label' }, label), h('div', { class: 'stat-value' }, value))),
+    items.map(([label, value, key, note]) =>
+      h('div', { class: 'stat', 'data-stat': key ?? null }, h('div', { class: 'stat-label' }, label), h('div', { class: 'stat-value' }, value), note ? h('div', { class: 'stat-note' }, note) : null),
+    ),
   );
 }
 

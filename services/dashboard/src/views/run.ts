@@ -114,9 +114,9 @@ export function runView({ root, params, signal }: ViewContext): void {
         ['Test accuracy', pct(m.testAccuracy), 'test-acc'],
         ['Relative to float32', pct(m.relativeAccuracy), 'rel-acc'],
         ['Training loss', num(m.trainLoss, 4), 'loss'],
-        ['Weights', m.weightBytes ? `${bytes(m.weightBytes.compact)} (${num(m.compressionRatio ?? m.weightBytes.float32 / m.weightBytes.compact, 1)}× smaller)` : DASH, 'bytes'],
-        ['Duration', duration(m.durationMs), 'duration'],
-        ['Images / s', m.imagesPerSec === undefined ? DASH : Math.round(m.imagesPerSec).toLocaleString('en-US'), 'speed'],
+        ['Weights', m.weightBytes ? bytes(m.weightBytes.compact) : DASH, 'bytes', m.weightBytes ? `${num(m.compressionRatio ?? m.weightBytes.float32 / m.weightBytes.compact, 1)}× smaller than float32` : undefined],
+        ['Duration', duration(m.durationMs), 'duration', m.backend ?? undefined],
+        ['Images / s', m.imagesPerSec === undefined ? DASH : Math.round(m.imagesPerSec).toLocaleString('en-US'), 'speed', 'training'],
       ]),
     );
     const x = epochs(r);
