@@ -1,7 +1,7 @@
 import type { RunDocument } from '@quantlab/shared/schemas/run';
 import { ApiError } from './api.ts';
 import { h, type Child } from './dom.ts';
-import { ago, bitsLabel, pct, reprLabel, runProgress, shortId, statusBadge } from './format.ts';
+import { ago, bitsLabel, pct, reprLabel, runProgress, statusBadge } from './format.ts';
 
 /** A message for a failed call, with what the user can do about it. */
 export function errorBox(e: unknown): HTMLElement {
@@ -70,7 +70,7 @@ export function runsTable(runs: RunDocument[], opts: RunsTableOptions = {}): HTM
             }),
           )
         : null,
-      h('td', null, h('a', { href: `#/runs/${encodeURIComponent(r.id)}`, class: 'run-link' }, r.name), h('div', { class: 'sub', title: r.id }, shortId(r.id))),
+      h('td', { class: 'col-run' }, h('a', { href: `#/runs/${encodeURIComponent(r.id)}`, class: 'run-link', title: r.id }, r.name)),
       h('td', null, statusBadge(r.status)),
       h('td', { class: 'col-progress' }, runProgress(r)),
       h('td', null, reprLabel(r.config.representation)),
