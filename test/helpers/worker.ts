@@ -55,7 +55,9 @@ export interface Harness {
 export function harness(env: Env): Harness {
   const redis = producerConnection(env.REDIS_URL);
   const store = new RunStore(redis, env.KEY_PREFIX);
-  const queue = createRunQueue(env, producerConnection(env.REDIS_URL));
+  // BullMQ does not close a connection it was given: keep it, to close it below (else the test process never exits).
+  const queueConnection = producerConnection(env.REDIS_URL);
+  const queue = createRunQueue(env, queueConnection);
   return {
     redis,
     store,
@@ -78,6 +80,7 @@ export function harness(env: Env): Harness {
     },
     async close() {
       await queue.close();
+      queueConnection.disconnect();
       redis.disconnect();
     },
   };
