@@ -87,3 +87,11 @@ export function runProgress(run: RunDocument): HTMLElement {
   const label = p.epochs ? `${p.epoch}/${p.epochs}` : undefined;
   return progressBar(run.status === 'completed' ? 1 : p.fraction, run.status, label);
 }
+
+/** Axis ticks: 8 KiB, 1.5 MiB (no trailing .0). */
+export function bytesShort(n: number): string {
+  const trim = (x: number) => String(Number(x.toFixed(1)));
+  if (n < 1024) return `${trim(n)} B`;
+  if (n < 1024 * 1024) return `${trim(n / 1024)} KiB`;
+  return `${trim(n / 1024 / 1024)} MiB`;
+}
