@@ -108,15 +108,17 @@ export function runView({ root, params, signal }: ViewContext): void {
     );
     fill(failure, r.error ? h('div', { class: 'alert alert-error' }, h('strong', null, `${r.status}: `), r.error.message) : null);
     const m = r.metrics;
+    // While a run trains, its final metrics are empty: show the latest epoch's instead.
+    const last = r.epochs.length ? r.epochs[r.epochs.length - 1] : undefined;
     fill(
       statsEl,
       stats([
-        ['Test accuracy', pct(m.testAccuracy), 'test-acc'],
+        ['Test accuracy', pct(m.testAccuracy ?? last?.testAccuracy), 'test-acc', m.testAccuracy === null && last ? `after epoch ${last.epoch}` : undefined],
         ['Relative to float32', pct(m.relativeAccuracy), 'rel-acc'],
-        ['Training loss', num(m.trainLoss, 4), 'loss'],
+        ['Training loss', num(m.trainLoss ?? last?.trainLoss, 4), 'loss', m.trainLoss === null && last ? `after epoch ${last.epoch}` : undefined],
         ['Weights', m.weightBytes ? bytes(m.weightBytes.compact) : DASH, 'bytes', m.weightBytes ? `${num(m.compressionRatio ?? m.weightBytes.float32 / m.weightBytes.compact, 1)}× smaller than float32` : undefined],
         ['Duration', duration(m.durationMs), 'duration', m.backend ?? undefined],
-        ['Images / s', m.imagesPerSec === undefined ? DASH : Math.round(m.imagesPerSec).toLocaleString('en-US'), 'speed', 'training'],
+        ['Images / s', m.imagesPerSec === undefined ? DASH : Math.round(m.imagesPerSec).toLocaleString('en-US'), 'speed', m.imagesPerSec === undefined ? undefined : 'training'],
       ]),
     );
     const x = epochs(r);
