@@ -135,6 +135,12 @@ export function sweepView({ root, params, signal }: ViewContext): void {
   });
   const summary = h('div');
   const runs = h('div');
+  // Big sweeps (hundreds of runs) keep their run table folded until asked for; the figure and summary come first.
+  const runsFold = h('details', { class: 'fold' }, h('summary', null, 'Show the runs'), runs);
+  let folded: boolean | null = null;
+  runsFold.addEventListener('toggle', () => {
+    (runsFold.firstChild as HTMLElement).textContent = `${runsFold.open ? 'Hide' : 'Show'} the ${runs.querySelectorAll('tbody tr').length} runs`;
+  });
   const selected = new Set<string>();
   const compare = h('a', { class: 'button', href: '#/compare' }, 'Compare selected');
   const updateCompare = () => {
@@ -147,7 +153,7 @@ export function sweepView({ root, params, signal }: ViewContext): void {
     err,
     h('div', { class: 'grid-2' }, h('section', { class: 'card' }, h('h2', null, 'Relative accuracy vs. bits per weight'), rel.el), h('section', { class: 'card' }, h('h2', null, 'Test accuracy vs. model size'), size.el)),
     h('section', { class: 'card' }, h('h2', null, 'Summary'), h('p', { class: 'hint' }, 'Mean over seeds of completed runs; the smaller numbers are the min – max.'), summary),
-    h('section', { class: 'card' }, h('div', { class: 'section-head' }, h('h2', null, 'Runs'), h('div', { class: 'section-actions' }, compare)), runs),
+    h('section', { class: 'card' }, h('div', { class: 'section-head' }, h('h2', null, 'Runs'), h('div', { class: 'section-actions' }, compare)), runsFold),
   );
 
   let doc: SweepDocument | null = null;
@@ -173,6 +179,11 @@ export function sweepView({ root, params, signal }: ViewContext): void {
     rel.el.dataset.runs = String(d.summary.reduce((n, row) => n + row.n, 0));
     rel.el.setAttribute('aria-label', `relative accuracy of ${r.lines.length} series`);
     fill(summary, summaryTable(d));
+    if (folded === null) {
+      folded = d.runs.length > 40;
+      runsFold.open = !folded;
+    }
+    (runsFold.firstChild as HTMLElement).textContent = `${runsFold.open ? 'Hide' : 'Show'} the ${d.runs.length} runs`;
     fill(runs, runsTable(d.runs, { selected, onSelect: updateCompare, compact: true }));
     updateCompare();
   };
