@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { launchBrowser, startStack, watchErrors } from './helpers/browser.ts';
 
 const TOKEN = 'dashboard-test-token-4711';
 
-test('with API_TOKEN set the page loads, its API calls fail until the token is entered, then all carry it', { timeout: 60_000 }, async (t) => {
+test('with API_TOKEN set the page loads, its API calls fail until the token is entered, then all carry it, live events and the model download included', { timeout: 90_000 }, async (t) => {
   const stack = await startStack('dash-token', { env: { API_TOKEN: TOKEN } });
   const browser = await launchBrowser().catch(async (e) => {
     await stack.close();
@@ -54,6 +55,16 @@ test('with API_TOKEN set the page loads, its API calls fail until the token is e
   for (let i = 0; i < 100 && !apiCalls.some((c) => c.url.endsWith('/events')); i++) await page.waitForTimeout(100);
   const events = apiCalls.find((c) => c.url.endsWith('/events'));
   assert.equal(events?.status, 200);
+  assert.ok(apiCalls.every((c) => c.status < 400 && c.auth === `Bearer ${TOKEN}`), JSON.stringify(apiCalls));
+
+  // A worker picks the run up: the page follows it live to the end, and the model downloads as a blob with the token.
+  stack.startWorker();
+  await page.locator('.page-head .badge[data-status="completed"]').waitFor({ timeout: 40_000 });
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#download').click()]);
+  const run = (await (await fetch(`${stack.url}/experiments/${id}`, { headers: auth })).json()) as { artifact: { bytes: number } };
+  assert.equal(readFileSync(await download.path()).length, run.artifact.bytes);
+  const artifactCall = apiCalls.find((c) => c.url.endsWith('/artifact'));
+  assert.deepEqual(artifactCall, { url: `/experiments/${id}/artifact`, status: 200, auth: `Bearer ${TOKEN}` });
   assert.ok(apiCalls.every((c) => c.status < 400 && c.auth === `Bearer ${TOKEN}`), JSON.stringify(apiCalls));
 
   // Chromium logs each refused call as a console error; anything else is a bug.

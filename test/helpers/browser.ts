@@ -33,6 +33,8 @@ export interface Stack {
   app: FastifyInstance;
   env: ReturnType<typeof testEnv>;
   worker: ChildProcess | null;
+  /** Starts the worker process now (for tests that need the queue to wait first). */
+  startWorker(): void;
   close(): Promise<void>;
 }
 
@@ -64,18 +66,22 @@ export async function startStack(name: string, opts: { worker?: boolean; env?: R
   const app = await buildApp({ env, logger: false, sseHeartbeatMs: 2000 });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
-  const worker = opts.worker ? spawnWorker(env) : null;
-  return {
+  const stack: Stack = {
     url: `http://127.0.0.1:${port}`,
     app,
     env,
-    worker,
+    worker: null,
+    startWorker() {
+      stack.worker ??= spawnWorker(env);
+    },
     async close() {
-      if (worker) await stopWorker(worker);
+      if (stack.worker) await stopWorker(stack.worker);
       await app.close();
       await env.cleanup();
     },
   };
+  if (opts.worker) stack.startWorker();
+  return stack;
 }
 
 /** Collects uncaught page errors and console errors, so a test can assert the page ran clean. */
