@@ -46,7 +46,55 @@ function alpha(hex: string, a: number): string {
   return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
 }
 
-function build(spec: ChartSpec, width: number): { opts: uPlot.Options; data: uPlot.AlignedData } {
+/** A hover box with the x value and each line's value there (with its min–max when it has a band). */
+function tooltip(spec: () => ChartSpec): uPlot.Plugin {
+  let tip: HTMLElement;
+  const fmtX = (v: number) => (spec().xFormat ? spec().xFormat!(v) : String(v));
+  // More digits than the axis: the tooltip is where exact values are read.
+  const fmtY = (v: number) => (Math.abs(v) >= 1e-3 && Math.abs(v) < 1e5 ? Number(v.toPrecision(4)).toString() : v.toExponential(2));
+  return {
+    hooks: {
+      init: (u) => {
+        tip = h('div', { class: 'chart-tip' });
+        tip.hidden = true;
+        u.over.appendChild(tip);
+      },
+      setCursor: (u) => {
+        const idx = u.cursor.idx;
+        const { left, top } = u.cursor;
+        if (idx === null || idx === undefined || left === undefined || left < 0) {
+          tip.hidden = true;
+          return;
+        }
+        const rows: HTMLElement[] = [];
+        u.series.forEach((s, i) => {
+          if (i === 0 || s.class === 'band-edge') return;
+          const v = u.data[i][idx];
+          if (v === null || v === undefined) return;
+          const next = u.series[i + 1];
+          const band = next?.class === 'band-edge' ? [u.data[i + 2][idx], u.data[i + 1][idx]] : null;
+          const color = spec().lines.find((l) => l.label === s.label)?.color ?? '#333';
+          rows.push(
+            h('div', { class: 'tip-row' }, h('span', { class: 'swatch', style: `background:${color}` }), h('span', { class: 'tip-label' }, s.label as string), h('b', null, fmtY(v)), band && band[0] !== band[1] && band[0] !== null && band[1] !== null ? h('span', { class: 'sub-inline' }, ` ${fmtY(band[0]!)} – ${fmtY(band[1]!)}`) : null),
+          );
+        });
+        if (rows.length === 0) {
+          tip.hidden = true;
+          return;
+        }
+        tip.replaceChildren(h('div', { class: 'tip-x' }, `${spec().xLabel}: ${fmtX(u.data[0][idx])}`), ...rows);
+        tip.hidden = false;
+        const w = u.over.clientWidth;
+        const flip = left > w / 2;
+        tip.style.left = flip ? '' : `${left + 14}px`;
+        tip.style.right = flip ? `${w - left + 14}px` : '';
+        tip.style.top = `${Math.max(0, (top ?? 0) - 10)}px`;
+      },
+    },
+  };
+}
+
+function build(spec: ChartSpec, width: number, current: () => ChartSpec): { opts: uPlot.Options; data: uPlot.AlignedData } {
   const series: uPlot.Series[] = [{ label: spec.xLabel, value: (_u, v) => (v === null ? '–' : spec.xFormat ? spec.xFormat(v) : String(v)) }];
   const data: (number | null)[][] = [spec.x];
   const bands: uPlot.Band[] = [];
@@ -87,6 +135,7 @@ function build(spec: ChartSpec, width: number): { opts: uPlot.Options; data: uPl
       { ...axisStyle, label: spec.yLabel, size: 60, values: spec.yFormat ? (_u, splits) => splits.map((v) => spec.yFormat!(v)) : undefined },
     ],
     legend: { live: false },
+    plugins: [tooltip(current)],
     padding: [12, 28, 0, 0],
     cursor: { points: { size: 8 } },
   };
@@ -106,7 +155,7 @@ export function lineChart(spec: ChartSpec): Chart {
   const width = () => Math.max(280, el.clientWidth || 640);
   const render = () => {
     const k = keyOf(current);
-    const { opts, data } = build(current, width());
+    const { opts, data } = build(current, width(), () => current);
     if (plot && k === key) {
       plot.setData(data);
     } else {
