@@ -2,6 +2,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '@quantlab/api/app';
@@ -9,13 +11,14 @@ import { testEnv } from './redis.ts';
 
 /** Debian's chromium (apt-get install chromium; .ci/run installs it when missing). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const ARTIFACTS = 'test-artifacts';
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const ARTIFACTS = join(ROOT, 'test-artifacts');
 
 let built = false;
 /** Builds the dashboard bundle from the current sources (once per test process; about a second). */
 export function buildDashboard(): void {
   if (built) return;
-  const r = spawnSync(process.execPath, ['services/dashboard/build.mjs'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(ROOT, 'services/dashboard/build.mjs')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`dashboard build failed: ${r.stderr || r.stdout}`);
   built = true;
 }
@@ -41,7 +44,7 @@ export interface Stack {
 /** The worker as its own process (services/worker/src/main.ts), as in production; its output goes to ours on failure. */
 function spawnWorker(env: Record<string, unknown>): ChildProcess {
   const vars = Object.fromEntries(Object.entries(env).flatMap(([k, v]) => (v === undefined || typeof v === 'function' ? [] : [[k, String(v)]])));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/worker/src/main.ts'], { env: { ...process.env, ...vars }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services/worker/src/main.ts')], { cwd: ROOT, env: { ...process.env, ...vars }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr = (stderr + String(d)).slice(-4000)));
   child.on('exit', (code, signal) => {
@@ -96,5 +99,5 @@ export function watchErrors(page: Page): string[] {
 
 export function screenshotPath(name: string): string {
   mkdirSync(ARTIFACTS, { recursive: true });
-  return `${ARTIFACTS}/${name}.png`;
+  return join(ARTIFACTS, `${name}.png`);
 }
