@@ -39,19 +39,28 @@ export function startRouter(root: HTMLElement, routes: Route[], onNavigate: (nav
 /** Calls fn now and then every `ms` until the signal aborts; fn's errors go to onError and polling goes on. */
 export function every(ms: number, fn: () => Promise<void>, signal: AbortSignal, onError: (e: unknown) => void): void {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let busy = false;
   const tick = async () => {
-    if (signal.aborted) return;
+    if (signal.aborted || busy) return;
+    busy = true;
     try {
-      await fn();
+      // A tab in the background does not poll; it catches up on its next tick once visible.
+      if (!document.hidden) await fn();
     } catch (e) {
       if (!signal.aborted) onError(e);
     }
+    busy = false;
     if (!signal.aborted) timer = setTimeout(tick, ms);
   };
-  signal.addEventListener('abort', () => clearTimeout(timer));
+  const onVisible = () => {
+    if (document.hidden || signal.aborted) return;
+    clearTimeout(timer);
+    void tick();
+  };
+  document.addEventListener('visibilitychange', onVisible);
+  signal.addEventListener('abort', () => {
+    clearTimeout(timer);
+    document.removeEventListener('visibilitychange', onVisible);
+  });
   void tick();
-}
-
-export function isAbort(e: unknown): boolean {
-  return e instanceof Error && e.name === 'AbortError';
 }

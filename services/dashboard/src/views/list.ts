@@ -87,7 +87,7 @@ export function listView({ root, signal }: ViewContext): void {
   const pageInfo = h('span', { class: 'muted page-info' });
   const refresh = () => {
     cursors = [undefined];
-    void loadRuns();
+    loadRuns().catch((e) => showError(runs.error, e));
   };
   const runs = section(
     'Runs',
