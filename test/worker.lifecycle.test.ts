@@ -24,12 +24,13 @@ let h: Harness;
 let worker: RunningWorker;
 let rec: Awaited<ReturnType<typeof recordEvents>>;
 let qe: QueueEvents;
+const qeConnection = workerConnection(env.REDIS_URL);
 const stalled: string[] = [];
 
 before(async () => {
   h = harness(env);
   rec = await recordEvents(env);
-  qe = new QueueEvents(env.QUEUE_NAME, { connection: workerConnection(env.REDIS_URL), prefix: bullPrefix(env) });
+  qe = new QueueEvents(env.QUEUE_NAME, { connection: qeConnection, prefix: bullPrefix(env) });
   qe.on('stalled', ({ jobId }) => stalled.push(jobId));
   await qe.waitUntilReady();
   worker = await startWorker(env);
@@ -38,6 +39,7 @@ before(async () => {
 after(async () => {
   await worker?.close();
   await qe?.close();
+  qeConnection.disconnect();
   await rec?.close();
   await h?.close();
   await env.cleanup();
