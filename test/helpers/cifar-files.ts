@@ -2,7 +2,7 @@
 // class-dependent images so a network can learn them.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../../services/ml/src/random.ts';
+import { Rng } from '@quantlab/ml/random';
 
 export function cifarRecords(count: number, seed: number): Uint8Array {
   const rng = new Rng(seed);
