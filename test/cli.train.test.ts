@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunDocument } from '@quantlab/shared';
-import { parseRepr } from '../services/cli/src/commands/train.ts';
+import { parseRepr } from '@quantlab/cli/commands/train';
 
 const tmp = mkdtempSync(join(tmpdir(), 'quantlab-cli-train-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
