@@ -128,3 +128,16 @@ test('an inference run waits (delayed) while its baseline is unfinished, and fai
   assert.equal(doc.error!.message, `baseline run ${base.id} failed: out of memory`);
   assert.deepEqual(statuses(id), ['failed'], 'it never ran');
 });
+
+test('an inference run quantizes its baseline once the baseline completes', async () => {
+  const training = { epochs: 1, trainLimit: 1000, seed: 4 };
+  const baseId = await h.submit({ dataset: 'mnist', model: 'mlp', training });
+  const id = await h.submit({ dataset: 'mnist', model: 'mlp', phase: 'inference', representation: { kind: 'fixed', bits: 8 }, training }, { baselineId: baseId });
+  const base = await h.waitForStatus(baseId, ['completed', 'failed'], 30_000);
+  const doc = await h.waitForStatus(id, ['completed', 'failed'], 30_000);
+  assert.equal(base.status, 'completed', base.error?.message);
+  assert.equal(doc.status, 'completed', doc.error?.message);
+  assert.ok(doc.startedAt! >= base.finishedAt!, 'it started only after its baseline finished');
+  assert.ok(doc.artifact && doc.artifact.bytes < base.artifact!.bytes / 3, 'an 8-bit artifact, about 4x smaller');
+  assert.ok(Math.abs(doc.metrics.testAccuracy! - base.metrics.testAccuracy!) < 0.02, `${doc.metrics.testAccuracy} vs ${base.metrics.testAccuracy}`);
+});
