@@ -3,7 +3,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ExperimentConfig, EpochMetrics, type ExperimentConfigInput } from '@quantlab/shared';
-import { initBackend, trainExperiment, type TrainOutcome, type TrainProgress } from '@quantlab/ml';
+import { initBackend, RunInputError, trainExperiment, type TrainOutcome, type TrainProgress } from '@quantlab/ml';
 
 const cfg = (c: Partial<ExperimentConfigInput> & { training?: ExperimentConfigInput['training'] }) =>
   ExperimentConfig.parse({ dataset: 'synthetic', model: 'mlp', ...c });
@@ -91,4 +91,9 @@ test('shouldStop ends the run at a batch boundary with the finished epochs', asy
   assert.equal(r.epochs.length, 1);
   assert.equal(r.artifact, null);
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('a diverging run fails with a reason instead of reporting NaN metrics', async () => {
+  const config = cfg({ training: { epochs: 8, learningRate: 10, momentum: 0.99, schedule: 'constant', trainLimit: 500, testLimit: 100 } });
+  await assert.rejects(trainExperiment({ config, dataDir: './data' }, {}), (e: Error) => e instanceof RunInputError && /diverged.*learningRate/.test(e.message));
 });

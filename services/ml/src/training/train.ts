@@ -96,6 +96,10 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
       }
     }
     const trainMs = performance.now() - epochStart;
+    // A diverged run would report NaN metrics (null in JSON): fail it once, with what to change.
+    if (!Number.isFinite(lossSum / n)) {
+      throw new RunInputError(`training diverged: the training loss is not finite in epoch ${epoch + 1} (learning rate ${epochLr}); lower training.learningRate`);
+    }
     // Test the model as it would be deployed: with the compact weights in the training phase.
     const evalArrays = trainCompact ? trainCompact.apply(state.weights, state.quantRng, true) : null;
     const testAccuracy = evaluate(model, evalArrays?.all ?? state.weights, data);
