@@ -13,7 +13,7 @@ test(`${RUNS} tiny runs over 3 worker processes: every run completes exactly onc
   const rec = await recordEvents(env);
   const workers = await Promise.all([spawnWorker(env), spawnWorker(env), spawnWorker(env)]);
   try {
-    const config = ExperimentConfig.parse({ dataset: 'synthetic', model: 'mlp', training: { epochs: 1, batchSize: 100, trainLimit: 200, testLimit: 100 } });
+    const config = ExperimentConfig.parse({ dataset: 'synthetic', model: 'mlp', training: { epochs: 1, batchSize: 100, trainLimit: 100, testLimit: 50 } });
     const docs = Array.from({ length: RUNS }, (_, i) => newRunDoc({ ...config, name: `tiny-${i}` }));
     for (const d of docs) await h.store.create(d);
     await h.queue.addBulk(docs.map((d) => ({ name: 'run' as const, data: { runId: d.id, config: d.config, baselineId: null }, opts: { jobId: d.id } })));
