@@ -30,14 +30,15 @@ test('the runs list pages through the API cursor (50 a page), filters, and picks
   const errors = watchErrors(page);
   await page.goto(`${stack.url}/`);
   const rows = page.locator('.runs-table tbody tr');
+  const runsCard = page.locator('section.card').filter({ has: page.locator('h2', { hasText: /^Runs$/ }) });
   await rows.first().waitFor();
   assert.equal(await rows.count(), 50);
   assert.equal(await rows.first().getAttribute('data-run'), ids[59], 'newest first');
-  await page.getByRole('button', { name: 'Older →' }).click();
+  await runsCard.getByRole('button', { name: 'Older →' }).click();
   await page.locator(`.runs-table tr[data-run="${ids[0]}"]`).waitFor();
   assert.equal(await rows.count(), 10);
-  assert.equal(await page.getByRole('button', { name: 'Older →' }).isDisabled(), true, 'no page after the last');
-  await page.getByRole('button', { name: '← Newer' }).click();
+  assert.equal(await runsCard.getByRole('button', { name: 'Older →' }).isDisabled(), true, 'no page after the last');
+  await runsCard.getByRole('button', { name: '← Newer' }).click();
   await page.locator(`.runs-table tr[data-run="${ids[59]}"]`).waitFor();
 
   await page.locator('select[name=kind]').selectOption('dictionary');

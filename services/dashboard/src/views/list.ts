@@ -9,6 +9,7 @@ import { DATASET_OPTIONS, KIND_OPTIONS, STATUS_OPTIONS } from '../options.ts';
 
 const POLL_MS = 3000;
 const PAGE = 50;
+const SWEEP_PAGE = 10;
 
 // Kept across visits so going back to the list keeps the user's filters and selection.
 const filters: RunFilters = {};
@@ -82,6 +83,28 @@ export function listView({ root, signal }: ViewContext): void {
   updateCompare();
 
   const sweeps = section('Sweeps', h('a', { class: 'button primary', href: '#/new/sweep' }, 'New sweep'));
+  // The sweeps list pages like the runs list, 10 at a time.
+  const sweepCursors: (string | undefined)[] = [undefined];
+  let sweepNext: string | null = null;
+  const sweepNewer = h('button', { type: 'button', onclick: () => sweepPage(-1) }, '← Newer');
+  const sweepOlder = h('button', { type: 'button', onclick: () => sweepPage(1) }, 'Older →');
+  const sweepPager = h('div', { class: 'pager' }, sweepNewer, sweepOlder);
+  sweeps.el.append(sweepPager);
+  async function loadSweeps(): Promise<void> {
+    const list = await api.listSweeps({ limit: SWEEP_PAGE, cursor: sweepCursors[sweepCursors.length - 1] }, signal);
+    if (signal.aborted) return;
+    sweepNext = list.nextCursor;
+    showError(sweeps.error, null);
+    fill(sweeps.body, sweepsTable(list));
+    sweepNewer.toggleAttribute('disabled', sweepCursors.length <= 1);
+    sweepOlder.toggleAttribute('disabled', !sweepNext);
+    sweepPager.hidden = sweepCursors.length <= 1 && !sweepNext;
+  }
+  function sweepPage(dir: 1 | -1): void {
+    if (dir === 1 && sweepNext) sweepCursors.push(sweepNext);
+    if (dir === -1 && sweepCursors.length > 1) sweepCursors.pop();
+    loadSweeps().catch((e) => showError(sweeps.error, e));
+  }
   const newer = h('button', { type: 'button', onclick: () => page(-1) }, '← Newer');
   const older = h('button', { type: 'button', onclick: () => page(1) }, 'Older →');
   const pageInfo = h('span', { class: 'muted page-info' });
@@ -120,12 +143,9 @@ export function listView({ root, signal }: ViewContext): void {
   }
 
   every(POLL_MS, async () => {
-    const [s, r] = await Promise.allSettled([api.listSweeps({ limit: 20 }, signal), loadRuns()]);
+    const [s, r] = await Promise.allSettled([loadSweeps(), loadRuns()]);
     if (signal.aborted) return;
-    if (s.status === 'fulfilled') {
-      showError(sweeps.error, null);
-      fill(sweeps.body, sweepsTable(s.value));
-    } else showError(sweeps.error, s.reason);
+    if (s.status === 'rejected') showError(sweeps.error, s.reason);
     if (r.status === 'rejected') {
       showError(runs.error, r.reason);
       if (!lastRuns) runs.body.replaceChildren();
