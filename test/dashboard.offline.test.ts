@@ -58,6 +58,12 @@ test('with other hosts blocked every view renders, the run form shows the API is
   // The run form: the API's zod issue lands next to the field its path names, and nothing is queued.
   await page.goto(`${stack.url}/#/new/run`);
   const form = page.locator('#run-form');
+  // Only the chosen kind's options show.
+  assert.equal(await form.locator('[data-field="representation.scope"]').isHidden(), true);
+  await form.locator('[name=kind]').selectOption('dictionary');
+  assert.equal(await form.locator('[data-field="representation.scope"]').isVisible(), true);
+  assert.equal(await form.locator('[data-field="representation.rounding"]').isHidden(), true);
+  await form.locator('[name=kind]').selectOption('fixed');
   await form.locator('[name=bits]').fill('40');
   await form.locator('button[type=submit]').click();
   const bitsError = form.locator('[data-field="representation.bits"] > .field-error');
