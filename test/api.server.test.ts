@@ -47,3 +47,21 @@ test('a bad environment stops the server at start with one line and exit code 2'
   assert.equal(code, 2);
   assert.match(err, /^quantlab: invalid environment: PORT: .*\n$/);
 });
+
+test('with Redis unreachable, requests get 503 unavailable and /healthz says degraded', async () => {
+  const { buildApp } = await import('@quantlab/api');
+  const { parseEnv } = await import('@quantlab/shared');
+  const app = await buildApp({ env: parseEnv({ REDIS_URL: 'redis://127.0.0.1:1', KEY_PREFIX: 'qltest:unreachable', LOG_LEVEL: 'silent' }), logger: false });
+  try {
+    const post = await app.inject({ method: 'POST', url: '/experiments', payload: { dataset: 'mnist' } });
+    assert.equal(post.statusCode, 503);
+    assert.equal(post.json().type, 'https://quantlab.dev/problems/unavailable');
+    assert.equal(post.headers['retry-after'], '5');
+    const health = await app.inject({ method: 'GET', url: '/healthz' });
+    assert.equal(health.statusCode, 503);
+    assert.equal(health.json().status, 'degraded');
+    assert.equal((await app.inject({ method: 'GET', url: '/experiments/run_abcdefgh' })).statusCode, 503);
+  } finally {
+    await app.close();
+  }
+});

@@ -56,6 +56,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis'));
   queueConnection.on('error', (err) => app.log.warn({ err: err.message }, 'redis (queue)'));
   const queue = createRunQueue(env, queueConnection);
+  // Without a listener BullMQ prints every connection error; requests already answer 503 while Redis is away.
+  queue.on('error', (err) => app.log.warn({ err: err.message }, 'queue'));
   const hub = new EventHub(() => {
     const sub = producerConnection(env.REDIS_URL, { maxRetriesPerRequest: null });
     sub.on('error', (err) => app.log.warn({ err: err.message }, 'redis (events)'));
