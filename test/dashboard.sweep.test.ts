@@ -50,7 +50,15 @@ test('a sweep submitted through the form ends in the figure, and the numbers sho
   assert.equal(created.runs.length, 4, 'fixed 2 and 8, dictionary 2, float32 baseline');
 
   // The figure counts the runs aggregated into its points; wait until every run of the sweep is in it.
-  await page.locator(`#chart-relative[data-runs="${created.runs.length}"]`).waitFor({ timeout: 60_000 });
+  await page
+    .locator(`#chart-relative[data-runs="${created.runs.length}"]`)
+    .waitFor({ timeout: 60_000 })
+    .catch(async (e: Error) => {
+      // Say why: the runs' statuses and errors, not only that the figure never filled.
+      const now = (await (await fetch(`${stack.url}/sweeps/${sweepId}`)).json()) as SweepDocument;
+      const runs = now.runs.map((r) => `${r.name}: ${r.status}${r.error ? ` (${r.error.message})` : ''}`).join('; ');
+      throw new Error(`${e.message}\nsweep ${now.status}: ${runs}`);
+    });
   await page.locator('.page-head .badge[data-status="completed"]').waitFor({ timeout: 10_000 });
 
   const doc = (await (await fetch(`${stack.url}/sweeps/${sweepId}`)).json()) as SweepDocument;
