@@ -127,3 +127,17 @@ test('SSE auth: bearer header or a short-lived token for that run only', async (
   // the token does not open anything else
   assert.equal((await fetch(`${base}/experiments/${id}?token=${encodeURIComponent(token)}`)).status, 401);
 });
+
+test('a client that goes away at any moment leaves no subscription or heartbeat behind', async () => {
+  const id = await newRun();
+  // Abort at different points of the stream's setup: before, during and after the snapshot.
+  for (const delay of [0, 1, 2, 5, 10, 20, 50]) {
+    const ac = new AbortController();
+    const pending = fetch(`${base}/experiments/${id}/events`, { headers: auth, signal: ac.signal }).then((r) => r.body?.getReader().read());
+    setTimeout(() => ac.abort(), delay);
+    await pending.catch(() => {});
+  }
+  const deadline = Date.now() + 3000;
+  while (app.ql.hub.channels > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(app.ql.hub.channels, 0, 'every stream unsubscribed');
+});

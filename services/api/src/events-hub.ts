@@ -37,6 +37,11 @@ export class EventHub {
     };
   }
 
+  /** Channels with at least one listener (tests check that closed streams let go of theirs). */
+  get channels(): number {
+    return this.listeners.size;
+  }
+
   async close(): Promise<void> {
     this.listeners.clear();
     if (this.sub) await this.sub.quit().catch(() => this.sub?.disconnect());

@@ -66,19 +66,22 @@ const events: FastifyPluginAsyncZod<EventsOptions> = async (app, opts) => {
       }
 
       reply.hijack();
-      res = reply.raw;
-      open.add(res);
-      const heartbeat = setInterval(() => res?.write(': ping\n\n'), opts.heartbeatMs);
+      const out = reply.raw;
+      res = out;
+      open.add(out);
+      // The client may have gone while the document was read: its 'close' has then already fired.
+      const gone = () => out.destroyed || !out.socket || out.socket.destroyed;
+      const heartbeat = setInterval(() => (gone() ? finish() : out.write(': ping\n\n')), opts.heartbeatMs);
       const finish = () => {
         if (done) return;
         done = true;
         clearInterval(heartbeat);
-        open.delete(res as ServerResponse);
+        open.delete(out);
         void unlisten();
-        res?.end();
+        out.end();
       };
-      request.raw.on('close', finish);
-      res.on('close', finish);
+      out.on('close', finish);
+      if (gone()) return finish();
       res.writeHead(200, {
         ...(reply.getHeaders() as Record<string, string>),
         'content-type': 'text/event-stream; charset=utf-8',
