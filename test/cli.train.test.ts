@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunDocument } from '@quantlab/shared';
-import { parseRepr } from '@quantlab/cli/commands/train';
+import { parseRepr } from '@quantlab/cli/flags';
 
 const tmp = mkdtempSync(join(tmpdir(), 'quantlab-cli-train-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -77,4 +77,10 @@ test('--repr short forms', () => {
   assert.deepEqual(parseRepr('dictionary:4:nonuniform:r5:step:global'), { kind: 'dictionary', bits: 4, init: 'nonuniform', refine: 5, refitEvery: 'step', scope: 'global' });
   assert.deepEqual(parseRepr('{"kind":"fixed","bits":4}'), { kind: 'fixed', bits: 4 });
   assert.throws(() => parseRepr('fixed:8:nearest:stochastic'), /sets rounding twice/);
+});
+
+test('--repr lists (for sweeps) expand inside one token, and float32 takes no options', () => {
+  assert.deepEqual(parseRepr('fixed:2,4,8:nearest,stochastic', true), { kind: 'fixed', bits: [2, 4, 8], rounding: ['nearest', 'stochastic'] });
+  assert.throws(() => parseRepr('float32:8'), /float32 takes no options/);
+  assert.throws(() => parseRepr('dictionary:4:uniform,global', true), /mixes options/);
 });

@@ -1,7 +1,7 @@
 /** `quantlab cancel ID`: a queued run never starts; a running one stops at its next batch. A sweep id cancels all its runs. */
 import { ApiClient, printJson } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
-import { parseFlags } from './submit.ts';
+import { parseFlags } from '../flags.ts';
 
 export async function run(argv: string[]): Promise<number> {
   const { values: f, positionals } = parseFlags(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, 'cancel');

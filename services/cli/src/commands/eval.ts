@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { DATASETS, labelOf, loadEnvOrExit } from '@quantlab/shared';
 import { BackendError, RunInputError, evaluateArtifact, initBackend, type BackendChoice } from '@quantlab/ml';
 import { CliError } from '../cli-error.ts';
-import { num, parseFlags } from './submit.ts';
+import { num, parseFlags } from '../flags.ts';
 
 const HELP = `usage: quantlab eval ARTIFACT [--dataset NAME] [--test-limit N] [--backend auto|tensorflow|wasm|cpu] [--json]
 Restores the model packed in ARTIFACT and reports its test accuracy on the test split of NAME (default: the dataset

@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { ApiClient } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
-import { parseFlags } from './submit.ts';
+import { parseFlags } from '../flags.ts';
 
 const HELP = `usage: quantlab export SWEEP_ID [--out FILE]
 Prints the sweep as JSON (its record, every run document with its epochs, each artifact in base64) on stdout, or

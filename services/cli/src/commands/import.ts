@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { ImportResult } from '@quantlab/shared';
 import { ApiClient, printJson } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
-import { parseFlags } from './submit.ts';
+import { parseFlags } from '../flags.ts';
 
 const HELP = `usage: quantlab import FILE [--same-ids] [--json]
 Recreates the sweep of FILE (written by quantlab export; - reads stdin) and its runs, epochs and artifacts on the

@@ -3,7 +3,7 @@ import type { RunList, SweepList } from '@quantlab/shared';
 import { labelOf } from '@quantlab/shared';
 import { ApiClient, pct, printJson, table } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
-import { parseFlags } from './submit.ts';
+import { parseFlags } from '../flags.ts';
 
 const USAGE = `usage: quantlab ls [--status S] [--sweep ID] [--dataset D] [--kind float32|fixed|dictionary] [--limit N] [--cursor C] [--json]
        quantlab ls --sweeps [--limit N] [--cursor C] [--json]`;

@@ -2,7 +2,7 @@
 import type { RetryAccepted, SweepRetryResult } from '@quantlab/shared';
 import { ApiClient, printJson } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
-import { parseFlags } from './submit.ts';
+import { parseFlags } from '../flags.ts';
 
 const HELP = `usage: quantlab retry ID [--json]
 Queues a failed or cancelled run (run_…) again as a new run linked to it (retryOf), or every failed and cancelled

@@ -1,7 +1,7 @@
 /** `quantlab rm ID...`: deletes runs or sweeps and everything stored for them; a running run is cancelled first. */
 import { ApiClient } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
-import { parseFlags } from './submit.ts';
+import { parseFlags } from '../flags.ts';
 
 const HELP = `usage: quantlab rm ID... [--json]
 Deletes each run (run_…) or sweep (swp_…, with all its runs): documents, epochs, checkpoints, artifacts and queued

@@ -3,7 +3,7 @@ import type { RunDocument, SweepDocument } from '@quantlab/shared';
 import { labelOf } from '@quantlab/shared';
 import { ApiClient, pct, printJson, table } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
-import { parseFlags } from './submit.ts';
+import { parseFlags } from '../flags.ts';
 
 const USAGE = `usage: quantlab status ID [--json]
   ID is a run id (run_…) or a sweep id (swp_…). --json prints the API's document as one line.`;

@@ -4,7 +4,7 @@
  */
 import { ApiClient, printJson } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
-import { CONFIG_OPTIONS, defined, num, parseFlags, parseRepr, readJsonFile, trainingFlags } from './submit.ts';
+import { CONFIG_OPTIONS, defined, num, parseFlags, parseRepr, readJsonFile, trainingFlags } from '../flags.ts';
 
 const USAGE = `usage: quantlab sweep --preset paper [--budget full|small] [--dataset NAME] [--seeds 1,2,3] [training flags]
        quantlab sweep --dataset NAME --repr fixed:2,4,8:nearest,stochastic --repr dictionary:1,2,4 \\

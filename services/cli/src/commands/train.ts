@@ -18,6 +18,7 @@ import {
 import { initBackend, trainExperiment, RunInputError, BackendError, type BackendChoice, type StopReason, type TrainOutcome } from '@quantlab/ml';
 import { provenanceOf } from '@quantlab/ml/training/provenance';
 import { FORMAT_NAME } from '@quantlab/ml/artifact/index';
+import { parseRepr } from '../flags.ts';
 import { CliError } from '../cli-error.ts';
 
 const USAGE = `usage: quantlab train --dataset NAME [options]
@@ -68,45 +69,6 @@ function number(flag: string, v: string | undefined): number | undefined {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n)) throw usageError(`--${flag} must be a number, got "${v}"`);
   return n;
-}
-
-/** Parses --repr's short forms into a representation object; the schema then checks the values. */
-export function parseRepr(text: string): Record<string, unknown> {
-  const s = text.trim();
-  if (s.startsWith('{')) {
-    try {
-      return JSON.parse(s) as Record<string, unknown>;
-    } catch {
-      throw usageError(`--repr: not valid JSON: ${s}`);
-    }
-  }
-  const [kind, bitsText, ...rest] = s.split(':');
-  if (kind === 'float32') {
-    if (bitsText !== undefined) throw usageError('--repr float32 takes no options');
-    return { kind };
-  }
-  if (kind !== 'fixed' && kind !== 'dictionary') throw usageError(`--repr: unknown kind "${kind}" (float32, fixed:BITS or dictionary:BITS)`);
-  if (bitsText === undefined || !/^\d+$/.test(bitsText)) throw usageError(`--repr ${kind} needs a bit width, e.g. ${kind}:8`);
-  const r: Record<string, unknown> = { kind, bits: Number(bitsText) };
-  const set = (key: string, value: unknown, token: string) => {
-    if (key in r) throw usageError(`--repr: "${token}" sets ${key} twice`);
-    r[key] = value;
-  };
-  for (const token of rest) {
-    if (kind === 'fixed') {
-      if (token === 'pow2' || token === 'maxabs') set('range', token, token);
-      else if (token === 'nearest' || token === 'stochastic') set('rounding', token, token);
-      else if (/^f-?\d+$/.test(token)) set('fractionBits', Number(token.slice(1)), token);
-      else throw usageError(`--repr fixed: unknown option "${token}" (pow2|maxabs, nearest|stochastic, fN)`);
-    } else {
-      if (token === 'global' || token === 'per-layer') set('scope', token, token);
-      else if (token === 'uniform' || token === 'nonuniform') set('init', token, token);
-      else if (/^r\d+$/.test(token)) set('refine', Number(token.slice(1)), token);
-      else if (token === 'step' || token === 'epoch') set('refitEvery', token, token);
-      else throw usageError(`--repr dictionary: unknown option "${token}" (global|per-layer, uniform|nonuniform, rN, step|epoch)`);
-    }
-  }
-  return r;
 }
 
 export function configFromFlags(v: Record<string, string | boolean | undefined>): ExperimentConfig {
