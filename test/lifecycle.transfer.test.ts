@@ -84,6 +84,14 @@ test('quantlab export writes the sweep, its runs and artifacts; quantlab import 
   const taken = await quantlab(['import', file, '--same-ids'], { QUANTLAB_URL: urlB });
   assert.equal(taken.code, 1);
   assert.match(taken.stderr, /^quantlab: POST \/import\?ids=same: 409 ids already exist on this cluster: /);
+
+  // quantlab rm takes a sweep id too: the imported copy goes with all its runs and artifacts.
+  const rm = await quantlab(['rm', result.id, '--json'], { QUANTLAB_URL: urlB });
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.deepEqual(JSON.parse(rm.stdout), { id: result.id, deleted: true });
+  assert.equal((await other.inject({ method: 'GET', url: `/sweeps/${result.id}` })).statusCode, 404);
+  for (const id of result.runs) assert.equal(await other.ql.runs.exists(id), false);
+  assert.equal(await other.ql.runs.getArtifact(result.runs[0]), null);
 });
 
 test('a run exported while unfinished arrives cancelled with a note; bad files are refused with 400 and store nothing', async () => {
