@@ -77,6 +77,18 @@ test('a sweep submitted through the form ends in the figure, and the numbers sho
   const baseline = doc.summary.find((r) => r.series.startsWith('float32/'));
   assert.equal(baseline?.relativeAccuracy.mean, 1, 'the baseline is the 100% line');
   await page.screenshot({ path: screenshotPath('dashboard-sweep'), fullPage: true });
+  // The summary as CSV: one line per summary row, the same numbers.
+  const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.locator('#download-csv').click()]);
+  const csv = readFileSync(await csvDownload.path(), 'utf8').trim().split('\r\n');
+  assert.equal(csv[0].split(',')[0], 'series');
+  assert.equal(csv.length, 1 + doc.summary.length);
+  for (const row of doc.summary) {
+    const fields = csv.find((l) => l.startsWith(`${row.series},${row.bits},`))?.split(',');
+    assert.ok(fields, `csv row ${row.series} ${row.bits}`);
+    assert.equal(Number(fields[3]), row.testAccuracy.mean);
+    assert.equal(Number(fields[6]), row.relativeAccuracy.mean);
+    assert.equal(Number(fields[9]), row.compactBytes);
+  }
 
   // A run's page: its numbers, curves and the artifact download (fetched as a blob).
   const run = doc.runs.find((r) => r.config.representation.kind === 'fixed') as RunDocument;

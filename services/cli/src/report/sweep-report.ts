@@ -2,10 +2,11 @@ import { basename } from 'node:path';
 import type { RunDocument } from '@quantlab/shared';
 import { lineChartSvg } from './svg-chart.ts';
 
+/** Mean, min and max over seeds; null while no run of the row has completed. */
 interface Stat {
-  mean: number;
-  min: number;
-  max: number;
+  mean: number | null;
+  min: number | null;
+  max: number | null;
 }
 /** The parts of GET /sweeps/:id a report reads. */
 export interface SweepForReport {
@@ -30,7 +31,7 @@ export const PAPER_TARGETS: Targets[] = [
 ];
 
 const pct = (x: number | null | undefined, digits = 1) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(digits)}%`);
-const spread = (s: Stat | null, digits = 1) => (s ? `${pct(s.mean, digits)} [${pct(s.min, digits)}, ${pct(s.max, digits)}]` : '–');
+const spread = (s: Stat | null, digits = 1) => (s && s.mean !== null ? `${pct(s.mean, digits)} [${pct(s.min, digits)}, ${pct(s.max, digits)}]` : '–');
 
 /** Rows of one series that are not the float32 baseline, by bits. */
 function seriesRows(sweep: SweepForReport) {
@@ -55,7 +56,9 @@ export function smallestBitsKeeping(rows: SweepForReport['summary'], threshold: 
 export function relativeAccuracyChart(sweep: SweepForReport): string {
   const series = [...seriesRows(sweep)].map(([name, rows]) => ({
     name,
-    points: rows.filter((r) => r.relativeAccuracy).map((r) => ({ x: r.bits, y: 100 * r.relativeAccuracy!.mean, min: 100 * r.relativeAccuracy!.min, max: 100 * r.relativeAccuracy!.max })),
+    points: rows
+      .filter((r) => r.relativeAccuracy?.mean != null)
+      .map((r) => ({ x: r.bits, y: 100 * r.relativeAccuracy!.mean!, min: 100 * (r.relativeAccuracy!.min ?? r.relativeAccuracy!.mean!), max: 100 * (r.relativeAccuracy!.max ?? r.relativeAccuracy!.mean!) })),
   }));
   const bits = [...new Set(series.flatMap((s) => s.points.map((p) => p.x)))].sort((a, b) => a - b);
   const lowest = Math.min(100, ...series.flatMap((s) => s.points.map((p) => p.min ?? p.y)));
@@ -109,13 +112,13 @@ export function sweepReportMarkdown(sweep: SweepForReport, opts: { svgPath: stri
   out.push('## Targets', '');
   for (const t of PAPER_TARGETS) {
     const candidates = [...rows].filter(([name]) => name.startsWith(`${t.kind}/`) && name.endsWith(`/${t.phase}`));
-    const hits = candidates.map(([name, r]) => ({ name, row: r.find((x) => x.bits === t.bits) })).filter((c) => c.row?.relativeAccuracy);
+    const hits = candidates.map(([name, r]) => ({ name, row: r.find((x) => x.bits === t.bits) })).filter((c) => c.row?.relativeAccuracy?.mean != null);
     if (hits.length === 0) {
       out.push(`- ${t.kind} at ${t.bits} bits (${t.phase} phase) ≥ ${pct(t.atLeast, 0)}: not measured in this sweep.`);
       continue;
     }
-    const best = hits.reduce((a, b) => (b.row!.relativeAccuracy!.mean > a.row!.relativeAccuracy!.mean ? b : a));
-    const got = best.row!.relativeAccuracy!.mean;
+    const best = hits.reduce((a, b) => (b.row!.relativeAccuracy!.mean! > a.row!.relativeAccuracy!.mean! ? b : a));
+    const got = best.row!.relativeAccuracy!.mean!;
     const verdict = got >= t.atLeast ? 'met' : `missed by ${(100 * (t.atLeast - got)).toFixed(1)} points`;
     out.push(`- ${t.kind} at ${t.bits} bits (${t.phase} phase) ≥ ${pct(t.atLeast, 0)}: ${pct(got, 2)} with \`${best.name}\` — ${verdict}.`);
   }

@@ -1,5 +1,6 @@
 import type { SweepDocument, SweepSummaryRow } from '@quantlab/shared/schemas/sweep';
-import { api } from '../api.ts';
+import { api, saveBlob } from '../api.ts';
+import { summaryCsv } from '../csv.ts';
 import { fill, h } from '../dom.ts';
 import { bytes, bytesShort, DASH, num, pct, progressBar, seriesLabel, statusBadge } from '../format.ts';
 import { every, type ViewContext } from '../router.ts';
@@ -141,6 +142,11 @@ export function sweepView({ root, params, signal }: ViewContext): void {
   runsFold.addEventListener('toggle', () => {
     (runsFold.firstChild as HTMLElement).textContent = `${runsFold.open ? 'Hide' : 'Show'} the ${runs.querySelectorAll('tbody tr').length} runs`;
   });
+  const csvButton = h(
+    'button',
+    { type: 'button', id: 'download-csv', onclick: () => doc && saveBlob(new Blob([summaryCsv(doc)], { type: 'text/csv' }), `${doc.id}-summary.csv`) },
+    'Download CSV',
+  );
   const selected = new Set<string>();
   const compare = h('a', { class: 'button', href: '#/compare' }, 'Compare selected');
   const updateCompare = () => {
@@ -152,7 +158,13 @@ export function sweepView({ root, params, signal }: ViewContext): void {
     head,
     err,
     h('div', { class: 'grid-2' }, h('section', { class: 'card' }, h('h2', null, 'Relative accuracy vs. bits per weight'), rel.el), h('section', { class: 'card' }, h('h2', null, 'Test accuracy vs. model size'), size.el)),
-    h('section', { class: 'card' }, h('h2', null, 'Summary'), h('p', { class: 'hint' }, 'Mean over seeds of completed runs; the smaller numbers are the min – max.'), summary),
+    h(
+      'section',
+      { class: 'card' },
+      h('div', { class: 'section-head' }, h('h2', null, 'Summary'), h('div', { class: 'section-actions' }, csvButton)),
+      h('p', { class: 'hint' }, 'Mean over seeds of completed runs; the smaller numbers are the min – max.'),
+      summary,
+    ),
     h('section', { class: 'card' }, h('div', { class: 'section-head' }, h('h2', null, 'Runs'), h('div', { class: 'section-actions' }, compare)), runsFold),
   );
 
