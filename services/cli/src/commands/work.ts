@@ -35,11 +35,17 @@ export async function run(argv: string[]): Promise<number> {
     if (e instanceof ConfigError) throw new CliError(e.message, 2);
     throw e;
   }
+  // Signal handlers go in before the worker starts: it registers (and may take a job) before startWorker resolves.
+  let stopRequested = false;
+  let onStop = () => void (stopRequested = true);
+  const signal = () => onStop();
+  process.on('SIGTERM', signal);
+  process.on('SIGINT', signal);
   const worker = await startWorker(env);
   process.stderr.write(`quantlab: worker ${worker.id} is training runs from ${env.REDIS_URL} (concurrency ${env.WORKER_CONCURRENCY}); Ctrl-C stops it\n`);
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = () => {
+    onStop = () => {
       if (stopping) return;
       stopping = true;
       setTimeout(() => resolve(1), env.SHUTDOWN_TIMEOUT_MS + 5_000).unref();
@@ -48,7 +54,6 @@ export async function run(argv: string[]): Promise<number> {
         () => resolve(1),
       );
     };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    if (stopRequested) onStop();
   });
 }
