@@ -10,7 +10,7 @@ import {
   seriesOf,
   type Env,
   type ExperimentConfigInput,
-  type RunDocument,
+  RunDocument,
   type RunEvent,
   type RunQueue,
 } from '@quantlab/shared';
@@ -73,7 +73,8 @@ export function harness(env: Env): Harness {
       const until = Date.now() + timeoutMs;
       for (;;) {
         const doc = await store.get(id);
-        if (doc && statuses.includes(doc.status)) return doc;
+        // What the worker wrote must be a valid document (the API's response schema would refuse it otherwise).
+        if (doc && statuses.includes(doc.status)) return RunDocument.parse(doc);
         if (Date.now() > until) throw new Error(`run ${id} is ${doc?.status} after ${timeoutMs} ms (waiting for ${statuses.join('|')})${doc?.error ? `: ${doc.error.message}` : ''}`);
         await sleep(200);
       }
