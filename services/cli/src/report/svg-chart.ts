@@ -9,6 +9,7 @@ export interface ChartPoint {
 export interface ChartSeries {
   name: string;
   points: ChartPoint[];
+  dashed?: boolean;
 }
 export interface LineChart {
   title: string;
@@ -80,10 +81,11 @@ export function lineChartSvg(chart: LineChart): string {
       const lower = pts.map((p) => `${sx(p.x)},${sy(p.min ?? p.y)}`).reverse();
       parts.push(`<polygon points="${[...upper, ...lower].join(' ')}" fill="${color}" fill-opacity="0.12" stroke="none"/>`);
     }
-    parts.push(`<polyline points="${pts.map((p) => `${sx(p.x)},${sy(p.y)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`);
+    const dash = s.dashed ? ' stroke-dasharray="7 4"' : '';
+    parts.push(`<polyline points="${pts.map((p) => `${sx(p.x)},${sy(p.y)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`);
     for (const p of pts) parts.push(`<circle cx="${sx(p.x)}" cy="${sy(p.y)}" r="3" fill="${color}"><title>${esc(s.name)}: ${fmt(p.x)} → ${p.y.toFixed(2)}</title></circle>`);
     const ly = PLOT.top + 8 + i * 20;
-    parts.push(`<line x1="${PLOT.left + PLOT.width + 20}" y1="${ly}" x2="${PLOT.left + PLOT.width + 44}" y2="${ly}" stroke="${color}" stroke-width="3"/>`);
+    parts.push(`<line x1="${PLOT.left + PLOT.width + 20}" y1="${ly}" x2="${PLOT.left + PLOT.width + 44}" y2="${ly}" stroke="${color}" stroke-width="3"${dash}/>`);
     parts.push(`<text x="${PLOT.left + PLOT.width + 50}" y="${ly + 4}">${esc(s.name)}</text>`);
   });
   parts.push('</svg>');

@@ -54,8 +54,10 @@ export function smallestBitsKeeping(rows: SweepForReport['summary'], threshold: 
 }
 
 export function relativeAccuracyChart(sweep: SweepForReport): string {
+  // Inference-phase lines are dashed, as in the dashboard.
   const series = [...seriesRows(sweep)].map(([name, rows]) => ({
     name,
+    dashed: name.endsWith('/inference'),
     points: rows
       .filter((r) => r.relativeAccuracy?.mean != null)
       .map((r) => ({ x: r.bits, y: 100 * r.relativeAccuracy!.mean!, min: 100 * (r.relativeAccuracy!.min ?? r.relativeAccuracy!.mean!), max: 100 * (r.relativeAccuracy!.max ?? r.relativeAccuracy!.mean!) })),
