@@ -26,6 +26,14 @@ if (!['small', 'full'].includes(values.budget!) || !(workers >= 0)) {
   process.exit(2);
 }
 
+// Read before the services start: the code they run, whatever is committed while the study goes on.
+const commit = (() => {
+  try {
+    return execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+})();
 const children: ChildProcess[] = [];
 const stopAll = () => children.reverse().forEach((c) => c.kill('SIGTERM'));
 process.on('SIGINT', () => (stopAll(), process.exit(130)));
@@ -64,18 +72,11 @@ for (;;) {
   if (sweep.runs.every((r) => ['completed', 'failed', 'cancelled'].includes(r.status))) break;
 }
 
-const commit = (() => {
-  try {
-    return execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-})();
 const cpu = cpus();
 const notes = [
   '## Where and how this was measured',
   '',
-  `- Machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, no GPU; Node.js ${process.version}; quantlab commit ${commit}.`,
+  `- Machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, no GPU; Node.js ${process.version}; quantlab commit ${commit} (the code the processes started with).`,
   `- Stack: the real one — Redis, the API, ${workers} worker process${workers === 1 ? '' : 'es'} (one run each at a time), all on this machine; submitted as the \`paper\` preset (budget \`${values.budget}\`).`,
   `- Total wall time of the command, submission to last run: ${((Date.now() - started) / 60_000).toFixed(1)} minutes.`,
   `- Reproduce: \`npm run study -- --budget ${values.budget}${values.dataset ? ` --dataset ${values.dataset}` : ''} --workers ${workers}\` (or, against a running cluster, \`quantlab sweep --preset paper --budget ${values.budget}${values.dataset ? ` --dataset ${values.dataset}` : ''}\` then \`quantlab report SWEEP_ID\`).`,
