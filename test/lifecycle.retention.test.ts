@@ -1,7 +1,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildApp } from '@quantlab/api';
-import { newRunDocument } from '@quantlab/api/runs';
+import { newRunDocument } from '@quantlab/shared';
 import { applyRetention, ExperimentConfig, newId, type RunDocument, type RunStatus } from '@quantlab/shared';
 import { keysUnder } from './helpers/redis.ts';
 import { lifecycleStack, tiny, type Stack } from './helpers/lifecycle-stack.ts';

@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { ExperimentConfig, FenceLostError, newId, RunStore, seriesOf, type RunDocument } from '@quantlab/shared';
+import { ExperimentConfig, FenceLostError, newRunDocument, RunStore, type RunDocument } from '@quantlab/shared';
 import { testEnv, keysUnder } from './helpers/redis.ts';
 
 const env = testEnv('run-store');
@@ -13,29 +13,7 @@ after(async () => {
 });
 
 function newDoc(createdAt = new Date()): RunDocument {
-  const config = ExperimentConfig.parse({ dataset: 'mnist', model: 'mlp' });
-  return {
-    id: newId('run'),
-    name: config.name,
-    status: 'queued',
-    progress: { epoch: 0, epochs: config.training.epochs, fraction: 0 },
-    config,
-    metrics: { testAccuracy: null, trainLoss: null, durationMs: null, backend: null },
-    epochs: [],
-    workerId: null,
-    error: null,
-    createdAt: createdAt.toISOString(),
-    startedAt: null,
-    finishedAt: null,
-    sweepId: null,
-    series: seriesOf(config.representation, config.phase),
-    baselineId: null,
-    retryOf: null,
-    attempts: 0,
-    dataset: null,
-    provenance: null,
-    artifact: null,
-  };
+  return newRunDocument(ExperimentConfig.parse({ dataset: 'mnist', model: 'mlp' }), { createdAt: createdAt.toISOString() });
 }
 
 const epoch = (n: number) => ({ epoch: n, trainLoss: 1 / n, trainAccuracy: 0.5, testAccuracy: 0.6, durationMs: 10, imagesPerSec: 100 });

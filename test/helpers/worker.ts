@@ -7,7 +7,7 @@ import {
   listWorkers,
   newId,
   producerConnection,
-  seriesOf,
+  newRunDocument,
   type Env,
   type ExperimentConfigInput,
   RunDocument,
@@ -18,28 +18,7 @@ import {
 /** Test-side helpers for the worker: queue runs as the API does, spawn worker processes, watch run events. */
 
 export function newRunDoc(config: ExperimentConfig, id = newId('run')): RunDocument {
-  return {
-    id,
-    name: config.name,
-    status: 'queued',
-    progress: { epoch: 0, epochs: config.training.epochs, fraction: 0 },
-    config,
-    metrics: { testAccuracy: null, trainLoss: null, durationMs: null, backend: null },
-    epochs: [],
-    workerId: null,
-    error: null,
-    createdAt: new Date().toISOString(),
-    startedAt: null,
-    finishedAt: null,
-    sweepId: null,
-    series: seriesOf(config.representation, config.phase),
-    baselineId: null,
-    retryOf: null,
-    attempts: 0,
-    dataset: null,
-    provenance: null,
-    artifact: null,
-  };
+  return newRunDocument(config, { id });
 }
 
 export interface Harness {

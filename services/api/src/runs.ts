@@ -1,32 +1,6 @@
-import { FINAL_STATUSES, newId, seriesOf, withRelativeAccuracy, type ExperimentConfig, type RunDocument, type RunStatus } from '@quantlab/shared';
+import { FINAL_STATUSES, withRelativeAccuracy, type RunDocument, type RunStatus } from '@quantlab/shared';
 import type { ApiContext } from './context.ts';
 import { HttpProblem } from './problem.ts';
-
-/** A fresh queued run document for an effective config (defaults filled in). */
-export function newRunDocument(config: ExperimentConfig, extra: { id?: string; sweepId?: string | null; baselineId?: string | null; createdAt?: string } = {}): RunDocument {
-  return {
-    id: extra.id ?? newId('run'),
-    name: config.name,
-    status: 'queued',
-    progress: { epoch: 0, epochs: config.training.epochs, fraction: 0 },
-    config,
-    metrics: { testAccuracy: null, trainLoss: null, durationMs: null, backend: null },
-    epochs: [],
-    workerId: null,
-    error: null,
-    createdAt: extra.createdAt ?? new Date().toISOString(),
-    startedAt: null,
-    finishedAt: null,
-    sweepId: extra.sweepId ?? null,
-    series: seriesOf(config.representation, config.phase),
-    baselineId: extra.baselineId ?? null,
-    retryOf: null,
-    attempts: 0,
-    dataset: null,
-    provenance: null,
-    artifact: null,
-  };
-}
 
 export const runLinks = (id: string) => ({ self: `/experiments/${id}`, events: `/experiments/${id}/events`, artifact: `/experiments/${id}/artifact`, cancel: `/experiments/${id}/cancel` });
 

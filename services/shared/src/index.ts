@@ -4,6 +4,7 @@ export * from './schemas/run.ts';
 export * from './schemas/problem.ts';
 export * from './config.ts';
 export * from './ids.ts';
+export * from './run-document.ts';
 export * from './queue.ts';
 export * from './store/keys.ts';
 export * from './store/run-store.ts';

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CancelResult, ExperimentAccepted, ExperimentConfig, IdParams, newId, Problem, RunDocument, RunList, RunListQuery, type RunStatus } from '@quantlab/shared';
+import { CancelResult, ExperimentAccepted, ExperimentConfig, IdParams, newId, Problem, RunDocument, RunList, RunListQuery, type RunStatus, newRunDocument } from '@quantlab/shared';
 import { idempotent } from '../idempotency.ts';
 import { HttpProblem } from '../problem.ts';
-import { cancelRun, enqueueRuns, newRunDocument, readRun, readRuns, runLinks } from '../runs.ts';
+import { cancelRun, enqueueRuns, readRun, readRuns, runLinks } from '../runs.ts';
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
 /** Runs examined per list request at most, so a filter matching nothing cannot make one request read everything. */

@@ -19,9 +19,10 @@ import {
   retryLinks,
   startRetention,
   type RunDocument,
+  newRunDocument,
 } from '@quantlab/shared';
 import { HttpProblem } from '../problem.ts';
-import { enqueueRuns, newRunDocument, readRun, runLinks } from '../runs.ts';
+import { enqueueRuns, readRun, runLinks } from '../runs.ts';
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
 /** An export carries every artifact in base64; a cnn5 float32 model is about 0.8 MB of it. */

@@ -22,11 +22,12 @@ import {
   type RunDocument,
   type RunStatus,
   type SweepRecord,
+  newRunDocument,
 } from '@quantlab/shared';
 import { idempotent } from '../idempotency.ts';
 import { toProblem } from '../plugins/errors.ts';
 import { HttpProblem } from '../problem.ts';
-import { cancelRun, enqueueRuns, newRunDocument, readRuns } from '../runs.ts';
+import { cancelRun, enqueueRuns, readRuns } from '../runs.ts';
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
 
