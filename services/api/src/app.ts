@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { createRunQueue, producerConnection, RunStore, SweepStore, type Env } from '@quantlab/shared';
+import { createRunQueue, producerConnection, QUANTLAB_VERSION, RunStore, SweepStore, type Env } from '@quantlab/shared';
 import type { ApiContext } from './context.ts';
 import { EventHub } from './events-hub.ts';
 import auth from './plugins/auth.ts';
@@ -31,8 +31,6 @@ export interface BuildAppOptions {
    */
   validateResponses?: boolean;
 }
-
-const VERSION = '0.1.0';
 
 /** The API as a Fastify instance (not listening): server.ts listens, tests use inject. Closing it closes Redis and the queue. */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
@@ -77,7 +75,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     const origins = env.CORS_ORIGIN.split(',').map((s) => s.trim());
     await app.register(cors, { origin: origins.includes('*') ? true : origins, exposedHeaders: ['location', 'idempotent-replayed'] });
   }
-  await app.register(openapi, { version: VERSION });
+  await app.register(openapi, { version: QUANTLAB_VERSION });
   await app.register(dashboard, { root: opts.dashboardRoot });
 
   // Everything below is the API proper: bearer token when API_TOKEN is set (but routes marked public), rate limits on writes.

@@ -1,10 +1,9 @@
 /** Where a run's numbers come from: versions, backend, host and the hash of the effective config. */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import type { ExperimentConfig, Provenance } from '@quantlab/shared';
+import { QUANTLAB_VERSION, type ExperimentConfig, type Provenance } from '@quantlab/shared';
 
 /** JSON with object keys sorted, so equal configs hash equally whatever their key order. */
 export function canonicalJson(v: unknown): string {
@@ -23,12 +22,7 @@ export function configHash(config: ExperimentConfig): string {
 let cached: { version: string; commit: string | null } | undefined;
 function versionInfo() {
   if (cached) return cached;
-  let version = '0.0.0';
-  try {
-    version = (JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    /* keep the placeholder */
-  }
+  const version = QUANTLAB_VERSION;
   let commit: string | null = process.env.QUANTLAB_GIT_COMMIT ?? null;
   if (!commit) {
     try {
