@@ -18,7 +18,7 @@ import {
 import { initBackend, trainExperiment, RunInputError, BackendError, type BackendChoice, type StopReason, type TrainOutcome } from '@quantlab/ml';
 import { provenanceOf } from '@quantlab/ml/training/provenance';
 import { FORMAT_NAME } from '@quantlab/ml/artifact/index';
-import { parseRepr } from '../flags.ts';
+import { CONFIG_OPTIONS, parseRepr } from '../flags.ts';
 import { CliError } from '../cli-error.ts';
 
 const USAGE = `usage: quantlab train --dataset NAME [options]
@@ -38,28 +38,13 @@ const USAGE = `usage: quantlab train --dataset NAME [options]
   --artifact FILE                  write the packed compact model (for quantlab eval)
   --json                           print the RunDocument as one JSON line on stdout`;
 
+// The config flags of submit and sweep, less those that only make sense against the API; one --repr here.
+const { repr: _repr, priority: _priority, keep: _keep, file: _file, 'idempotency-key': _key, ...CONFIG_FLAGS } = CONFIG_OPTIONS;
 const OPTIONS = {
-  dataset: { type: 'string' },
-  model: { type: 'string' },
+  ...CONFIG_FLAGS,
   repr: { type: 'string' },
-  phase: { type: 'string' },
-  'quantize-biases': { type: 'boolean' },
-  epochs: { type: 'string' },
-  'batch-size': { type: 'string' },
-  lr: { type: 'string' },
-  momentum: { type: 'string' },
-  'weight-decay': { type: 'string' },
-  schedule: { type: 'string' },
-  seed: { type: 'string' },
-  'train-limit': { type: 'string' },
-  'test-limit': { type: 'string' },
-  augment: { type: 'boolean' },
-  'max-minutes': { type: 'string' },
-  name: { type: 'string' },
   backend: { type: 'string' },
   artifact: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 const usageError = (msg: string) => new CliError(`${msg} (quantlab train --help)`, 2);
