@@ -1,19 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, startStack, watchErrors } from './helpers/browser.ts';
+import { openDashboard, watchErrors } from './helpers/browser.ts';
 
 // The dashboard must work with no network beyond the API: no CDN scripts, no web fonts, no analytics.
 test('with other hosts blocked every view renders, the run form shows the API issue at its field, cancel works, and no request leaves the API', { timeout: 60_000 }, async (t) => {
-  const stack = await startStack('dash-offline');
-  const browser = await launchBrowser().catch(async (e) => {
-    await stack.close();
-    throw e;
-  });
-  // Browser first: its live streams and polls must not reach an API that is closing.
-  t.after(async () => {
-    await browser.close();
-    await stack.close();
-  });
+  const { stack, browser } = await openDashboard(t, 'dash-offline');
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const errors = watchErrors(page);
   const origin = new URL(stack.url).origin;

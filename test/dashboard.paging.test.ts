@@ -1,18 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, startStack, watchErrors } from './helpers/browser.ts';
+import { openDashboard, watchErrors } from './helpers/browser.ts';
 
 // Hundreds of runs stay fast because the list shows one page of the API's cursor pagination at a time.
 test('the runs list pages through the API cursor (50 a page), filters, and picks up new runs without a reload', { timeout: 60_000 }, async (t) => {
-  const stack = await startStack('dash-paging');
-  const browser = await launchBrowser().catch(async (e) => {
-    await stack.close();
-    throw e;
-  });
-  t.after(async () => {
-    await browser.close();
-    await stack.close();
-  });
+  const { stack, browser } = await openDashboard(t, 'dash-paging');
   const post = async (name: string, kind: 'fixed' | 'dictionary') => {
     const representation = kind === 'fixed' ? { kind, bits: 4 } : { kind, bits: 2 };
     const res = await fetch(`${stack.url}/experiments`, {

@@ -3,21 +3,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { SweepDocument } from '@quantlab/shared/schemas/sweep';
 import type { RunDocument } from '@quantlab/shared';
-import { launchBrowser, screenshotPath, startStack, watchErrors } from './helpers/browser.ts';
+import { screenshotPath, openDashboard, watchErrors } from './helpers/browser.ts';
 
 const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)}%`);
 
 test('a sweep submitted through the form ends in the figure, and the numbers shown are the API’s', { timeout: 90_000 }, async (t) => {
-  const stack = await startStack('dash-sweep', { worker: true });
-  const browser = await launchBrowser().catch(async (e) => {
-    await stack.close();
-    throw e;
-  });
-  // Browser first: its live streams and polls must not reach an API that is closing.
-  t.after(async () => {
-    await browser.close();
-    await stack.close();
-  });
+  const { stack, browser } = await openDashboard(t, 'dash-sweep', { worker: true });
   const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
   const errors = watchErrors(page);
 

@@ -1,21 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { launchBrowser, startStack, watchErrors } from './helpers/browser.ts';
+import { openDashboard, watchErrors } from './helpers/browser.ts';
 
 const TOKEN = 'dashboard-test-token-4711';
 
 test('with API_TOKEN set the page loads, its API calls fail until the token is entered, then all carry it, live events and the model download included', { timeout: 90_000 }, async (t) => {
-  const stack = await startStack('dash-token', { env: { API_TOKEN: TOKEN } });
-  const browser = await launchBrowser().catch(async (e) => {
-    await stack.close();
-    throw e;
-  });
-  // Browser first: its live streams and polls must not reach an API that is closing.
-  t.after(async () => {
-    await browser.close();
-    await stack.close();
-  });
+  const { stack, browser } = await openDashboard(t, 'dash-token', { env: { API_TOKEN: TOKEN } });
   const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
   const res = await fetch(`${stack.url}/experiments`, {
     method: 'POST',

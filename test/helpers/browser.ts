@@ -87,6 +87,23 @@ export async function startStack(name: string, opts: { worker?: boolean; env?: R
   return stack;
 }
 
+/**
+ * A stack and a browser for one test, closed after it (the browser first: its live streams and polls must not reach
+ * an API that is closing).
+ */
+export async function openDashboard(t: { after(fn: () => Promise<void>): void }, name: string, opts: Parameters<typeof startStack>[1] = {}): Promise<{ stack: Stack; browser: Browser }> {
+  const stack = await startStack(name, opts);
+  const browser = await launchBrowser().catch(async (e) => {
+    await stack.close();
+    throw e;
+  });
+  t.after(async () => {
+    await browser.close();
+    await stack.close();
+  });
+  return { stack, browser };
+}
+
 /** Collects uncaught page errors and console errors, so a test can assert the page ran clean. */
 export function watchErrors(page: Page): string[] {
   const errors: string[] = [];
