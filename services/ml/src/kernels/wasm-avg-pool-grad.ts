@@ -4,25 +4,11 @@
  * of input cells it covers, but the built-in gradients (wasm and cpu) divide by the full window size, which
  * underweights the border cells. Here each window's dy is spread over its covered cells, divided by their count.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { poolGradSetup, type PoolGradArgs } from './wasm-pool-grad-common.ts';
 
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-}
-
-export function avgPoolGradKernel(args: { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs: Record<string, unknown> }): tf.TensorInfo {
-  const { dy, input } = args.inputs;
-  const backend = args.backend as WasmBackendLike;
-  const a = args.attrs;
-  const info = tf.backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number],
-    a.filterSize as [number, number] | number,
-    a.strides as [number, number] | number,
-    1,
-    a.pad as 'same' | 'valid' | number,
-  );
-  const dx = backend.makeOutput(input.shape, 'float32');
+export function avgPoolGradKernel(args: PoolGradArgs): tf.TensorInfo {
+  const { dy, backend, info, dx } = poolGradSetup(args);
   const g = backend.typedArrayFromHeap(dy);
   const out = backend.typedArrayFromHeap(dx);
   out.fill(0);

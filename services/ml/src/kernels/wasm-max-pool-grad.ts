@@ -5,26 +5,11 @@
  * heap through the backend's typedArrayFromHeap views: no copies out to JS arrays.
  * Ties go to the first maximum in row-major window order, as in the cpu backend.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { poolGradSetup, type PoolGradArgs } from './wasm-pool-grad-common.ts';
 
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-}
-
-export function maxPoolGradKernel(args: { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs: Record<string, unknown> }): tf.TensorInfo {
-  const { dy, input } = args.inputs;
-  const backend = args.backend as WasmBackendLike;
-  const a = args.attrs;
-  const info = tf.backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number],
-    a.filterSize as [number, number] | number,
-    a.strides as [number, number] | number,
-    1,
-    a.pad as 'same' | 'valid' | number,
-    a.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-  );
-  const dx = backend.makeOutput(input.shape, 'float32');
+export function maxPoolGradKernel(args: PoolGradArgs): tf.TensorInfo {
+  const { dy, input, backend, info, dx } = poolGradSetup(args);
   // Views taken after the allocation above (which may grow, and so replace, the heap's buffer).
   const x = backend.typedArrayFromHeap(input);
   const g = backend.typedArrayFromHeap(dy);
