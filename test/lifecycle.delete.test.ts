@@ -1,6 +1,6 @@
-import { test, after, before } from 'node:test';
+import { test, after, before, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { bullPrefix, deleteRun, type RunDocument } from '@quantlab/shared';
+import { bullPrefix, deleteRun, deleteSweep, type RunDocument } from '@quantlab/shared';
 import { keysUnder } from './helpers/redis.ts';
 import { lifecycleStack, tiny, type Stack } from './helpers/lifecycle-stack.ts';
 import { sleep } from './helpers/worker.ts';
@@ -14,6 +14,18 @@ after(async () => s.close());
 /** A run that trains long enough to be caught running, with epochs and a checkpoint already stored. */
 const long = () => tiny({ name: 'long' }, { epochs: 40, trainLimit: 1000 });
 const hasEpoch = (d: RunDocument) => d.epochs.length >= 1;
+
+/** The worker stores an epoch first and its checkpoint just after: wait for both, not only what the API shows. */
+async function waitForCheckpoint(id: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await s.app.ql.runs.loadCheckpoint(id))) {
+    assert.ok(Date.now() < until, `run ${id} has no checkpoint after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+/** A test that fails midway must not leave its running run behind: the next tests scan the whole prefix. */
+const removeOnExit = (t: TestContext, id: string) => t.after(() => deleteRun(s.app.ql, id, { graceMs: 0 }).then(() => undefined));
 
 /**
  * What may remain under the test's prefix once its runs are gone, and why:
@@ -33,10 +45,11 @@ function unexpectedKeys(keys: string[]): string[] {
   return keys.filter((k) => !queueLevel.has(k) && k !== `${s.env.KEY_PREFIX}:workers` && k !== `${s.env.KEY_PREFIX}:worker:${workerId}`);
 }
 
-test('DELETE /experiments/:id of a RUNNING run cancels it and leaves no key behind', async () => {
+test('DELETE /experiments/:id of a RUNNING run cancels it and leaves no key behind', async (t) => {
   const id = await s.submit(long());
+  removeOnExit(t, id);
   await s.waitFor(id, ['running'], 40_000, hasEpoch);
-  assert.ok(await s.app.ql.runs.loadCheckpoint(id), 'a checkpoint exists before the delete');
+  await waitForCheckpoint(id);
   assert.ok((await keysUnder(s.env.KEY_PREFIX)).some((k) => k.endsWith(`:${id}:lock`)), 'the job is locked by the worker');
 
   const res = await s.app.inject({ method: 'DELETE', url: `/experiments/${id}` });
@@ -50,9 +63,11 @@ test('DELETE /experiments/:id of a RUNNING run cancels it and leaves no key behi
   assert.equal((await s.app.inject({ method: 'DELETE', url: `/experiments/${id}` })).statusCode, 404, 'a second delete: 404');
 });
 
-test('a run cut off while training (no grace) cannot be re-created by its worker, and the worker goes on', async () => {
+test('a run cut off while training (no grace) cannot be re-created by its worker, and the worker goes on', async (t) => {
   const id = await s.submit(long());
+  removeOnExit(t, id);
   await s.waitFor(id, ['running'], 40_000, hasEpoch);
+  await waitForCheckpoint(id);
   // graceMs 0: the worker gets no chance to stop by itself; only the deleted lock stops its writes.
   assert.equal(await deleteRun(s.app.ql, id, { graceMs: 0 }), true);
   // The next run can only start once the cut-off one has returned (concurrency 1): by then every zombie write was tried.
@@ -69,7 +84,7 @@ test('a run cut off while training (no grace) cannot be re-created by its worker
   assert.deepEqual(unexpectedKeys(await keysUnder(s.env.KEY_PREFIX)), []);
 });
 
-test('DELETE /sweeps/:id removes the running run, the queued ones, their jobs and the sweep', async () => {
+test('DELETE /sweeps/:id removes the running run, the queued ones, their jobs and the sweep', async (t) => {
   const res = await s.app.inject({
     method: 'POST',
     url: '/sweeps',
@@ -77,6 +92,7 @@ test('DELETE /sweeps/:id removes the running run, the queued ones, their jobs an
   });
   assert.equal(res.statusCode, 202, res.body);
   const sweep = res.json() as { id: string; runs: string[]; baselines: Record<string, string> };
+  t.after(() => deleteSweep(s.app.ql, sweep.id, { graceMs: 0 }).then(() => undefined));
   assert.equal(sweep.runs.length, 3);
   const baseline = Object.values(sweep.baselines)[0];
   await s.waitFor(baseline, ['running'], 40_000);
