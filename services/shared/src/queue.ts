@@ -41,15 +41,18 @@ export function workerConnection(url: string, extra: RedisOptions = {}): Redis {
   return new Redis(url, { maxRetriesPerRequest: null, ...extra });
 }
 
+/** Transient failures (a dead training thread, Redis away) retry with exponential backoff; the last attempt fails the run. */
+export const RUN_JOB_OPTIONS = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 2_000 },
+  removeOnComplete: { count: 1_000 },
+  removeOnFail: { count: 5_000 },
+} as const;
+
 export function createRunQueue(env: Pick<Env, 'KEY_PREFIX' | 'QUEUE_NAME'>, connection: ConnectionOptions): RunQueue {
   return new Queue<RunJobData, RunJobResult, JobName>(env.QUEUE_NAME, {
     connection,
     prefix: bullPrefix(env),
-    defaultJobOptions: {
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 2_000 },
-      removeOnComplete: { count: 1_000 },
-      removeOnFail: { count: 5_000 },
-    },
+    defaultJobOptions: RUN_JOB_OPTIONS,
   });
 }

@@ -27,6 +27,8 @@ export interface WorkerOptions {
 
 export interface RunningWorker {
   id: string;
+  /** The training threads; fault tests end them to play a thread that crashed. */
+  pool: TrainingPool;
   /** Takes no new job, stops the current runs at their next batch (they return to the queue), exits within SHUTDOWN_TIMEOUT_MS. */
   close(): Promise<void>;
 }
@@ -119,5 +121,5 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
       await bullConnection.quit().catch(() => bullConnection.disconnect());
       log.info('worker stopped', { graceful });
     })());
-  return { id, close };
+  return { id, pool, close };
 }

@@ -1,0 +1,121 @@
+// Transient failures and the bounded shutdown (issue 7): a training thread that dies is retried with BullMQ's
+// exponential backoff and resumes from its checkpoint; one that dies on every attempt fails the run once, with its
+// reason; a worker whose run cannot reach a batch boundary in time still stops within SHUTDOWN_TIMEOUT_MS.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { RUN_JOB_OPTIONS, type RunEvent } from '@quantlab/shared';
+import { startWorker, type RunningWorker } from '@quantlab/worker';
+import { testEnv } from './helpers/redis.ts';
+import type { Logger } from '@quantlab/worker/log';
+import { harness, sleep, waitUntil, type Harness } from './helpers/worker.ts';
+
+const env = testEnv('fault-transient', { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', TFJS_BACKEND: 'wasm' });
+const BACKOFF_MS = RUN_JOB_OPTIONS.backoff.delay;
+const ATTEMPTS = RUN_JOB_OPTIONS.attempts;
+
+const CONFIG = { dataset: 'mnist', model: 'mlp', training: { epochs: 4, trainLimit: 2000, seed: 11 } } as const;
+
+let h: Harness;
+let worker: RunningWorker;
+/** Every run event with the time it arrived here, to measure the backoff between attempts. */
+const seen: { at: number; e: RunEvent }[] = [];
+const sub = new Redis(env.REDIS_URL);
+
+before(async () => {
+  sub.on('pmessage', (_p, _c, msg: string) => seen.push({ at: Date.now(), e: JSON.parse(msg) as RunEvent }));
+  await sub.psubscribe(`${env.KEY_PREFIX}:events:*`);
+  h = harness(env);
+  worker = await startWorker(env);
+});
+
+after(async () => {
+  await worker?.close();
+  sub.disconnect();
+  await h?.close();
+  await env.cleanup();
+});
+
+const statusEvents = (id: string) => seen.flatMap(({ at, e }) => (e.runId === id && e.type === 'status' ? [{ at, status: e.status }] : []));
+const epochNumbers = (id: string) => seen.flatMap(({ e }) => (e.runId === id && e.type === 'epoch' ? [e.epoch.epoch] : []));
+/** Ends the training threads, as a crash in native code or an out-of-memory kill of the thread would. */
+const crashThread = () => worker.pool.close();
+
+test('a training thread that dies mid-run: the run is retried after the backoff and resumes from its checkpoint', async () => {
+  const reference = await h.submit(CONFIG);
+  const ref = await h.waitForStatus(reference, ['completed', 'failed'], 60_000);
+  assert.equal(ref.status, 'completed', ref.error?.message);
+
+  const id = await h.submit(CONFIG);
+  await waitUntil('epoch 2 of the run', async () => epochNumbers(id).includes(2), 60_000, 20);
+  await crashThread();
+  const done = await h.waitForStatus(id, ['completed', 'failed'], 60_000);
+  assert.equal(done.status, 'completed', done.error?.message);
+  assert.equal(done.attempts, 2);
+  assert.deepEqual(done.epochs.map((e) => e.epoch), [1, 2, 3, 4], 'every epoch once');
+  // Resumed, not restarted: the epochs before the crash were not trained (nor published) again.
+  assert.deepEqual(epochNumbers(id).slice(0, 2), [1, 2]);
+  assert.equal(epochNumbers(id).filter((n) => n <= 2).length, 2);
+  // The same numbers as the undisturbed run with the same seed.
+  assert.deepEqual(
+    done.epochs.map((e) => [e.trainLoss, e.testAccuracy]),
+    ref.epochs.map((e) => [e.trainLoss, e.testAccuracy]),
+  );
+
+  const st = statusEvents(id);
+  assert.deepEqual(st.map((s) => s.status), ['running', 'queued', 'running', 'completed']);
+  const waited = st[2].at - st[1].at;
+  assert.ok(waited >= BACKOFF_MS * 0.9, `the retry waited ${waited} ms, less than the ${BACKOFF_MS} ms backoff`);
+});
+
+test('a thread that dies on every attempt fails the run once, after the last attempt, with the reason', async () => {
+  const id = await h.submit({ ...CONFIG, training: { ...CONFIG.training, epochs: 40 } });
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    // Wait for this attempt's 'running' (and let it start training) before ending its thread.
+    await waitUntil(`attempt ${attempt} running`, async () => statusEvents(id).filter((s) => s.status === 'running').length === attempt, 60_000, 20);
+    await sleep(300);
+    await crashThread();
+  }
+  const doc = await h.waitForStatus(id, ['failed', 'completed'], 30_000);
+  assert.equal(doc.status, 'failed');
+  assert.match(doc.error!.message, new RegExp(`failed after ${ATTEMPTS} attempts: the training thread exited`));
+  assert.equal(doc.attempts, ATTEMPTS);
+  // BullMQ records the failure just after the worker wrote the run's.
+  await waitUntil('BullMQ to give up too (no retry loop)', async () => (await h.queue.getJobState(id)) === 'failed', 5_000, 50);
+  assert.equal(await h.store.loadCheckpoint(id), null, 'its checkpoint is gone');
+  // Exponential: the second wait is about twice the first.
+  const st = statusEvents(id).filter((s) => s.status === 'queued' || s.status === 'running');
+  const waits = [st[2].at - st[1].at, st[4].at - st[3].at];
+  assert.ok(waits[0] >= BACKOFF_MS * 0.9 && waits[1] >= BACKOFF_MS * 2 * 0.9, `waits ${waits.join(', ')} ms`);
+});
+
+test('a run in a batch longer than SHUTDOWN_TIMEOUT_MS: the worker still stops in time, and the run completes elsewhere', async () => {
+  const SHUTDOWN_TIMEOUT_MS = 500;
+  const env2 = testEnv('fault-forced-stop', { SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', TFJS_BACKEND: 'wasm' });
+  const h2 = harness(env2);
+  const warnings: string[] = [];
+  const quiet = () => {};
+  const log: Logger = { trace: quiet, debug: quiet, info: quiet, warn: (msg) => warnings.push(msg), error: quiet, fatal: quiet };
+  let second: RunningWorker | null = null;
+  try {
+    const first = await startWorker(env2, { log });
+    // cnn5 on batches of 512 digits: one batch takes over a second on wasm, far longer than the shutdown timeout.
+    const id = await h2.submit({ dataset: 'mnist', model: 'cnn5', training: { epochs: 1, batchSize: 512, trainLimit: 1024, testLimit: 200, seed: 5 } });
+    await waitUntil('the first batch to finish', async () => ((await h2.store.get(id))?.progress.fraction ?? 0) > 0, 60_000, 20);
+    const t0 = Date.now();
+    await first.close();
+    const stopMs = Date.now() - t0;
+    assert.ok(warnings.some((w) => w.startsWith('shutdown timeout')), `the stop was forced (warnings: ${warnings.join('; ')})`);
+    assert.ok(stopMs < SHUTDOWN_TIMEOUT_MS + 1_500, `close() took ${stopMs} ms`);
+
+    second = await startWorker(env2);
+    const done = await h2.waitForStatus(id, ['completed', 'failed'], 90_000);
+    assert.equal(done.status, 'completed', done.error?.message);
+    assert.deepEqual(done.epochs.map((e) => e.epoch), [1]);
+    assert.equal(done.workerId, second.id);
+  } finally {
+    await second?.close();
+    await h2.close();
+    await env2.cleanup();
+  }
+});
