@@ -55,6 +55,14 @@ test('Idempotency-Key: a repeat replays the original 202 and creates nothing', a
   assert.equal(other.statusCode, 422);
   assert.equal(other.json().type, `${PROBLEM_BASE}idempotency-key-reused`);
   assert.equal(await runs.redis.zcard(runs.keys.runs), before + 1);
+
+  // A late retry after the run was deleted replays the 202 and does not bring the run back.
+  assert.equal((await app.inject({ method: 'DELETE', url: `/experiments/${a.json().id}` })).statusCode, 204);
+  const late = await post(payload, { 'idempotency-key': 'key-123' });
+  assert.equal(late.statusCode, 202);
+  assert.equal(late.headers['idempotent-replayed'], 'true');
+  assert.equal((await get(`/experiments/${a.json().id}`)).statusCode, 404);
+  assert.equal(await runs.redis.zcard(runs.keys.runs), before);
 });
 
 test('GET /experiments: newest first, cursor pagination, filters', async () => {
