@@ -6,6 +6,8 @@ import type { ViewContext } from '../router.ts';
 import { align, colorOf, lineChart } from '../charts.ts';
 import { errorBox, pageHeader, runsTable } from '../components.ts';
 
+const PICKER_SIZE = 100;
+
 /** Overlays the learning curves of the runs named in `#/compare?ids=a,b`; the table below picks runs. */
 export function compareView({ root, query, signal }: ViewContext): void {
   const ids = (query.get('ids') ?? '').split(',').filter(Boolean);
@@ -31,7 +33,14 @@ export function compareView({ root, query, signal }: ViewContext): void {
           h('section', { class: 'card' }, h('h2', null, 'Final numbers'), table),
         ]
       : null,
-    h('section', { class: 'card' }, h('div', { class: 'section-head' }, h('h2', null, 'Pick runs'), h('div', { class: 'section-actions' }, apply)), picker),
+    h(
+      'section',
+      { class: 'card' },
+      h('div', { class: 'section-head' }, h('h2', null, 'Pick runs'), h('div', { class: 'section-actions' }, apply)),
+      // The picker shows the newest runs; older ones are a filter and a page away in the runs list, which selects too.
+      h('p', { class: 'muted' }, `The ${PICKER_SIZE} newest runs. For older ones, filter and page in the `, h('a', { href: '#/' }, 'runs list'), ' and use “Compare selected”.'),
+      picker,
+    ),
   );
 
   const label = (r: RunDocument) => r.name;
@@ -85,7 +94,7 @@ export function compareView({ root, query, signal }: ViewContext): void {
     });
   }
   api
-    .listRuns({ limit: 100 }, signal)
+    .listRuns({ limit: PICKER_SIZE }, signal)
     .then((list) => {
       fill(picker, runsTable(list.items, { selected }));
     })
