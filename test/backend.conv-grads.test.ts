@@ -16,7 +16,7 @@ interface Case {
   name: string;
   x: [number, number, number, number];
   w: [number, number, number, number];
-  strides: number;
+  strides: number | [number, number];
   pad: 'same' | 'valid';
 }
 
@@ -26,6 +26,10 @@ const CASES: Case[] = [
   { name: '4x4 same (uneven padding)', x: [2, 6, 6, 2], w: [4, 4, 2, 3], strides: 1, pad: 'same' },
   { name: '3x3 stride 2 same', x: [2, 9, 9, 3], w: [3, 3, 3, 4], strides: 2, pad: 'same' },
   { name: '3x3 stride 2 valid', x: [2, 10, 10, 2], w: [3, 3, 2, 4], strides: 2, pad: 'valid' },
+  { name: '5x5 stride 2 same, odd size', x: [2, 11, 11, 3], w: [5, 5, 3, 4], strides: 2, pad: 'same' },
+  { name: '3x3 stride 3 valid (trailing rows unused)', x: [2, 12, 11, 2], w: [3, 3, 2, 3], strides: 3, pad: 'valid' },
+  { name: '4x4 stride 2 same (uneven padding)', x: [1, 10, 9, 2], w: [4, 4, 2, 3], strides: 2, pad: 'same' },
+  { name: '3x3 strides [2, 1] same', x: [2, 9, 8, 3], w: [3, 3, 3, 2], strides: [2, 1], pad: 'same' },
 ];
 
 function gradients(c: Case, x: Float32Array, w: Float32Array, dy: Float32Array): { dx: Float32Array; dw: Float32Array } {

@@ -2,7 +2,7 @@
  * Convolution gradients for the wasm backend, composed from the backend's own forward kernels inside the wasm heap.
  *
  * The wasm backend has no Conv2DBackpropFilter kernel, and its Conv2DBackpropInput runs at about a ninth of the
- * forward Conv2D's speed. Both gradients are convolutions themselves, so we express them as forward Conv2D calls on
+ * forward Conv2D's speed (with or without a stride). Both gradients are convolutions themselves, so we express them as forward Conv2D calls on
  * transposed / reversed operands (see docs/PERFORMANCE.md). Intermediates never leave the heap: we call the
  * registered kernel functions directly and free their outputs with backend.disposeData.
  */
@@ -75,31 +75,58 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
 }
 
 /**
- * For stride 1: dx = conv(dy, W reversed in both spatial axes with in/out channels swapped), padded by k-1-pad.
- * Strided (or oddly padded) cases go to the backend's built-in kernel, which is slower but general.
+ * dx = conv(dy dilated by the stride, W reversed in both spatial axes with in/out channels swapped), padded so that
+ * the output has the input's size: before by k-1-pad, after by whatever is left (the rows a stride skipped at the end
+ * of x get zeros, as they had no influence). Only a padding larger than the filter (not produced by 'same' or
+ * 'valid') goes to the backend's built-in kernel, which is general but about a ninth of the speed.
  */
 function makeBackpropInput(builtin: tf.KernelFunc) {
   return (args: KernelArgs): Info => {
     const { dy, filter } = args.inputs;
-    const info = convInfo(args.attrs.inputShape as number[], filter.shape, args.attrs);
-    const { top, bottom, left, right } = info.padInfo;
-    const { filterHeight: fh, filterWidth: fw } = info;
-    const pad = [fh - 1 - top, fh - 1 - bottom, fw - 1 - left, fw - 1 - right];
-    if (info.strideHeight !== 1 || info.strideWidth !== 1 || pad.some((p) => p < 0)) {
-      return builtin(args as never) as Info;
+    const inputShape = args.attrs.inputShape as number[];
+    const info = convInfo(inputShape, filter.shape, args.attrs);
+    const { top, left } = info.padInfo;
+    const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+    const [, h, w] = inputShape;
+    const before = [fh - 1 - top, fw - 1 - left];
+    if (before.some((p) => p < 0)) return builtin(args as never) as Info;
+
+    let dyd = dilate(args, dy, sh, sw);
+    // The dilated rows and columns the convolution needs; anything past them is cut, anything short is padded.
+    const need = [h + fh - 1 - before[0], w + fw - 1 - before[1]];
+    if (dyd.shape[1] > need[0] || dyd.shape[2] > need[1]) {
+      const cut = call('Slice', args, { x: dyd }, { begin: [0, 0, 0, 0], size: [dyd.shape[0], Math.min(dyd.shape[1], need[0]), Math.min(dyd.shape[2], need[1]), dyd.shape[3]] });
+      if (dyd !== dy) args.backend.disposeData(dyd.dataId);
+      dyd = cut;
     }
+    const after = [need[0] - dyd.shape[1], need[1] - dyd.shape[2]];
+
     const rev = call('Reverse', args, { x: filter }, { dims: [0, 1] });
     const wt = call('Transpose', args, { x: rev }, { perm: [0, 1, 3, 2] });
     args.backend.disposeData(rev.dataId);
-    const out = call('Conv2D', args, { x: dy, filter: wt }, {
+    const out = call('Conv2D', args, { x: dyd, filter: wt }, {
       strides: [1, 1],
-      pad: [[0, 0], [pad[0], pad[1]], [pad[2], pad[3]], [0, 0]],
+      pad: [[0, 0], [before[0], after[0]], [before[1], after[1]], [0, 0]],
       dataFormat: 'NHWC',
       dilations: [1, 1],
     });
     args.backend.disposeData(wt.dataId);
+    if (dyd !== dy) args.backend.disposeData(dyd.dataId);
     return out;
   };
+}
+
+/**
+ * dy [N,oh,ow,O] with stride-1 zeros after every row and column: [N, oh*sh, ow*sw, O]. One Pad of a 5-D view
+ * ([N*oh, 1, ow, 1, O] -> [N*oh, sh, ow, sw, O]) has exactly the memory layout of the dilated 4-D tensor, so the
+ * views need no copies. Returns dy itself for stride 1.
+ */
+function dilate(args: KernelArgs, dy: Info, sh: number, sw: number): Info {
+  if (sh === 1 && sw === 1) return dy;
+  const [n, oh, ow, o] = dy.shape;
+  const view: Info = { dataId: dy.dataId, dtype: dy.dtype, shape: [n * oh, 1, ow, 1, o] };
+  const padded = call('PadV2', args, { x: view }, { paddings: [[0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+  return { dataId: padded.dataId, dtype: padded.dtype, shape: [n, oh * sh, ow * sw, o] };
 }
 
 /** Registers the gradient kernels on the wasm backend (once per process; the kernel registry is global). */
