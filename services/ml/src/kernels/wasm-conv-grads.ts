@@ -2,9 +2,9 @@
  * Convolution gradients for the wasm backend, composed from the backend's own forward kernels inside the wasm heap.
  *
  * The wasm backend has no Conv2DBackpropFilter kernel, and its Conv2DBackpropInput runs at about a ninth of the
- * forward Conv2D's speed (with or without a stride). Both gradients are convolutions themselves, so we express them as forward Conv2D calls on
- * transposed / reversed operands (see docs/PERFORMANCE.md). Intermediates never leave the heap: we call the
- * registered kernel functions directly and free their outputs with backend.disposeData.
+ * forward Conv2D's speed (with or without a stride). Both gradients are convolutions themselves, so we express them
+ * as forward Conv2D calls on transposed / reversed / dilated operands (see docs/PERFORMANCE.md). Intermediates never
+ * leave the heap: we call the registered kernel functions directly and free their outputs with backend.disposeData.
  */
 import * as tf from '@tensorflow/tfjs';
 import { maxPoolGradKernel } from './wasm-max-pool-grad.ts';
@@ -117,7 +117,7 @@ function makeBackpropInput(builtin: tf.KernelFunc) {
 }
 
 /**
- * dy [N,oh,ow,O] with stride-1 zeros after every row and column: [N, oh*sh, ow*sw, O]. One Pad of a 5-D view
+ * dy [N,oh,ow,O] with (stride - 1) zeros after every row and column: [N, oh*sh, ow*sw, O]. One Pad of a 5-D view
  * ([N*oh, 1, ow, 1, O] -> [N*oh, sh, ow, sw, O]) has exactly the memory layout of the dilated 4-D tensor, so the
  * views need no copies. Returns dy itself for stride 1.
  */
