@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { DictionaryRepresentation } from '@quantlab/shared';
 import { Rng } from '../services/ml/src/random.ts';
 import { DictionaryQuantizer } from '../services/ml/src/representations/index.ts';
-import { pooledQuantiles, quantiles, radixSortFloat32, sortWeights } from '../services/ml/src/representations/dictionary-fit.ts';
+import { compandedEntries, pooledQuantiles, radixSortFloat32, sortWeights } from '../services/ml/src/representations/dictionary-fit.ts';
 import type { LayerWeights } from '../services/ml/src/representations/types.ts';
 
 const f32 = Math.fround;
@@ -55,16 +55,40 @@ test('codes are below 2^bits and every decoded value is the nearest entry times 
   );
 });
 
-test('uniform entries are evenly spaced from the smallest to the largest weight; nonuniform ones sit at quantiles', () => {
+test('uniform entries are evenly spaced from the smallest to the largest weight; nonuniform ones follow the cube root of the density', () => {
   const values = Float32Array.from({ length: 1000 }, (_, i) => i);
   const layers = [{ name: 'w', shape: [1000], values }];
   const u = new DictionaryQuantizer(DictionaryRepresentation.parse({ kind: 'dictionary', bits: 2, scope: 'per-layer', init: 'uniform' }));
   u.fit(layers);
   assert.deepEqual(Array.from(u.dictionaries[0]), [0, 333, 666, 999]);
-  const n = new DictionaryQuantizer(DictionaryRepresentation.parse({ kind: 'dictionary', bits: 2, scope: 'per-layer', init: 'nonuniform' }));
-  n.fit(layers);
-  // Quantiles (k + ½)/4 of 0..999 with interpolation: 0.125·999 = 124.875, …
-  assert.deepEqual(Array.from(n.dictionaries[0]), [124.875, 374.625, 624.375, 874.125]);
+
+  // Density 8 on [0, 1) and 1 on [1, 2): cube roots 2 and 1, so of 6 entries 4 go to [0, 1) and 2 to [1, 2), each
+  // at the middle of an equal share of ∫p^(1/3); plain quantiles would put 5.3 of them in [0, 1).
+  const dense = Float32Array.from({ length: 9000 }, (_, i) => (i < 8000 ? i / 8000 : 1 + (i - 8000) / 1000));
+  const got = compandedEntries([sortWeights(dense)], [1], 6);
+  const expected = [0.125, 0.375, 0.625, 0.875, 1.25, 1.75];
+  got.forEach((g, k) => assert.ok(Math.abs(g - expected[k]) < 0.02, `entry ${k}: ${g} vs ${expected[k]}`));
+});
+
+test('nonuniform (companded) entries beat evenly spaced ones on bell-shaped weights, without Lloyd steps', () => {
+  const rng = new Rng(23);
+  const laplace = () => {
+    const u = rng.next() - 0.5;
+    return -Math.sign(u) * Math.log(1 - 2 * Math.abs(u));
+  };
+  const shapes = { gaussian: () => rng.normal(), laplace };
+  for (const [shape, draw] of Object.entries(shapes)) {
+    const layers = [{ name: shape, shape: [20_000], values: Float32Array.from({ length: 20_000 }, draw) }];
+    for (const bits of [3, 5, 8]) {
+      const sqnr = (init: 'uniform' | 'nonuniform') => {
+        const q = new DictionaryQuantizer(DictionaryRepresentation.parse({ kind: 'dictionary', bits, scope: 'per-layer', init }));
+        q.fit(layers);
+        return q.error(layers, q.apply(layers, new Rng(1))).sqnrDb!;
+      };
+      const [u, n] = [sqnr('uniform'), sqnr('nonuniform')];
+      assert.ok(n > u + 0.5, `${shape}, ${bits} bits: nonuniform ${n.toFixed(1)} dB, uniform ${u.toFixed(1)} dB`);
+    }
+  }
 });
 
 test('global scope: one dictionary, each layer gets its own least-squares scale', () => {
@@ -140,13 +164,35 @@ test('radix sort orders float32 values like a comparison sort (negatives, zeros,
 
 test('pooled quantiles of scaled layers equal the quantiles of the sorted pool', () => {
   fc.assert(
-    fc.property(fc.array(fc.float32Array({ min: f32(-5), max: f32(5), noNaN: true, maxLength: 60 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 7 }), (vs, bits) => {
+    fc.property(fc.array(fc.float32Array({ min: f32(-5), max: f32(5), noNaN: true, maxLength: 60 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 40 }), (vs, count) => {
       const scales = vs.map((_, i) => 2 ** (i - 1));
       const pool = Float64Array.from(vs.flatMap((v, i) => Array.from(v, (x) => x / scales[i]))).sort();
-      const expected = pool.length ? quantiles(Float32Array.from(pool), 2 ** bits) : new Float64Array(2 ** bits);
-      const got = pooledQuantiles(vs.map(sortWeights), scales, 2 ** bits);
-      // The pool here is rounded to float32 (scales are powers of two, so exactly).
-      got.forEach((g, k) => assert.ok(Math.abs(g - expected[k]) <= 1e-12 * Math.max(1, Math.abs(g)), `quantile ${k}: ${g} vs ${expected[k]}`));
+      const probs = Float64Array.from({ length: count + 1 }, (_, k) => k / count);
+      const got = pooledQuantiles(vs.map(sortWeights), scales, probs);
+      probs.forEach((p, k) => {
+        if (pool.length === 0) return assert.equal(got[k], 0);
+        // The textbook definition: linear interpolation between the order statistics around p·(n − 1).
+        const pos = p * (pool.length - 1);
+        const i = Math.floor(pos);
+        const j = Math.min(i + 1, pool.length - 1);
+        const expected = pool[i] + (pos - i) * (pool[j] - pool[i]);
+        assert.ok(Math.abs(got[k] - expected) <= 1e-12 * Math.max(1, Math.abs(expected)), `p = ${p}: ${got[k]} vs ${expected}`);
+      });
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('companded entries of scaled layers equal those of the sorted pool', () => {
+  fc.assert(
+    fc.property(fc.array(fc.float32Array({ min: f32(-5), max: f32(5), noNaN: true, maxLength: 60 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 7 }), (vs, bits) => {
+      // Power-of-two scales divide exactly, so the pool below holds the very values the layers are compared with.
+      const scales = vs.map((_, i) => 2 ** (i - 1));
+      const pool = Float32Array.from(vs.flatMap((v, i) => Array.from(v, (x) => x / scales[i])));
+      const expected = compandedEntries([sortWeights(pool)], [1], 2 ** bits);
+      const got = compandedEntries(vs.map(sortWeights), scales, 2 ** bits);
+      got.forEach((g, k) => assert.ok(Math.abs(g - expected[k]) <= 1e-9 * Math.max(1, Math.abs(g)), `entry ${k}: ${g} vs ${expected[k]}`));
+      for (let k = 1; k < got.length; k++) assert.ok(got[k] >= got[k - 1], 'sorted');
     }),
     { numRuns: 300 },
   );

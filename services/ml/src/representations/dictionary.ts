@@ -4,7 +4,7 @@
  *              max|w|; each layer gets the scale minimizing its MSE (search, then alternating nearest-entry codes
  *              and s = <w, d> / <d, d>); refine alternates scale-weighted Lloyd steps and scale fits.
  *   per-layer: one dictionary a layer, scale 1.
- * init uniform: entries evenly spaced over the weights' range; nonuniform: at evenly spaced quantiles.
+  * init uniform: entries evenly spaced over the range; nonuniform: spaced by the cube root of the weights' density.
  * refine: Lloyd iterations on the (pooled) weights. Encoding: binary search over the midpoints between entries.
  */
 import type { DictionaryRepresentation, WeightError } from '@quantlab/shared';
@@ -19,7 +19,7 @@ import {
   lloyd,
   lloydStep,
   midpoints,
-  pooledQuantiles,
+  compandedEntries,
   sortWeights,
 } from './dictionary-fit.ts';
 import { maxAbs, outputsFor, weightError } from './error-metrics.ts';
@@ -135,10 +135,10 @@ export class DictionaryQuantizer implements WeightQuantizer {
       });
       entries = lo <= hi ? evenlySpaced(lo, hi, this.size) : new Float64Array(this.size);
     } else {
-      entries = pooledQuantiles(data, scales, this.size);
+      entries = compandedEntries(data, scales, this.size);
     }
-    // Start each layer where the dictionary's outermost entry meets the layer's largest |w| (quantile entries end
-    // well inside the range), and search from there.
+    // Start each layer where the dictionary's outermost entry meets the layer's largest |w| (companded entries end
+    // inside the range), and search from there.
     const reach = Math.max(Math.abs(entries[0]), Math.abs(entries[this.size - 1]));
     if (reach > 0 && Number.isFinite(reach)) for (let i = 0; i < scales.length; i++) scales[i] /= reach;
     const stats = cellStatsFor(this.size);
