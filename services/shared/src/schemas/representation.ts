@@ -28,7 +28,7 @@ export const DictionaryRepresentation = z.strictObject({
   bits: z.number().int().min(1, 'bits must be at least 1').max(10, 'a dictionary has at most 2^10 entries (bits <= 10)'),
   /** global: one dictionary shared by all layers with a per-layer MSE-optimal scale (the paper); per-layer: one each. */
   scope: z.enum(['global', 'per-layer']).default('global'),
-  /** uniform: entries evenly spaced over the range; nonuniform: entries at evenly spaced quantiles of the weights. */
+  /** uniform: entries evenly spaced over the range; nonuniform: entries spaced by the cube root of the weights' density (MSE-optimal for many levels). */
   init: z.enum(['uniform', 'nonuniform']).default('uniform'),
   /** Lloyd (k-means) iterations after initialization. */
   refine: z.number().int().min(0).max(20).default(0),
