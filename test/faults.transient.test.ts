@@ -106,7 +106,7 @@ test('a run in a batch longer than SHUTDOWN_TIMEOUT_MS: the worker still stops i
     await first.close();
     const stopMs = Date.now() - t0;
     assert.ok(warnings.some((w) => w.startsWith('shutdown timeout')), `the stop was forced (warnings: ${warnings.join('; ')})`);
-    assert.ok(stopMs < SHUTDOWN_TIMEOUT_MS + 1_500, `close() took ${stopMs} ms`);
+    assert.ok(stopMs < SHUTDOWN_TIMEOUT_MS + 2_000, `close() took ${stopMs} ms`);
 
     second = await startWorker(env2);
     const done = await h2.waitForStatus(id, ['completed', 'failed'], 90_000);
