@@ -1,7 +1,7 @@
 /**
  * Fitting dictionaries on sorted weights. Once a layer's weights are sorted with their prefix sums, every cell of a
- * dictionary (the weights nearest one entry) is a contiguous run found by binary search, so a density estimate, a Lloyd
- * iteration and the least-squares scale each cost O(entries · log n) instead of a pass over all weights.
+ * dictionary (the weights nearest one entry) is a contiguous run found by binary search, so a Lloyd iteration and
+ * the least-squares scale each cost O(entries · log n) instead of a pass over all weights.
  */
 
 /** Weights sorted ascending with prefix sums: prefix[i] = Σ sorted[0..i), prefixSq[i] = Σ sorted[0..i)². */

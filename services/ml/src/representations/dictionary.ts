@@ -4,7 +4,7 @@
  *              max|w|; each layer gets the scale minimizing its MSE (search, then alternating nearest-entry codes
  *              and s = <w, d> / <d, d>); refine alternates scale-weighted Lloyd steps and scale fits.
  *   per-layer: one dictionary a layer, scale 1.
-  * init uniform: entries evenly spaced over the range; nonuniform: spaced by the cube root of the weights' density.
+ * init uniform: entries evenly spaced over the range; nonuniform: spaced by the cube root of the weights' density.
  * refine: Lloyd iterations on the (pooled) weights. Encoding: binary search over the midpoints between entries.
  */
 import type { DictionaryRepresentation, WeightError } from '@quantlab/shared';
