@@ -41,6 +41,13 @@ export function parseFlags(argv: string[], options: Record<string, { type: 'stri
   }
 }
 
+/** The single argument of a command that takes exactly one (`what` names it in the message). */
+export function onePositional(positionals: string[], command: string, what: string): string {
+  const arg = positionals[0];
+  if (!arg || positionals.length > 1) throw new CliError(`${command} takes ${what} (quantlab ${command} --help)`, 2);
+  return arg;
+}
+
 /** A number flag; the API checks ranges, this only refuses what is not a number. */
 export function num(flags: Flags, flag: string): number | undefined {
   const v = flags[flag];

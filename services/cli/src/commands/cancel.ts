@@ -1,7 +1,6 @@
 /** `quantlab cancel ID`: a queued run never starts; a running one stops at its next batch. A sweep id cancels all its runs. */
 import { ApiClient, printJson } from '../api-client.ts';
-import { CliError } from '../cli-error.ts';
-import { parseFlags } from '../flags.ts';
+import { onePositional, parseFlags } from '../flags.ts';
 
 export async function run(argv: string[]): Promise<number> {
   const { values: f, positionals } = parseFlags(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, 'cancel');
@@ -9,8 +8,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write('usage: quantlab cancel ID [--json]   (a run id run_… or a sweep id swp_…)\n');
     return 0;
   }
-  const id = positionals[0];
-  if (!id || positionals.length > 1) throw new CliError('cancel takes one run or sweep id (quantlab cancel --help)', 2);
+  const id = onePositional(positionals, 'cancel', 'one run or sweep id');
   const api = new ApiClient();
   if (id.startsWith('swp_')) {
     const res = await api.request<{ cancelled: number; cancelRequested: number }>('POST', `/sweeps/${encodeURIComponent(id)}/cancel`);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { DATASETS, labelOf, loadEnvOrExit } from '@quantlab/shared';
 import { BackendError, RunInputError, evaluateArtifact, initBackend, type BackendChoice } from '@quantlab/ml';
 import { CliError } from '../cli-error.ts';
-import { num, parseFlags } from '../flags.ts';
+import { num, onePositional, parseFlags } from '../flags.ts';
 
 const HELP = `usage: quantlab eval ARTIFACT [--dataset NAME] [--test-limit N] [--backend auto|tensorflow|wasm|cpu] [--json]
 Restores the model packed in ARTIFACT and reports its test accuracy on the test split of NAME (default: the dataset
@@ -24,8 +24,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  const file = positionals[0];
-  if (!file || positionals.length > 1) throw new CliError('eval takes one artifact file (quantlab eval --help)', 2);
+  const file = onePositional(positionals, 'eval', 'one artifact file');
   const dataset = f.dataset as string | undefined;
   if (dataset !== undefined && !(DATASETS as readonly string[]).includes(dataset)) throw new CliError(`--dataset: expected one of ${DATASETS.join(', ')}, got "${dataset}"`, 2);
   const env = loadEnvOrExit();

@@ -1,8 +1,7 @@
 /** `quantlab export SWEEP_ID > sweep.json`: a sweep, its run documents and artifacts, to import on another cluster. */
 import { writeFileSync } from 'node:fs';
 import { ApiClient } from '../api-client.ts';
-import { CliError } from '../cli-error.ts';
-import { parseFlags } from '../flags.ts';
+import { onePositional, parseFlags } from '../flags.ts';
 
 const HELP = `usage: quantlab export SWEEP_ID [--out FILE]
 Prints the sweep as JSON (its record, every run document with its epochs, each artifact in base64) on stdout, or
@@ -14,8 +13,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  const id = positionals[0];
-  if (!id || positionals.length > 1) throw new CliError('export takes one sweep id (quantlab export --help)', 2);
+  const id = onePositional(positionals, 'export', 'one sweep id');
   const res = await new ApiClient().request<{ runs: unknown[] }>('GET', `/sweeps/${encodeURIComponent(id)}/export`);
   if (typeof f.out === 'string') {
     writeFileSync(f.out, res.text);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { ImportResult } from '@quantlab/shared';
 import { ApiClient, printJson } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
-import { parseFlags } from '../flags.ts';
+import { onePositional, parseFlags } from '../flags.ts';
 
 const HELP = `usage: quantlab import FILE [--same-ids] [--json]
 Recreates the sweep of FILE (written by quantlab export; - reads stdin) and its runs, epochs and artifacts on the
@@ -20,8 +20,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  const file = positionals[0];
-  if (!file || positionals.length > 1) throw new CliError('import takes one file (quantlab import --help)', 2);
+  const file = onePositional(positionals, 'import', 'one file');
   let data: unknown;
   try {
     data = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8'));

@@ -1,8 +1,7 @@
 /** `quantlab retry ID`: queues a failed or cancelled run again (a sweep id: every failed or cancelled run of it). */
 import type { RetryAccepted, SweepRetryResult } from '@quantlab/shared';
 import { ApiClient, printJson } from '../api-client.ts';
-import { CliError } from '../cli-error.ts';
-import { parseFlags } from '../flags.ts';
+import { onePositional, parseFlags } from '../flags.ts';
 
 const HELP = `usage: quantlab retry ID [--json]
 Queues a failed or cancelled run (run_…) again as a new run linked to it (retryOf), or every failed and cancelled
@@ -14,8 +13,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  const id = positionals[0];
-  if (!id || positionals.length > 1) throw new CliError('retry takes one run or sweep id (quantlab retry --help)', 2);
+  const id = onePositional(positionals, 'retry', 'one run or sweep id');
   const api = new ApiClient();
   if (id.startsWith('swp_')) {
     const res = await api.request<SweepRetryResult>('POST', `/sweeps/${encodeURIComponent(id)}/retry`);

@@ -2,8 +2,7 @@
 import type { RunDocument, SweepDocument } from '@quantlab/shared';
 import { labelOf } from '@quantlab/shared';
 import { ApiClient, pct, printJson, table } from '../api-client.ts';
-import { CliError } from '../cli-error.ts';
-import { parseFlags } from '../flags.ts';
+import { onePositional, parseFlags } from '../flags.ts';
 
 const USAGE = `usage: quantlab status ID [--json]
   ID is a run id (run_…) or a sweep id (swp_…). --json prints the API's document as one line.`;
@@ -46,8 +45,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
-  const id = positionals[0];
-  if (!id || positionals.length > 1) throw new CliError('status takes one run or sweep id (quantlab status --help)', 2);
+  const id = onePositional(positionals, 'status', 'one run or sweep id');
   const api = new ApiClient();
   const sweep = id.startsWith('swp_');
   const res = await api.request<RunDocument | SweepDocument>('GET', `/${sweep ? 'sweeps' : 'experiments'}/${encodeURIComponent(id)}`);
