@@ -8,10 +8,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { poolGradSetup, type PoolGradArgs } from './wasm-pool-grad-common.ts';
 
 export function avgPoolGradKernel(args: PoolGradArgs): tf.TensorInfo {
-  const { dy, backend, info, dx } = poolGradSetup(args);
-  const g = backend.typedArrayFromHeap(dy);
-  const out = backend.typedArrayFromHeap(dx);
-  out.fill(0);
+  const { info, dx, g, out } = poolGradSetup(args);
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
   const { strideHeight: sh, strideWidth: sw, effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
   const { top, left } = info.padInfo;

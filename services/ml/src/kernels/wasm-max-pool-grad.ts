@@ -9,12 +9,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { poolGradSetup, type PoolGradArgs } from './wasm-pool-grad-common.ts';
 
 export function maxPoolGradKernel(args: PoolGradArgs): tf.TensorInfo {
-  const { dy, input, backend, info, dx } = poolGradSetup(args);
-  // Views taken after the allocation above (which may grow, and so replace, the heap's buffer).
-  const x = backend.typedArrayFromHeap(input);
-  const g = backend.typedArrayFromHeap(dy);
-  const out = backend.typedArrayFromHeap(dx);
-  out.fill(0);
+  const { info, dx, x, g, out } = poolGradSetup(args);
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
   const { strideHeight: sh, strideWidth: sw, effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
   const { top, left } = info.padInfo;

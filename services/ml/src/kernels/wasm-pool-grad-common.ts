@@ -12,7 +12,11 @@ export interface PoolGradArgs {
   attrs: Record<string, unknown>;
 }
 
-/** The pooling geometry of a MaxPoolGrad/AvgPoolGrad call, and its output allocated in the wasm heap. */
+/**
+ * The pooling geometry of a MaxPoolGrad/AvgPoolGrad call, its output allocated in the wasm heap, and heap views of
+ * the input, dy and the output (zeroed). The views are taken after the allocation, which may grow (and so replace)
+ * the heap's buffer.
+ */
 export function poolGradSetup(args: PoolGradArgs) {
   const { dy, input } = args.inputs;
   const backend = args.backend as WasmBackendLike;
@@ -26,5 +30,8 @@ export function poolGradSetup(args: PoolGradArgs) {
     a.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
   );
   const dx = backend.makeOutput(input.shape, 'float32');
-  return { dy, input, backend, info, dx };
+  const out = backend.typedArrayFromHeap(dx);
+  out.fill(0);
+  return { info, dx, x: backend.typedArrayFromHeap(input), g: backend.typedArrayFromHeap(dy), out };
 }
+
