@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunDocument } from '@quantlab/shared';
 import { testEnv } from './helpers/redis.ts';
-import { freePort, sleep, spawnApi, spawnWorker } from './helpers/worker.ts';
+import { freePort, killAll, sleep, spawnApi, spawnWorker } from './helpers/worker.ts';
 
 test('restart the API during a run: nothing lost, polling resumes', { timeout: 120_000 }, async () => {
   const env = testEnv('fault-api', { TFJS_BACKEND: 'wasm' });
@@ -60,9 +60,7 @@ test('restart the API during a run: nothing lost, polling resumes', { timeout: 1
     assert.equal(doc.attempts, 1, 'the worker was not disturbed');
     assert.ok(doc.metrics.testAccuracy! > 0.8);
   } finally {
-    api.child.kill('SIGKILL');
-    worker.child.kill('SIGKILL');
-    await Promise.all([api.exited, worker.exited]);
+    await killAll([api, worker]);
     await env.cleanup();
   }
 });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExperimentConfig, type RunEvent } from '@quantlab/shared';
 import { testEnv } from './helpers/redis.ts';
-import { harness, newRunDoc, recordEvents, spawnWorker, waitUntil } from './helpers/worker.ts';
+import { harness, newRunDoc, recordEvents, killAll, spawnWorker, waitUntil } from './helpers/worker.ts';
 
 const RUNS = 200;
 
@@ -44,8 +44,7 @@ test(`${RUNS} tiny runs over 3 worker processes: every run completes exactly onc
     assert.equal(perWorker.size, 3, JSON.stringify([...perWorker]));
     console.log(`# ${RUNS} runs over 3 workers in ${seconds.toFixed(1)} s: ${JSON.stringify([...perWorker.values()])}`);
   } finally {
-    for (const w of workers) w.child.kill('SIGKILL');
-    await Promise.all(workers.map((w) => w.exited));
+    await killAll(workers);
     await rec.close();
     await h.close();
     await env.cleanup();

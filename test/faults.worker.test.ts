@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { listWorkers, type RunDocument, type RunEvent } from '@quantlab/shared';
 import { testEnv } from './helpers/redis.ts';
-import { harness, recordEvents, sleep, spawnWorker, waitUntil, type WorkerProcess } from './helpers/worker.ts';
+import { harness, recordEvents, sleep, killAll, spawnWorker, waitUntil, type WorkerProcess } from './helpers/worker.ts';
 
 const CONFIG = { dataset: 'mnist', model: 'mlp', training: { epochs: 4, trainLimit: 3000, seed: 7 } } as const;
 
@@ -35,8 +35,7 @@ async function interrupted(name: string, signal: 'SIGKILL' | 'SIGTERM') {
     const statuses = rec.events.filter((e) => e.runId === victim && e.type === 'status').map((e) => (e as { status: string }).status);
     return { env, exit, exitMs, done, ref, statuses, epochEvents: epochsOf(victim), owner };
   } finally {
-    for (const w of workers) w.child.kill('SIGKILL');
-    await Promise.all(workers.map((w) => w.exited));
+    await killAll(workers);
     await rec.close();
     await h.close();
     await env.cleanup();

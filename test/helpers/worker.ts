@@ -95,6 +95,12 @@ export interface WorkerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Test teardown: SIGKILL the processes still running and wait until each has exited. */
+export async function killAll(processes: readonly WorkerProcess[]): Promise<void> {
+  for (const p of processes) p.child.kill('SIGKILL');
+  await Promise.all(processes.map((p) => p.exited));
+}
+
 /** Spawns `node --import tsx services/worker/src/main.ts` with the test's environment; resolves once it has registered. */
 export async function spawnWorker(env: Env, extra: Record<string, string> = {}, timeoutMs = 30_000): Promise<WorkerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'services/worker/src/main.ts'], {
