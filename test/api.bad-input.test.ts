@@ -4,7 +4,7 @@ import { PROBLEM_BASE } from '@quantlab/shared';
 import { buildApp } from '@quantlab/api';
 import { keysUnder, testEnv } from './helpers/redis.ts';
 
-const TOKEN = 'bad-input-token';
+const TOKEN = 'bad-input-token-0123';
 const env = testEnv('api-bad-input', { API_TOKEN: TOKEN, BODY_LIMIT_BYTES: '16384' });
 const app = await buildApp({ env, logger: false });
 const auth = { authorization: `Bearer ${TOKEN}` };

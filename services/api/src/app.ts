@@ -49,15 +49,16 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.removeContentTypeParser('text/plain');
 
   // Auto-pipelining batches the commands of concurrent requests into one round trip.
-  const redis = producerConnection(env.REDIS_URL, { enableAutoPipelining: true });
-  const queueConnection = producerConnection(env.REDIS_URL);
+  const commandTimeout = env.REDIS_COMMAND_TIMEOUT_MS;
+  const redis = producerConnection(env.REDIS_URL, { enableAutoPipelining: true, commandTimeout });
+  const queueConnection = producerConnection(env.REDIS_URL, { commandTimeout });
   redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis'));
   queueConnection.on('error', (err) => app.log.warn({ err: err.message }, 'redis (queue)'));
   const queue = createRunQueue(env, queueConnection);
   // Without a listener BullMQ prints every connection error; requests already answer 503 while Redis is away.
   queue.on('error', (err) => app.log.warn({ err: err.message }, 'queue'));
   const hub = new EventHub(() => {
-    const sub = producerConnection(env.REDIS_URL, { maxRetriesPerRequest: null });
+    const sub = producerConnection(env.REDIS_URL, { maxRetriesPerRequest: null, commandTimeout });
     sub.on('error', (err) => app.log.warn({ err: err.message }, 'redis (events)'));
     return sub;
   });

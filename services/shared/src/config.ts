@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const flag = z.preprocess((v) => (v === undefined || v === '' ? '0' : v), z.enum(['0', '1', 'true', 'false'])).transform((v) => v === '1' || v === 'true');
 const optionalPositive = z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().positive().optional());
 
 /** Every environment variable quantlab reads, in one place. */
@@ -12,7 +13,11 @@ export const Env = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   DATA_DIR: z.string().default('./data'),
-  API_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(8, 'must be at least 8 characters').optional()),
+  API_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(16, 'must be at least 16 characters').optional()),
+  /** Without API_TOKEN the API only listens on a loopback address, unless this is 1 (an explicit choice to run open). */
+  ALLOW_NO_AUTH: flag,
+  /** Failed authentications per client and RATE_LIMIT_WINDOW_MS; over it, requests without a valid token get 429. */
+  AUTH_FAIL_MAX: z.coerce.number().int().min(1).default(20),
   WORKER_CONCURRENCY: positiveInt(1),
   TFJS_BACKEND: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   /** BullMQ lock and stall detection; tests shorten them. */
@@ -21,6 +26,31 @@ export const Env = z.object({
   SHUTDOWN_TIMEOUT_MS: positiveInt(20_000),
   RATE_LIMIT_MAX: z.coerce.number().int().min(0).default(120),
   RATE_LIMIT_WINDOW_MS: positiveInt(60_000),
+  /** Reads (GET) per client and window; 0 = no limit on reads. /healthz is never limited. */
+  RATE_LIMIT_READ_MAX: z.coerce.number().int().min(0).default(0),
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client address (rate limits, logs): '' = none (the socket's
+   * peer is the client), 'true' = any, a number = that many hops, or a comma-separated list of addresses/CIDRs.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('')
+    .transform((v): boolean | number | string[] => {
+      const t = v.trim();
+      if (t === '' || t === 'false') return false;
+      if (t === 'true') return true;
+      if (/^\d+$/.test(t)) return Number(t);
+      return t.split(',').map((s) => s.trim()).filter(Boolean);
+    }),
+  /** Every Redis command the API sends gives up after this long (a hung Redis answers 503, not never). */
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt(2_000),
+  /** Time a client has to send a whole request (headers and body); a response streaming longer is not cut. */
+  REQUEST_TIMEOUT_MS: positiveInt(30_000),
+  /** Open event streams (SSE) per API process, and per client. */
+  EVENT_STREAMS_MAX: positiveInt(1_000),
+  EVENT_STREAMS_PER_CLIENT_MAX: positiveInt(20),
+  /** Times a job may stall (its worker died) and resume before BullMQ fails it; the run then ends failed. */
+  MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(2),
   BODY_LIMIT_BYTES: positiveInt(256 * 1024),
   CORS_ORIGIN: z.string().default(''),
   RETENTION_DAYS: optionalPositive,

@@ -1,4 +1,4 @@
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { Job, Queue, Worker, type ConnectionOptions, type JobJson, type Processor, type WorkerOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ExperimentConfig } from './schemas/experiment.ts';
 import type { Env } from './config.ts';
@@ -31,9 +31,15 @@ export function lockKeyOf(env: Pick<Env, 'KEY_PREFIX' | 'QUEUE_NAME'>, jobId: st
   return `${bullPrefix(env)}:${env.QUEUE_NAME}:${jobId}:lock`;
 }
 
-/** Producers fail fast: a request should get an error, not hang, while Redis is away. */
+/** How long a producer waits for one Redis command before giving up (REDIS_COMMAND_TIMEOUT_MS). */
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 2_000;
+
+/**
+ * Producers fail fast: a request should get an error, not hang, while Redis is away (refused connections) or hung
+ * (a stopped process keeps TCP up and answers nothing: only a command timeout ends the wait).
+ */
 export function producerConnection(url: string, extra: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, connectTimeout: 5_000, ...extra });
+  return new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, connectTimeout: 5_000, commandTimeout: DEFAULT_REDIS_COMMAND_TIMEOUT_MS, ...extra });
 }
 
 /** Workers wait for Redis to come back: BullMQ requires maxRetriesPerRequest null for blocking commands. */
@@ -49,8 +55,48 @@ export const RUN_JOB_OPTIONS = {
   removeOnFail: { count: 5_000 },
 } as const;
 
+/** What a job's data becomes when the stored JSON does not parse (written by hand, or a foreign producer). */
+export interface UnreadableJobData {
+  unreadable: string;
+}
+export function isUnreadableJobData(data: unknown): data is UnreadableJobData {
+  return !!data && typeof data === 'object' && typeof (data as UnreadableJobData).unreadable === 'string';
+}
+
+/**
+ * BullMQ's Job, except that data which is not JSON does not throw where BullMQ reads the job (Job.fromJSON): it
+ * becomes { unreadable: reason }. Otherwise a worker that takes such a job throws before the job reaches any handler,
+ * never renews its lock, and the job stalls and comes back forever; and getJob() throws, so cancel and delete fail.
+ */
+export class TolerantJob<T = unknown, R = unknown, N extends string = string> extends Job<T, R, N> {
+  static override fromJSON<T = unknown, R = unknown, N extends string = string>(queue: Parameters<typeof Job.fromJSON>[0], json: JobJson, jobId?: string): Job<T, R, N> {
+    try {
+      return super.fromJSON<T, R, N>(queue, json, jobId);
+    } catch (e) {
+      const unreadable: UnreadableJobData = { unreadable: `job data is not valid JSON (${(e as Error).message})` };
+      return super.fromJSON<T, R, N>(queue, { ...json, data: JSON.stringify(unreadable) }, jobId);
+    }
+  }
+}
+
+class RunQueueImpl extends Queue<RunJobData, RunJobResult, JobName> {
+  override get Job(): typeof Job {
+    return TolerantJob as unknown as typeof Job;
+  }
+}
+
+/** The worker side of the run queue, reading jobs with TolerantJob. */
+export class RunWorker extends Worker<RunJobData, RunJobResult, JobName> {
+  constructor(name: string, processor: Processor<RunJobData, RunJobResult, JobName>, opts: WorkerOptions) {
+    super(name, processor, opts);
+  }
+  override get Job(): typeof Job {
+    return TolerantJob as unknown as typeof Job;
+  }
+}
+
 export function createRunQueue(env: Pick<Env, 'KEY_PREFIX' | 'QUEUE_NAME'>, connection: ConnectionOptions): RunQueue {
-  return new Queue<RunJobData, RunJobResult, JobName>(env.QUEUE_NAME, {
+  return new RunQueueImpl(env.QUEUE_NAME, {
     connection,
     prefix: bullPrefix(env),
     defaultJobOptions: RUN_JOB_OPTIONS,

@@ -2,10 +2,11 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import {
   DATASETS,
   RunStore,
+  RunWorker,
   WorkerRegistration,
   bullPrefix,
   workerConnection,
@@ -16,6 +17,7 @@ import {
 } from '@quantlab/shared';
 import { createLogger, type Logger } from './log.ts';
 import { checkHandlers, createHandlers, type JobHandlers } from './jobs/handlers.ts';
+import { checkJobData, onJobFailed } from './jobs/failed.ts';
 import { TrainingPool, type StopFlag } from './training/pool.ts';
 import type { WorkerContext } from './jobs/context.ts';
 
@@ -74,11 +76,12 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
 
   // BullMQ does not close a connection it is given (it only closes its own duplicates): closed below.
   const bullConnection = workerConnection(env.REDIS_URL);
-  const worker = new Worker<RunJobData, RunJobResult, JobName>(
+  const worker = new RunWorker(
     env.QUEUE_NAME,
     async (job: Job<RunJobData, RunJobResult, JobName>, token?: string) => {
       const handler = (handlers as Partial<Record<string, JobHandlers[JobName]>>)[job.name];
       if (!handler) throw new UnrecoverableError(`no handler for job name "${job.name}"`);
+      checkJobData(job);
       return handler(job, token!);
     },
     {
@@ -88,11 +91,16 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
       lockDuration: env.LOCK_DURATION_MS,
       stalledInterval: env.STALLED_INTERVAL_MS,
       // A stall is a crashed worker; the run resumes from its checkpoint, so allow a couple before giving up.
-      maxStalledCount: 2,
+      maxStalledCount: env.MAX_STALLED_COUNT,
     },
   );
   worker.on('error', (e) => log.warn('worker error', { error: e.message }));
-  worker.on('failed', (job, e) => log.info('job failed', { jobId: job?.id, name: e.name, error: e.message }));
+  // Every final failure ends its run failed, whoever failed the job: the handler already did when it could, but BullMQ
+  // fails some jobs without calling it (over the stall limit, unreadable data, a handler that threw before writing).
+  worker.on('failed', (job, e) => {
+    log.info('job failed', { jobId: job?.id, name: e.name, error: e.message, final: !!job?.finishedOn });
+    if (job) void onJobFailed(ctx, job, e);
+  });
   worker.on('completed', (job, result) => log.info('job done', { jobId: job.id, status: result.status }));
   await worker.waitUntilReady();
   log.info('worker started', { backend, concurrency: env.WORKER_CONCURRENCY, queue: env.QUEUE_NAME });

@@ -33,8 +33,8 @@ export function toProblem(err: FastifyError & { validationContext?: string }): H
   if (err.statusCode === 429) return new HttpProblem('rate-limited', err.message);
   if (err.statusCode === 404) return new HttpProblem('not-found', err.message);
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new HttpProblem('bad-request', err.message);
-  // ioredis gives up after maxRetriesPerRequest: the store is away, not our bug.
-  if (err.name === 'MaxRetriesPerRequestError' || /ECONNREFUSED|Connection is closed|Stream isn't writeable/.test(err.message)) {
+  // ioredis gives up after maxRetriesPerRequest (Redis away) or REDIS_COMMAND_TIMEOUT_MS (Redis hung): not our bug.
+  if (err.name === 'MaxRetriesPerRequestError' || /ECONNREFUSED|Connection is closed|Stream isn't writeable|Command timed out/.test(err.message)) {
     return new HttpProblem('unavailable', 'Redis is not reachable; try again shortly', undefined, { 'retry-after': '5' });
   }
   return new HttpProblem('internal', 'an unexpected error occurred; it has been logged');

@@ -33,6 +33,18 @@ if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return 1
 `;
 
+// KEYS[1] run hash; ARGV[1] channel, ARGV[2] message, rest: field/value pairs. Writes only while the run is unfinished:
+// a job BullMQ failed on its own (stall limit, unreadable data) must not overwrite a result a worker already wrote.
+const FINISH_IF_UNFINISHED = `
+local s = redis.call('HGET', KEYS[1], 'status')
+if s ~= '"queued"' and s ~= '"running"' then return 0 end
+local args = {}
+for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(args))
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 1
+`;
+
 const encode = (v: unknown) => JSON.stringify(v ?? null);
 
 /** The results store: run documents, their epochs, artifacts and checkpoints, in Redis under the project's keys. */
@@ -110,6 +122,18 @@ export class RunStore {
       JSON.stringify(epoch),
     ]);
     await this.update(id, { progress: { epoch: epoch.epoch, epochs, fraction: Math.min(1, epoch.epoch / epochs) } }, fence);
+  }
+
+  /**
+   * Ends a run that is still queued or running as failed with `message` (nothing happens to a finished or missing run).
+   * For jobs BullMQ fails without the handler ever writing the run. Returns whether the run was changed.
+   */
+  async failIfUnfinished(id: string, message: string): Promise<boolean> {
+    const error = { message };
+    const patch = flatten({ status: 'failed', error, finishedAt: new Date().toISOString(), workerId: null });
+    const event: RunEvent = { type: 'status', runId: id, status: 'failed', error };
+    const n = await this.redis.eval(FINISH_IF_UNFINISHED, 1, this.keys.run(id), this.keys.events(id), JSON.stringify(event), ...Object.entries(patch).flat());
+    return n === 1;
   }
 
   async setArtifact(id: string, bytes: Uint8Array, fence?: Fence): Promise<void> {
