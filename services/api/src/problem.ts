@@ -15,6 +15,7 @@ export const PROBLEMS = {
   'rate-limited': { status: 429, title: 'Too many requests' },
   internal: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'A backing service is unavailable' },
+  'insufficient-storage': { status: 507, title: 'The store is full' },
 } as const;
 export type ProblemType = keyof typeof PROBLEMS;
 

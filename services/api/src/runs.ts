@@ -1,6 +1,7 @@
 import { FINAL_STATUSES, withRelativeAccuracy, type RunDocument, type RunStatus } from '@quantlab/shared';
 import type { ApiContext } from './context.ts';
 import { HttpProblem } from './problem.ts';
+import { isOutOfMemory } from './plugins/errors.ts';
 
 export const runLinks = (id: string) => ({ self: `/experiments/${id}`, events: `/experiments/${id}/events`, artifact: `/experiments/${id}/artifact`, cancel: `/experiments/${id}/cancel` });
 
@@ -9,7 +10,15 @@ export const runLinks = (id: string) => ({ self: `/experiments/${id}`, events: `
  * If adding fails, the runs are removed again: nothing may stay 'queued' without a job behind it.
  */
 export async function enqueueRuns(ctx: ApiContext, docs: RunDocument[]): Promise<void> {
-  await ctx.runs.createMany(docs);
+  const undo = () => Promise.all(docs.map((d) => ctx.runs.delete(d.id))).catch(() => {});
+  try {
+    await ctx.runs.createMany(docs);
+  } catch (err) {
+    // A command timeout (Redis hung) does not mean the MULTI was not executed: Redis may run it once it resumes. The
+    // deletes queue behind it on the same connection, so they run after it, and no run stays without a job.
+    void undo();
+    throw err;
+  }
   try {
     const jobs = docs.map((doc) => ({
       name: 'run' as const,
@@ -19,7 +28,10 @@ export async function enqueueRuns(ctx: ApiContext, docs: RunDocument[]): Promise
     if (jobs.length === 1) await ctx.queue.add(jobs[0].name, jobs[0].data, jobs[0].opts);
     else await ctx.queue.addBulk(jobs);
   } catch (err) {
-    await Promise.all(docs.map((d) => ctx.runs.delete(d.id))).catch(() => {});
+    // Likewise a job whose add timed out may still be added: remove it behind the add (same connection, in order).
+    void Promise.all(docs.map((d) => ctx.queue.remove(d.id))).catch(() => {});
+    await undo();
+    if (isOutOfMemory(err)) throw err;
     throw new HttpProblem('unavailable', `the run could not be queued (${(err as Error).message}); nothing was stored`, undefined, { 'retry-after': '5' });
   }
 }

@@ -10,6 +10,13 @@ export function sendProblem(reply: FastifyReply, p: HttpProblem): FastifyReply {
   return reply.code(p.status).type('application/problem+json').send(JSON.stringify(p.toJSON(reply.request.url.split('?')[0])));
 }
 
+/** Redis at maxmemory (noeviction) refuses writes with OOM; inside a MULTI, EXEC then fails with EXECABORT. */
+export function isOutOfMemory(err: unknown): boolean {
+  const e = err as { message?: string; previousErrors?: { message?: string }[] } | null;
+  if (!e || typeof e.message !== 'string') return false;
+  return e.message.startsWith('OOM ') || (e.message.startsWith('EXECABORT') && !!e.previousErrors?.some((p) => p.message?.startsWith('OOM ')));
+}
+
 /** Maps whatever a route, a hook or Fastify itself threw to a problem. */
 export function toProblem(err: FastifyError & { validationContext?: string }): HttpProblem {
   if (err instanceof HttpProblem) return err;
@@ -33,6 +40,9 @@ export function toProblem(err: FastifyError & { validationContext?: string }): H
   if (err.statusCode === 429) return new HttpProblem('rate-limited', err.message);
   if (err.statusCode === 404) return new HttpProblem('not-found', err.message);
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new HttpProblem('bad-request', err.message);
+  if (isOutOfMemory(err)) {
+    return new HttpProblem('insufficient-storage', 'the store is full (Redis reached maxmemory); nothing was written. Delete old runs or raise maxmemory', undefined, { 'retry-after': '60' });
+  }
   // ioredis gives up after maxRetriesPerRequest (Redis away) or REDIS_COMMAND_TIMEOUT_MS (Redis hung): not our bug.
   if (err.name === 'MaxRetriesPerRequestError' || /ECONNREFUSED|Connection is closed|Stream isn't writeable|Command timed out/.test(err.message)) {
     return new HttpProblem('unavailable', 'Redis is not reachable; try again shortly', undefined, { 'retry-after': '5' });
