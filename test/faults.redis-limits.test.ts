@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
+import type { InjectOptions } from 'fastify';
 import { PROBLEM_BASE, parseEnv } from '@quantlab/shared';
 import { buildApp } from '@quantlab/api';
 import { startPrivateRedis, testEnv } from './helpers/redis.ts';
@@ -22,7 +23,7 @@ test('a hung Redis: /healthz, reads and writes answer 503 within about REDIS_COM
     assert.equal(before.statusCode, 202);
 
     redis.child.kill('SIGSTOP');
-    const timed = async (opts: Parameters<typeof app.inject>[0]) => {
+    const timed = async (opts: InjectOptions) => {
       const t0 = Date.now();
       const r = await app.inject(opts);
       return { r, ms: Date.now() - t0 };
@@ -84,7 +85,7 @@ test('Redis at maxmemory: writes answer 507 and store nothing, reads still work,
       { method: 'POST', url: '/experiments', payload: RUN, headers: { 'idempotency-key': 'full-1' } },
       { method: 'POST', url: '/sweeps', payload: { base: RUN, vary: { representation: [{ kind: 'fixed', bits: [4, 8] }] } } },
     ] as const) {
-      const r = await app.inject(req as Parameters<typeof app.inject>[0]);
+      const r = await app.inject(req as InjectOptions);
       assert.equal(r.statusCode, 507, `${req.url}: ${r.body}`);
       assert.equal(r.json().type, `${PROBLEM_BASE}insufficient-storage`);
       assert.ok(Number(r.headers['retry-after']) > 0);

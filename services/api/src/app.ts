@@ -21,6 +21,8 @@ export interface BuildAppOptions {
   env: Env;
   /** Log through pino at env.LOG_LEVEL (default); false silences. */
   logger?: boolean;
+  /** Where the log lines go (default stdout); tests read them. */
+  logStream?: { write(line: string): void };
   /** SSE heartbeat interval (tests shorten it). */
   sseHeartbeatMs?: number;
   /** Serve the dashboard from another folder. */
@@ -36,8 +38,11 @@ export interface BuildAppOptions {
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const { env } = opts;
   const app = Fastify({
-    logger: opts.logger === false ? false : { level: env.LOG_LEVEL },
+    logger: opts.logger === false ? false : { level: env.LOG_LEVEL, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     bodyLimit: env.BODY_LIMIT_BYTES,
+    // Which X-Forwarded-For to believe (TRUST_PROXY): request.ip keys the rate limits, so by default nobody's.
+    // (Fastify takes a hop count too, as proxy-addr does; its type leaves numbers out.)
+    trustProxy: env.TRUST_PROXY as boolean | string[],
     // Ids in URLs are checked by the route schemas; this bounds what the router has to look at.
     routerOptions: { maxParamLength: 200 },
     // A log line per request costs more than the request itself at thousands a second; debug turns them on.
@@ -79,10 +84,25 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(openapi, { version: QUANTLAB_VERSION });
   await app.register(dashboard, { root: opts.dashboardRoot });
 
-  // Everything below is the API proper: bearer token when API_TOKEN is set (but routes marked public), rate limits on writes.
+  // Everything below is the API proper: bearer token when API_TOKEN is set (but routes marked public), rate limits on
+  // writes (routes marked config.rateLimit, RATE_LIMIT_MAX) and on reads (every other non-public GET, RATE_LIMIT_READ_MAX).
   await app.register(async (api) => {
-    await api.register(auth, { token: env.API_TOKEN });
-    if (env.RATE_LIMIT_MAX > 0) {
+    await api.register(auth, {
+      token: env.API_TOKEN,
+      failures: { redis, key: (client) => `${env.KEY_PREFIX}:authfail:${client}`, max: env.AUTH_FAIL_MAX, windowMs: env.RATE_LIMIT_WINDOW_MS },
+    });
+    // Runs before the rate-limit plugin's own onRoute hook (registered after it), which reads config.rateLimit.
+    api.addHook('onRoute', (route) => {
+      const config = (route.config ??= {}) as { public?: boolean; rateLimit?: object | false };
+      const methods = [route.method].flat();
+      if (config.rateLimit !== undefined) {
+        if (env.RATE_LIMIT_MAX === 0) config.rateLimit = false;
+      } else if (!config.public && methods.every((m) => m === 'GET' || m === 'HEAD') && env.RATE_LIMIT_READ_MAX > 0) {
+        // Reads keep working while Redis is full (skipOnError): the limiter's counter is a write.
+        config.rateLimit = { max: env.RATE_LIMIT_READ_MAX, skipOnError: true };
+      }
+    });
+    if (env.RATE_LIMIT_MAX > 0 || env.RATE_LIMIT_READ_MAX > 0) {
       await api.register(rateLimit, {
         global: false,
         max: env.RATE_LIMIT_MAX,

@@ -68,6 +68,21 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   throw new ConfigError(`invalid environment: ${first.path.join('.')}: ${first.message}`);
 }
 
+/** Loopback addresses: only this machine can connect. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/**
+ * Why the API must not listen as configured, or null: without API_TOKEN anyone who can reach the port can queue,
+ * delete and import runs, so a non-loopback HOST needs the token, or ALLOW_NO_AUTH=1 to say that open is intended.
+ */
+export function listenRefusal(env: Pick<Env, 'HOST' | 'API_TOKEN' | 'ALLOW_NO_AUTH'>): string | null {
+  if (env.API_TOKEN || env.ALLOW_NO_AUTH || isLoopbackHost(env.HOST)) return null;
+  return `refusing to listen on ${env.HOST} without API_TOKEN: set API_TOKEN (at least 16 characters), or ALLOW_NO_AUTH=1 to run the API open to the network`;
+}
+
 /** For entry points: a bad value stops the process with one line and exit code 2. */
 export function loadEnvOrExit(source: NodeJS.ProcessEnv = process.env): Env {
   try {

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
 import { HttpProblem } from '../problem.ts';
 
 /** Lifetime of a token minted for one run's event stream (EventSource cannot send headers). */
@@ -30,13 +31,52 @@ export function checkEventToken(secret: string, runId: string, token: string, no
   return sameSecret(sig, sign(secret, runId, exp));
 }
 
+// KEYS[1] the client's failure counter; ARGV[1] window (ms). Returns the count in this window and its remaining ms.
+const COUNT_FAILURE = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {n, redis.call('PTTL', KEYS[1])}
+`;
+
+export interface AuthOptions {
+  token: string | undefined;
+  /** Failed authentications per client (request.ip) and window before 429; counted in Redis, shared by API processes. */
+  failures?: { redis: Redis; key: (client: string) => string; max: number; windowMs: number };
+}
+
 /**
  * Bearer authentication for the routes registered in the same scope, when API_TOKEN is set. Routes marked
  * `config.public` are open; routes marked `config.eventToken` also take `?token=` minted by mintEventToken.
+ * Failed attempts count per client: over `failures.max` in a window, a request without a valid token gets 429
+ * (guessing is throttled) while one with the valid token goes through as before.
  */
-export default fp(async function auth(app: FastifyInstance, opts: { token: string | undefined }) {
+export default fp(async function auth(app: FastifyInstance, opts: AuthOptions) {
   const secret = opts.token;
   if (!secret) return;
+  const limit = opts.failures;
+
+  /** 401, or 429 once this client has failed too often; logged at the first failure and when the limit is crossed. */
+  async function refuse(request: FastifyRequest, detail: string): Promise<never> {
+    let count = 0;
+    let ttl = 0;
+    if (limit) {
+      try {
+        [count, ttl] = (await limit.redis.eval(COUNT_FAILURE, 1, limit.key(request.ip), limit.windowMs)) as [number, number];
+      } catch {
+        // The counter is unavailable (Redis away or full): still refuse, as 401.
+      }
+      if (count === 1 || count === limit.max + 1) {
+        request.log.warn({ client: request.ip, failures: count, max: limit.max, url: request.url.split('?')[0] }, count > limit.max ? 'authentication failures over the limit: answering 429' : 'authentication failed');
+      }
+      if (count > limit.max) {
+        throw new HttpProblem('rate-limited', `too many failed authentications from this client; try again in ${Math.ceil(ttl / 1000)} s`, undefined, {
+          'retry-after': String(Math.max(1, Math.ceil(ttl / 1000))),
+        });
+      }
+    }
+    throw new HttpProblem('unauthorized', detail, undefined, { 'www-authenticate': 'Bearer realm="quantlab"' });
+  }
+
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const config = request.routeOptions.config;
     if (config.public) return;
@@ -47,8 +87,6 @@ export default fp(async function auth(app: FastifyInstance, opts: { token: strin
       const id = (request.params as Record<string, unknown>)?.id;
       if (typeof token === 'string' && typeof id === 'string' && checkEventToken(secret, id, token)) return;
     }
-    throw new HttpProblem('unauthorized', header ? 'the bearer token is not valid' : 'send Authorization: Bearer <API_TOKEN>', undefined, {
-      'www-authenticate': 'Bearer realm="quantlab"',
-    });
+    await refuse(request, header ? 'the bearer token is not valid' : 'send Authorization: Bearer <API_TOKEN>');
   });
 });
