@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
@@ -7,7 +8,7 @@ import type { ApiContext } from './context.ts';
 import { EventHub } from './events-hub.ts';
 import auth from './plugins/auth.ts';
 import dashboard from './plugins/dashboard.ts';
-import errors from './plugins/errors.ts';
+import errors, { clientErrorHandler, frameworkErrors } from './plugins/errors.ts';
 import metrics from './plugins/metrics.ts';
 import openapi from './plugins/openapi.ts';
 import events from './routes/events.ts';
@@ -40,6 +41,20 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const app = Fastify({
     logger: opts.logger === false ? false : { level: env.LOG_LEVEL, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     bodyLimit: env.BODY_LIMIT_BYTES,
+    // REQUEST_TIMEOUT_MS bounds how long a client may take to send its request (slow headers or body hold a
+    // connection and memory); Node checks it every connectionsCheckingInterval. It does not apply to responses, so an
+    // event stream stays open as long as it likes.
+    serverFactory: (handler) =>
+      createServer(
+        {
+          requestTimeout: env.REQUEST_TIMEOUT_MS,
+          headersTimeout: Math.min(env.REQUEST_TIMEOUT_MS, 60_000),
+          connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(env.REQUEST_TIMEOUT_MS / 4))),
+        },
+        handler,
+      ),
+    clientErrorHandler,
+    frameworkErrors,
     // Which X-Forwarded-For to believe (TRUST_PROXY): request.ip keys the rate limits, so by default nobody's.
     // (Fastify takes a hop count too, as proxy-addr does; its type leaves numbers out.)
     trustProxy: env.TRUST_PROXY as boolean | string[],

@@ -1,5 +1,6 @@
 /** A small client of the quantlab API for the CLI: QUANTLAB_URL (default http://127.0.0.1:3000), QUANTLAB_TOKEN. */
 import { CliError } from './cli-error.ts';
+import { printable } from './printable.ts';
 
 export interface ApiResponse<T> {
   status: number;
@@ -41,7 +42,7 @@ export class ApiClient {
     if (!res.ok) {
       const p = parsed as { title?: string; detail?: string } | null;
       const hint = res.status === 401 ? (this.token ? ' (check QUANTLAB_TOKEN)' : ' (set QUANTLAB_TOKEN)') : '';
-      throw new CliError(`${method} ${path}: ${res.status} ${p?.detail ?? p?.title ?? res.statusText}${hint}`.split('\n')[0]);
+      throw new CliError(`${method} ${path}: ${res.status} ${printable(String(p?.detail ?? p?.title ?? res.statusText))}${hint}`);
     }
     return { status: res.status, body: parsed as T, text };
   }
@@ -54,7 +55,7 @@ export function printJson(text: string): void {
 
 /** A plain-text table: columns padded to their widest cell; numbers right-aligned. */
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
-  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
+  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : printable(String(c)))));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.length ?? 0)));
   const numeric = headers.map((_h, i) => cells.length > 0 && cells.every((r) => /^-?[\d.,%]+x?$|^-$/.test(r[i] ?? '')));
   const line = (r: string[]) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
