@@ -11,7 +11,15 @@ const ops: FastifyPluginAsyncZod = async (app) => {
     '/healthz',
     {
       config: { public: true },
-      schema: { summary: 'Liveness: Redis reachable, queue depth', tags: ['operations'], security: [], response: { 200: Health, 503: Health } },
+      schema: {
+        operationId: 'getHealth',
+        summary: 'Liveness: Redis reachable, queue depth',
+        tags: ['operations'],
+        security: [],
+        // No parameters: a probe that sends some is misconfigured, and hears so.
+        querystring: z.strictObject({}),
+        response: { 200: Health, 400: Problem, 503: Health },
+      },
     },
     async (_request, reply) => {
       const t0 = performance.now();
@@ -35,6 +43,7 @@ const ops: FastifyPluginAsyncZod = async (app) => {
     '/metrics',
     {
       schema: {
+        operationId: 'getMetrics',
         summary: 'Prometheus metrics',
         description: 'Queue depth by state, runs by status, HTTP latency histogram, training images/s of running runs.',
         tags: ['operations'],
