@@ -24,6 +24,8 @@ export const Env = z.object({
   BODY_LIMIT_BYTES: positiveInt(256 * 1024),
   CORS_ORIGIN: z.string().default(''),
   RETENTION_DAYS: optionalPositive,
+  /** How often the retention round runs (one round per interval cluster-wide, whatever the number of API processes). */
+  RETENTION_EVERY_MS: positiveInt(60 * 60 * 1000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Env = z.infer<typeof Env>;

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { Health, Problem, RUN_STATUSES, type RunStatus } from '@quantlab/shared';
+import { Health, Problem, RUN_STATUSES } from '@quantlab/shared';
 
 /** GET /healthz (open, for load balancers) and GET /metrics (Prometheus text). */
 const ops: FastifyPluginAsyncZod = async (app) => {
@@ -43,7 +43,7 @@ const ops: FastifyPluginAsyncZod = async (app) => {
     },
     async (_request, reply) => {
       const counts = await ctx.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
-      const { byStatus, imagesPerSec } = await runStats();
+      const { byStatus, imagesPerSec } = await ctx.runs.stats();
       const lines = ['# HELP quantlab_queue_jobs Jobs in the run queue by state.', '# TYPE quantlab_queue_jobs gauge'];
       for (const [state, n] of Object.entries(counts)) lines.push(`quantlab_queue_jobs{state="${state}"} ${n ?? 0}`);
       lines.push('# HELP quantlab_runs Runs by status.', '# TYPE quantlab_runs gauge');
@@ -55,30 +55,6 @@ const ops: FastifyPluginAsyncZod = async (app) => {
     },
   );
 
-  /** Statuses of every run (a pipelined HGET per run, in chunks) and the speed of the running ones. */
-  async function runStats(): Promise<{ byStatus: Record<RunStatus, number>; imagesPerSec: number }> {
-    const byStatus = Object.fromEntries(RUN_STATUSES.map((s) => [s, 0])) as Record<RunStatus, number>;
-    const ids = await ctx.redis.zrange(ctx.runs.keys.runs, 0, -1);
-    const running: string[] = [];
-    for (let i = 0; i < ids.length; i += 1000) {
-      const chunk = ids.slice(i, i + 1000);
-      const p = ctx.redis.pipeline();
-      for (const id of chunk) p.hget(ctx.runs.keys.run(id), 'status');
-      const res = (await p.exec()) ?? [];
-      chunk.forEach((id, j) => {
-        const v = res[j]?.[1] as string | null;
-        if (!v) return;
-        const s = JSON.parse(v) as RunStatus;
-        if (s in byStatus) byStatus[s]++;
-        if (s === 'running') running.push(id);
-      });
-    }
-    let imagesPerSec = 0;
-    for (const doc of await ctx.runs.getMany(running)) {
-      imagesPerSec += doc.metrics.imagesPerSec ?? doc.epochs[doc.epochs.length - 1]?.imagesPerSec ?? 0;
-    }
-    return { byStatus, imagesPerSec };
-  }
 };
 
 export default ops;
