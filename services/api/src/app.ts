@@ -5,6 +5,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { createRunQueue, producerConnection, QUANTLAB_VERSION, RunStore, SweepStore, type Env } from '@quantlab/shared';
 import type { ApiContext } from './context.ts';
 import { EventHub } from './events-hub.ts';
+import adminQueues from './plugins/admin-queues.ts';
 import auth from './plugins/auth.ts';
 import dashboard from './plugins/dashboard.ts';
 import errors from './plugins/errors.ts';
@@ -77,6 +78,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   }
   await app.register(openapi, { version: QUANTLAB_VERSION });
   await app.register(dashboard, { root: opts.dashboardRoot });
+  await app.register(adminQueues);
 
   // Everything below is the API proper: bearer token when API_TOKEN is set (but routes marked public), rate limits on writes.
   await app.register(async (api) => {
