@@ -12,7 +12,15 @@ const ops: FastifyPluginAsyncZod = async (app) => {
     '/healthz',
     {
       config: { public: true },
-      schema: { summary: 'Liveness: Redis reachable, queue depth', tags: ['operations'], security: [], response: { 200: Health, 503: Health } },
+      schema: {
+        operationId: 'getHealth',
+        summary: 'Liveness: Redis reachable, queue depth',
+        tags: ['operations'],
+        security: [],
+        // No parameters: a probe that sends some is misconfigured, and hears so.
+        querystring: z.strictObject({}),
+        response: { 200: Health, 400: Problem, 503: Health },
+      },
     },
     async (_request, reply) => {
       const t0 = performance.now();
@@ -36,6 +44,7 @@ const ops: FastifyPluginAsyncZod = async (app) => {
     '/metrics',
     {
       schema: {
+        operationId: 'getMetrics',
         summary: 'Prometheus metrics',
         description: 'Queue depth by state, runs by status, HTTP latency, Redis command latency and the process metrics (prom-client). Training metrics (epochs, images/s) come from each worker on its METRICS_PORT.',
         tags: ['operations'],
