@@ -1,4 +1,4 @@
-"""Python client of the quantlab API (https://github.com/… docs/API.md in the repository).
+"""Python client of the quantlab API (docs/API.md in the repository describes the endpoints).
 
     from quantlab_client import Client
     ql = Client()                       # QUANTLAB_URL, QUANTLAB_TOKEN
