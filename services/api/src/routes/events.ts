@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EventToken, FINAL_STATUSES, IdParams, Problem, type RunEvent } from '@quantlab/shared';
 import { mintEventToken } from '../plugins/auth.ts';
-import { readRun } from '../runs.ts';
+import { readRun } from '../services/experiments.ts';
 
 export interface EventsOptions {
   /** Comment lines that keep proxies and browsers from closing an idle stream. */
