@@ -90,4 +90,3 @@ export { labelOf } from './label.ts';
 function channelTag(r: { granularity?: 'layer' | 'channel' }): string {
   return r.granularity === 'channel' ? ':channel' : '';
 }
-
