@@ -1,10 +1,17 @@
 /** The packed artifact's format constants and record types; docs/ARTIFACT.md gives the byte layout. */
-import type { Representation } from '@quantlab/shared';
+import { ARTIFACT_FORMAT, type Representation } from '@quantlab/shared';
+
+/** One quantized tensor of a model (a conv or fc kernel, or a bias when biases are quantized). */
+export interface LayerWeights {
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
 
 export const MAGIC = 'QLAB';
 export const FORMAT_VERSION = 1;
-/** RunDocument.artifact.format. */
-export const FORMAT_NAME = 'quantlab-artifact/1';
+/** RunDocument.artifact.format (the schema's literal, defined with it in shared). */
+export const FORMAT_NAME = ARTIFACT_FORMAT;
 
 export const ENCODINGS = ['float32', 'fixed', 'dictionary'] as const;
 export type LayerEncoding = (typeof ENCODINGS)[number];
