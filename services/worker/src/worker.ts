@@ -9,6 +9,8 @@ import {
   RunWorker,
   WorkerRegistration,
   bullPrefix,
+  createRunQueue,
+  producerConnection,
   workerConnection,
   type Env,
   type JobName,
@@ -18,8 +20,9 @@ import {
 import { createLogger, type Logger } from './log.ts';
 import { checkHandlers, createHandlers, type JobHandlers } from './jobs/handlers.ts';
 import { checkJobData, onJobFailed } from './jobs/failed.ts';
-import { TrainingPool, type StopFlag } from './training/pool.ts';
+import { TrainingPool, type StopFlag, type ThreadRuntime } from './training/pool.ts';
 import type { WorkerContext } from './jobs/context.ts';
+import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics.ts';
 
 export interface WorkerOptions {
   id?: string;
@@ -31,6 +34,9 @@ export interface RunningWorker {
   id: string;
   /** The training threads; fault tests end them to play a thread that crashed. */
   pool: TrainingPool;
+  metrics: WorkerMetrics;
+  /** Where GET /metrics answers (METRICS_PORT set), else null. */
+  metricsUrl: string | null;
   /** Takes no new job, stops the current runs at their next batch (they return to the queue), exits within SHUTDOWN_TIMEOUT_MS. */
   close(): Promise<void>;
 }
@@ -49,14 +55,15 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
   const id = opts.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = opts.log ?? createLogger(env.LOG_LEVEL, { worker: id });
   const pool = new TrainingPool(env.WORKER_CONCURRENCY, env.TFJS_BACKEND);
-  let backend: string;
+  let runtime: ThreadRuntime;
   try {
-    backend = await pool.ready();
+    runtime = await pool.ready();
   } catch (e) {
     await pool.close();
     throw e;
   }
 
+  const { backend } = runtime;
   const redis = workerConnection(env.REDIS_URL);
   redis.on('error', (e) => log.warn('redis connection error', { error: e.message }));
   const store = new RunStore(redis, env.KEY_PREFIX);
@@ -68,9 +75,18 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
   );
   await registry.start();
 
+  // Queue depth for the metrics: a producer connection (a scrape fails fast while Redis is away, it does not hang),
+  // opened only when the metrics are served.
+  const queueConnection = env.METRICS_PORT === undefined ? null : producerConnection(env.REDIS_URL);
+  queueConnection?.on('error', () => {});
+  const depthQueue = queueConnection ? createRunQueue(env, queueConnection) : null;
+  depthQueue?.on('error', () => {});
+  const metrics = createWorkerMetrics(depthQueue ?? { getJobCounts: async () => ({}) }, backend);
+  metrics.process.instrumentRedis(redis);
+
   let closing = false;
   const running = new Map<string, StopFlag>();
-  const ctx: WorkerContext = { env, workerId: id, store, pool, registry, log, running, isClosing: () => closing };
+  const ctx: WorkerContext = { env, workerId: id, runtime, store, pool, registry, log, metrics, running, isClosing: () => closing };
   const handlers: JobHandlers = createHandlers(ctx);
   checkHandlers(handlers);
 
@@ -102,8 +118,11 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
     if (job) void onJobFailed(ctx, job, e);
   });
   worker.on('completed', (job, result) => log.info('job done', { jobId: job.id, status: result.status }));
+  metrics.process.instrumentRedis(bullConnection);
   await worker.waitUntilReady();
-  log.info('worker started', { backend, concurrency: env.WORKER_CONCURRENCY, queue: env.QUEUE_NAME });
+  const served = env.METRICS_PORT === undefined ? null : await serveMetrics(metrics.process, env.METRICS_HOST, env.METRICS_PORT);
+  const metricsUrl = served ? `http://${env.METRICS_HOST.includes(':') ? `[${env.METRICS_HOST}]` : env.METRICS_HOST}:${served.port}/metrics` : null;
+  log.info('worker started', { backend, concurrency: env.WORKER_CONCURRENCY, queue: env.QUEUE_NAME, metrics: metricsUrl });
 
   let closed: Promise<void> | null = null;
   const close = () =>
@@ -125,9 +144,16 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
       }
       await registry.stop().catch(() => {});
       await pool.close();
+      if (served) {
+        const done = new Promise((r) => served.server.close(r));
+        served.server.closeAllConnections(); // keep-alive scrapers would hold close() open
+        await done;
+      }
+      await depthQueue?.close().catch(() => {});
+      await queueConnection?.quit().catch(() => queueConnection.disconnect());
       await redis.quit().catch(() => redis.disconnect());
       await bullConnection.quit().catch(() => bullConnection.disconnect());
       log.info('worker stopped', { graceful });
     })());
-  return { id, pool, close };
+  return { id, pool, metrics, metricsUrl, close };
 }

@@ -26,8 +26,14 @@ export class StopFlag {
 }
 
 /** One long-lived training thread; it dies with the process, so it can never outlive a killed worker. */
+/** What a training thread reports once its backend is loaded. */
+export interface ThreadRuntime {
+  backend: string;
+  tfjsVersion: string;
+}
+
 class TrainingThread {
-  readonly ready: Promise<string>;
+  readonly ready: Promise<ThreadRuntime>;
   private worker: Worker;
   private current: { onMessage(m: FromThread): void; onDeath(e: Error): void } | null = null;
 
@@ -35,7 +41,7 @@ class TrainingThread {
     this.worker = new Worker(new URL('./thread-boot.mjs', import.meta.url), { workerData: { backend } });
     this.ready = new Promise((resolve, reject) => {
       const first = (m: FromThread) => {
-        if (m.type === 'ready') resolve(m.backend);
+        if (m.type === 'ready') resolve({ backend: m.backend, tfjsVersion: m.tfjsVersion });
         else if (m.type === 'init-error') reject(new Error(m.message));
         else return;
         this.worker.off('message', first);
@@ -112,10 +118,10 @@ export class TrainingPool {
     this.threads = Array.from({ length: size }, () => new TrainingThread(backend));
   }
 
-  /** The backend name the threads loaded; rejects when a thread cannot load it (TFJS_BACKEND=tensorflow without tfjs-node). */
-  async ready(): Promise<string> {
-    const names = await Promise.all(this.threads.map((t) => t.ready));
-    return names[0];
+  /** The backend the threads loaded and their TF.js version; rejects when a thread cannot load it (TFJS_BACKEND=tensorflow without tfjs-node). */
+  async ready(): Promise<ThreadRuntime> {
+    const all = await Promise.all(this.threads.map((t) => t.ready));
+    return all[0];
   }
 
   /** BullMQ's concurrency equals the pool size, so a free thread exists whenever a job starts. */
