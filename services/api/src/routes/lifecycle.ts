@@ -135,7 +135,7 @@ const lifecycle: FastifyPluginAsyncZod = async (app) => {
         tags: ['sweeps'],
         querystring: ImportQuery,
         body: SweepExport,
-        response: { 201: ImportResult, ...errors, 409: Problem, 413: Problem },
+        response: { 201: ImportResult, ...errors, 409: Problem, 413: Problem, 507: Problem },
       },
     },
     async (request, reply) => {

@@ -35,7 +35,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
           'Either `{name, base, vary}` (list-valued representation fields expand inside their entry; the product with phases and seeds) or `{preset: "paper", budget, base, seeds}`. Every expanded config is validated before anything is queued; identical configs run once; a float32 baseline per seed runs first.',
         tags: ['sweeps'],
         body: SweepRequest,
-        response: { 202: SweepAccepted, ...errors, 413: Problem, 422: Problem, 429: Problem, 503: Problem },
+        response: { 202: SweepAccepted, ...errors, 409: Problem, 413: Problem, 422: Problem, 429: Problem, 503: Problem, 507: Problem },
       },
     },
     async (request, reply) => {
@@ -44,7 +44,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
         const branch = raw && typeof raw === 'object' && 'preset' in raw ? PresetSweepRequest : GridSweepRequest;
         const r = branch.safeParse(raw);
         if (!r.success) {
-          const issues = r.error.issues.map((i) => ({ path: i.path.map((k) => (typeof k === 'symbol' ? String(k) : k)), message: i.message, code: i.code }));
+          const issues = r.error.issues.slice(0, 20).map((i) => ({ path: i.path.map((k) => (typeof k === 'symbol' ? String(k) : k)), message: i.message, code: i.code }));
           const at = issues[0].path.length ? ` at ${issues[0].path.join('.')}` : '';
           throw new HttpProblem('validation', `invalid body${at}: ${issues[0].message}`, issues);
         }
@@ -52,8 +52,10 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
       }
       const planned = planSweepRuns(request.body);
       const { accepted } = planned;
-      reply.header('location', accepted.links.self);
-      return idempotent(ctx, request, reply, 'sweeps', { status: 202, body: accepted }, () => createSweep(ctx, planned));
+      const out = await idempotent(ctx, request, reply, 'sweeps', { status: 202, body: accepted }, () => createSweep(ctx, planned));
+      // From the answer sent (a replay names the sweep the first request created).
+      reply.header('location', out.links.self);
+      return out;
     },
   );
 

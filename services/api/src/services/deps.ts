@@ -8,7 +8,7 @@ export interface ServiceDeps {
   env: Pick<Env, 'KEY_PREFIX' | 'QUEUE_NAME' | 'RETENTION_DAYS'>;
   runs: RunStore;
   sweeps: SweepStore;
-  queue: Pick<RunQueue, 'add' | 'addBulk' | 'getJob'>;
+  queue: Pick<RunQueue, 'add' | 'addBulk' | 'getJob' | 'remove'>;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

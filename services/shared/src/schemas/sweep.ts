@@ -6,7 +6,7 @@ import { RunDocument, RunStatus } from './run.ts';
 export const SWEEP_LIMITS = {
   maxRepresentationEntries: 100,
   maxValuesPerField: 64,
-  /** A representation has at most 6 fields (dictionary); the rest of a pattern can only be a mistake or an attack. */
+  /** The largest representation (dictionary) has 7 fields; more in a pattern can only be a mistake or an attack. */
   maxPatternFields: 8,
 } as const;
 
