@@ -49,6 +49,13 @@ export const Env = z.object({
   /** Open event streams (SSE) per API process, and per client. */
   EVENT_STREAMS_MAX: positiveInt(1_000),
   EVENT_STREAMS_PER_CLIENT_MAX: positiveInt(20),
+  /** POST /import: the whole body, runs per file, epochs per run, any string's length, and (any artifact) bytes. */
+  IMPORT_MAX_BYTES: positiveInt(128 * 1024 * 1024),
+  IMPORT_MAX_RUNS: positiveInt(2_000),
+  IMPORT_MAX_EPOCHS_PER_RUN: positiveInt(200),
+  IMPORT_MAX_STRING_LENGTH: positiveInt(4_096),
+  /** The largest artifact stored, imported or written by a worker (a cnn5 float32 model packs to about 0.6 MB). */
+  ARTIFACT_MAX_BYTES: positiveInt(32 * 1024 * 1024),
   /** Times a job may stall (its worker died) and resume before BullMQ fails it; the run then ends failed. */
   MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(2),
   BODY_LIMIT_BYTES: positiveInt(256 * 1024),

@@ -39,10 +39,28 @@ export interface RunJobResult {
 export type RunQueue = Queue<RunJobData, RunJobResult, JobName>;
 
 /**
+ * Run ids that may be job ids: the ones this code mints (newId('run')). BullMQ keeps its own keys next to the jobs'
+ * (<queue>:wait, :events, :marker, :meta, :id, :prioritized, …); a job id is part of such a key, so a run id like
+ * `events` would name one of them (WRONGTYPE on delete, a stuck retention round). No BullMQ key name starts with
+ * `run_`. A run with another id (imported before ids were checked) has no job, and nothing looks one up for it.
+ */
+export const JOB_RUN_ID = /^run_[A-Za-z0-9_-]{1,60}$/;
+export function jobIdOfRun(runId: string): string | null {
+  return JOB_RUN_ID.test(runId) ? runId : null;
+}
+
+/** The run's job, if it can have one (jobIdOfRun) and has one. */
+export async function getRunJob(queue: Pick<RunQueue, 'getJob'>, runId: string): Promise<Awaited<ReturnType<RunQueue['getJob']>> | undefined> {
+  const jobId = jobIdOfRun(runId);
+  return jobId ? queue.getJob(jobId) : undefined;
+}
+
+/**
  * The one place a run's job is built from its document: job id = run id (so a retried add cannot queue a run twice),
  * the config, the baseline only where the worker uses it (inference phase), and the config's priority.
  */
 export function runJob(doc: Pick<RunDocument, 'id' | 'config' | 'baselineId'>, opts: { delay?: number } = {}) {
+  if (!jobIdOfRun(doc.id)) throw new Error(`run id ${doc.id} cannot be a job id (run_… only)`);
   return {
     name: 'run' as const,
     data: { runId: doc.id, config: doc.config, baselineId: doc.config.phase === 'inference' ? doc.baselineId : null } satisfies RunJobData,

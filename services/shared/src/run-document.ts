@@ -26,5 +26,6 @@ export function newRunDocument(config: ExperimentConfig, extra: { id?: string; s
     dataset: null,
     provenance: null,
     artifact: null,
+    imported: null,
   };
 }

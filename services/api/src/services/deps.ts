@@ -5,7 +5,7 @@ import type { Env, RunQueue, RunStore, SweepStore } from '@quantlab/shared';
  * Narrow on purpose: unit tests hand in fakes of exactly this.
  */
 export interface ServiceDeps {
-  env: Pick<Env, 'KEY_PREFIX' | 'QUEUE_NAME' | 'RETENTION_DAYS'>;
+  env: Pick<Env, 'KEY_PREFIX' | 'QUEUE_NAME' | 'RETENTION_DAYS' | 'IMPORT_MAX_RUNS' | 'IMPORT_MAX_EPOCHS_PER_RUN' | 'IMPORT_MAX_STRING_LENGTH' | 'ARTIFACT_MAX_BYTES'>;
   runs: RunStore;
   sweeps: SweepStore;
   queue: Pick<RunQueue, 'add' | 'addBulk' | 'getJob' | 'remove'>;

@@ -1,4 +1,4 @@
-import { CursorError, FINAL_STATUSES, runJob, withRelativeAccuracy, type RunDocument, type RunListQuery, type RunStatus } from '@quantlab/shared';
+import { CursorError, FINAL_STATUSES, getRunJob, runJob, withRelativeAccuracy, type RunDocument, type RunListQuery, type RunStatus } from '@quantlab/shared';
 import { isOutOfMemory } from '../plugins/errors.ts';
 import { HttpProblem } from '../problem.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -75,7 +75,7 @@ export async function listRuns(deps: ServiceDeps, q: RunListQuery): Promise<{ it
 export async function cancelRunDoc(deps: ServiceDeps, doc: Pick<RunDocument, 'id' | 'status'>): Promise<{ status: RunStatus; cancelRequested: boolean }> {
   if (FINAL_STATUSES.includes(doc.status)) return { status: doc.status, cancelRequested: false };
   if (doc.status === 'queued') {
-    const job = await deps.queue.getJob(doc.id);
+    const job = await getRunJob(deps.queue, doc.id);
     let removed = !job;
     if (job) {
       // remove() refuses a job a worker holds the lock of; then it is running in all but name.

@@ -29,6 +29,8 @@ export function keysFor(prefix: string) {
     sweep: (id: string) => `${prefix}:sweep:${id}`,
     sweeps: `${prefix}:sweeps`,
     idempotency: (key: string) => `${prefix}:idem:${key}`,
+    /** Held by the one ids=same import allowed to check and write at a time. */
+    importClaim: `${prefix}:import-claim`,
     worker: (id: string) => `${prefix}:worker:${id}`,
     workers: `${prefix}:workers`,
   };

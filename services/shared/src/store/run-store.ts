@@ -229,14 +229,28 @@ export class RunStore {
    * A run as it was elsewhere (import): document, epochs and artifact in one MULTI, indexed like any other run.
    * Nothing is written when the MULTI fails.
    */
-  async importMany(items: readonly { doc: RunDocument; artifact?: Buffer | null }[]): Promise<void> {
+  async importMany(items: readonly { doc: RunDocument; artifact?: Buffer | null }[], also?: (m: ReturnType<Redis['multi']>) => void): Promise<void> {
     const m = this.redis.multi();
+    also?.(m);
     for (const { doc, artifact } of items) {
       this.queueCreate(m, doc, Date.parse(doc.createdAt));
       if (doc.epochs.length) m.hset(this.keys.epochs(doc.id), Object.fromEntries(doc.epochs.map((e) => [String(e.epoch), JSON.stringify(e)])));
       if (artifact) m.set(this.keys.artifact(doc.id), artifact);
     }
     await execOrThrow(m);
+  }
+
+  /**
+   * The cluster-wide claim an ids=same import holds while it checks its ids and writes (SET NX with an expiry, so a
+   * process that dies holding it blocks imports for a minute at most). Returns its release, or null when taken.
+   */
+  async claimImport(ttlMs = 60_000): Promise<(() => Promise<void>) | null> {
+    const token = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const key = this.keys.importClaim;
+    if ((await this.redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') return null;
+    return async () => {
+      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, key, token).catch(() => {});
+    };
   }
 
   private queueCreate(m: ReturnType<Redis['multi']>, doc: RunDocument, score: number): void {
