@@ -19,6 +19,25 @@ const freePort = () =>
   });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** /healthz every 100 ms for `ms`; latencies in ms (Infinity: failed). */
+async function probeFor(ms: number): Promise<number[]> {
+  const out: number[] = [];
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const t0 = performance.now();
+    const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) }).catch(() => null);
+    await r?.text();
+    out.push(r?.ok ? performance.now() - t0 : Infinity);
+    await sleep(100);
+  }
+  return out;
+}
+function summary(xs: number[]): string {
+  const ok = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  const pct = (p: number) => ok[Math.min(ok.length - 1, Math.floor((p / 100) * ok.length))]?.toFixed(1);
+  return `${xs.length} probes, ${xs.length - ok.length} failed; p50 ${pct(50)} ms, p95 ${pct(95)} ms, p99 ${pct(99)} ms, max ${ok.at(-1)?.toFixed(1)} ms`;
+}
+
 const children: ChildProcess[] = [];
 function start(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
   const c = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -58,6 +77,9 @@ try {
   console.log(`stack up: API ${url}, redis ${redisPort}; attacking for ${SECONDS} s`);
 
   const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+  // The machine's own noise first: /healthz for 15 s with nothing else going on.
+  const quiet = await probeFor(15_000);
+  console.log(`quiet /healthz: ${summary(quiet)}`);
   const end = Date.now() + SECONDS * 1000;
   const tally: Record<string, Record<number, number>> = {};
   const count = (what: string, status: number) => ((tally[what] ??= {})[status] = (tally[what][status] ?? 0) + 1);
@@ -79,16 +101,8 @@ try {
     }
   };
   // /healthz every 100 ms.
-  const health: number[] = [];
-  const probe = async () => {
-    while (Date.now() < end) {
-      const t0 = performance.now();
-      const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) }).catch(() => null);
-      await r?.text();
-      health.push(r?.ok ? performance.now() - t0 : Infinity);
-      await sleep(100);
-    }
-  };
+  let health: number[] = [];
+  const probe = async () => void (health = await probeFor(end - Date.now()));
 
   const pattern: Record<string, unknown> = { kind: 'fixed' };
   for (let i = 0; i < 20_000; i++) pattern[`f${i}`] = 1;
@@ -97,10 +111,9 @@ try {
     format: 'quantlab-sweep-export',
     version: 1,
     exportedAt: new Date().toISOString(),
-    sweep: { id: 'swp_attack_000001', name: 'x', createdAt: new Date().toISOString(), preset: null, budget: null, request: {}, runIds: [], baselines: {} },
+    sweep: { id: 'swp_attack_000001', name: 'e'.repeat(2_000_000), createdAt: new Date().toISOString(), preset: null, budget: null, request: {}, runIds: [], baselines: {} },
     runs: [],
     artifacts: {},
-    padding: 'e'.repeat(2_000_000),
   });
   const slowloris = () =>
     new Promise<number>((resolve) => {
@@ -145,9 +158,7 @@ try {
   await until('the legitimate runs', async () => finished(await statuses()), 600_000).catch(() => {});
   const final = await statuses();
 
-  const ok = health.filter(Number.isFinite).sort((a, b) => a - b);
-  const pct = (p: number) => ok[Math.min(ok.length - 1, Math.floor((p / 100) * ok.length))]?.toFixed(1);
-  console.log(`/healthz: ${health.length} probes, ${health.length - ok.length} failed; p50 ${pct(50)} ms, p95 ${pct(95)} ms, p99 ${pct(99)} ms, max ${ok.at(-1)?.toFixed(1)} ms`);
+  console.log(`/healthz under attack: ${summary(health)}`);
   for (const [what, by] of Object.entries(tally)) console.log(`${what}: ${Object.entries(by).map(([s, n]) => `${n}x ${s}`).join(', ')}`);
   console.log(`legitimate runs: ${legit.length} submitted; ${final.filter((s) => s === 'completed').length} completed; statuses ${JSON.stringify(final)}`);
 } finally {
