@@ -101,8 +101,15 @@ class TrainingThread {
   }
 }
 
+/** What a worker needs from its training threads; benches substitute a simulated pool (bench/redis-scale.ts). */
+export interface Trainer {
+  ready(): Promise<string>;
+  train(input: TrainInput, stop: StopFlag, cb: TrainCallbacks): Promise<TrainOutcome>;
+  close(): Promise<void>;
+}
+
 /** One training thread per concurrency slot. */
-export class TrainingPool {
+export class TrainingPool implements Trainer {
   private threads: TrainingThread[];
 
   constructor(
