@@ -31,6 +31,8 @@ const { values } = parseArgs({
     procs: { type: 'string', default: '4' },
     'redis-core': { type: 'string', default: '1' },
     'checkpoint-bytes': { type: 'string', default: '4096' },
+    idle: { type: 'string', default: '6' },
+    'big-checkpoint': { type: 'string', default: '1228800' },
     child: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
@@ -217,10 +219,22 @@ interface StepResult {
   perRunCommands: number;
   perRunRedisCpuMs: number;
   perRunWorkerCpuMs: number;
+  idleRedisCores: number;
+  idleCmdPerSec: number;
   drained: boolean;
 }
 
-async function step(redisUrl: string, redisPid: number, n: number, opts: { runs: number; epochs: number; epochMs: number; window: number; procs: number; checkpointBytes: number }): Promise<StepResult> {
+interface StepOptions {
+  runs: number;
+  epochs: number;
+  epochMs: number;
+  window: number;
+  procs: number;
+  checkpointBytes: number;
+  idle: number;
+}
+
+async function step(redisUrl: string, redisPid: number, n: number, opts: StepOptions): Promise<StepResult> {
   const tag = `n${n}`;
   const env: Env = parseEnv({ REDIS_URL: redisUrl, KEY_PREFIX: `scale:${tag}`, QUEUE_NAME: `scale-${tag}`, LOG_LEVEL: 'silent' });
   const admin = new Redis(redisUrl);
@@ -264,10 +278,19 @@ async function step(redisUrl: string, redisPid: number, n: number, opts: { runs:
     children.push(c);
   }
   await Promise.all(children.map((c) => waitFor(c, 'ready')));
+  const pids = children.map((c) => c.pid!); // taskset execs node: the pid is node's
+
+  // Idle: N connected workers and no job to take (the queue is paused). What workers cost Redis by just being there
+  // (blocking fetches, registry heartbeats, stalled-job checks): the floor under any real deployment.
+  await sleep(1_000);
+  const idle0 = { redis: cpuSeconds(redisPid), cmd: info(await admin.info('stats'), 'total_commands_processed'), t: performance.now() };
+  await sleep(opts.idle * 1000);
+  const idleSeconds = (performance.now() - idle0.t) / 1000;
+  const idleRedisCores = (cpuSeconds(redisPid) - idle0.redis) / idleSeconds;
+  const idleCmdPerSec = (info(await admin.info('stats'), 'total_commands_processed') - idle0.cmd) / idleSeconds;
+
   await queue.resume();
   await sleep(2_000); // warm-up: every worker has fetched a job
-  const pids = children.map((c) => c.pid!);
-  // The taskset wrapper execs node, so the pid is node's.
   const cpu0 = { redis: cpuSeconds(redisPid), workers: pids.reduce((s, p) => s + cpuSeconds(p), 0) };
   const cmd0 = info(await admin.info('stats'), 'total_commands_processed');
   for (const c of children) c.send({ type: 'start' });
@@ -319,17 +342,53 @@ async function step(redisUrl: string, redisPid: number, n: number, opts: { runs:
     perRunCommands: all.completed ? (cmd1 - cmd0) / all.completed : NaN,
     perRunRedisCpuMs: all.completed ? ((cpu1.redis - cpu0.redis) * 1000) / all.completed : NaN,
     perRunWorkerCpuMs: all.completed ? ((cpu1.workers - cpu0.workers) * 1000) / all.completed : NaN,
+    idleRedisCores,
+    idleCmdPerSec,
     drained,
   };
 }
 
+/** A cnn5-sized checkpoint (8 bytes a parameter: 1.2 MB) through the real fenced write: Redis's CPU and the latency. */
+async function bigCheckpoints(redisUrl: string, redisPid: number, bytes: number, count = 200) {
+  const env = parseEnv({ REDIS_URL: redisUrl, KEY_PREFIX: 'scale:big', QUEUE_NAME: 'scale-big' });
+  const redis = producerConnection(redisUrl);
+  const store = new RunStore(redis, env.KEY_PREFIX);
+  const payload = new Uint8Array(bytes).map((_, i) => (i * 31) & 0xff);
+  const lockKey = 'scale:big:lock';
+  await redis.set(lockKey, 'token');
+  const fence = { lockKey, token: 'token' };
+  const h: Hist = {};
+  for (let i = 0; i < 5; i++) await store.saveCheckpoint('warm', payload, fence);
+  const cpu0 = cpuSeconds(redisPid);
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    await store.saveCheckpoint(`run${i % 10}`, payload, fence);
+    observe(h, (performance.now() - t0) / 1000);
+  }
+  const redisCpuMs = ((cpuSeconds(redisPid) - cpu0) * 1000) / count;
+  await redis.flushall(); // the bench's own Redis
+  redis.disconnect();
+  return { bytes, count, redisCpuMs, p50Ms: quantile(h, 0.5)! * 1000, p99Ms: quantile(h, 0.99)! * 1000 };
+}
+
 async function main(): Promise<void> {
   const sizes = values.workers!.split(',').map(Number);
-  const opts = { runs: Number(values.runs), epochs: Number(values.epochs), epochMs: Number(values['epoch-ms']), window: Number(values.window), procs: Number(values.procs), checkpointBytes: Number(values['checkpoint-bytes']) };
+  const opts: StepOptions = {
+    runs: Number(values.runs),
+    epochs: Number(values.epochs),
+    epochMs: Number(values['epoch-ms']),
+    window: Number(values.window),
+    procs: Number(values.procs),
+    checkpointBytes: Number(values['checkpoint-bytes']),
+    idle: Number(values.idle),
+  };
   const redis = await startRedis(values['redis-core']!);
   const loadBefore = loadavg()[0];
   const results: StepResult[] = [];
+  let big: Awaited<ReturnType<typeof bigCheckpoints>> | null = null;
   try {
+    big = await bigCheckpoints(redis.url, redis.pid, Number(values['big-checkpoint']));
+    if (!values.json) console.error(`checkpoint of ${big.bytes} bytes: ${big.redisCpuMs.toFixed(2)} ms of Redis CPU each, p50/p99 ${big.p50Ms.toFixed(1)}/${big.p99Ms.toFixed(1)} ms`);
     for (const n of sizes) {
       const r = await step(redis.url, redis.pid, n, opts);
       results.push(r);
@@ -346,17 +405,18 @@ async function main(): Promise<void> {
   }
   const head = { cpus: cpus().length, loadBefore, loadAfter: loadavg()[0], ...opts, redisCore: values['redis-core'] };
   if (values.json) {
-    console.log(JSON.stringify({ ...head, results }));
+    console.log(JSON.stringify({ ...head, bigCheckpoint: big, results }));
     return;
   }
   const f = (v: number | null, d = 2) => (v === null || Number.isNaN(v) ? '–' : v.toFixed(d));
   console.log(`machine: ${head.cpus} cores, load ${head.loadBefore.toFixed(2)} before, ${head.loadAfter.toFixed(2)} after; Redis on core ${head.redisCore}, AOF everysec`);
   console.log(`runs: ${opts.runs} queued per step, ${opts.epochs} epochs of ${opts.epochMs} ms sleep, ${opts.checkpointBytes}-byte checkpoints; window ${opts.window} s`);
-  console.log('| workers | processes | runs/s | Redis cores | worker cores | Redis cmd/s | cmd per run | Redis CPU ms per run | worker CPU ms per run | job fetch p50 / p99 (ms) | fenced write p50 / p99 (ms) |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log(`checkpoint writes of ${big!.bytes} bytes (one client, fenced, ${big!.count} of them): ${big!.redisCpuMs.toFixed(2)} ms of Redis CPU each; p50 / p99 ${big!.p50Ms.toFixed(1)} / ${big!.p99Ms.toFixed(1)} ms`);
+  console.log('| workers | processes | idle: Redis cores | idle: Redis cmd/s | runs/s | Redis cores | worker cores | Redis cmd/s | cmd per run | Redis CPU ms per run | worker CPU ms per run | job fetch p50 / p99 (ms) | fenced write p50 / p99 (ms) |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     console.log(
-      `| ${r.workers} | ${r.processes} | ${f(r.runsPerSec, 1)} | ${f(r.redisCores)} | ${f(r.workerCores)} | ${Math.round(r.redisOpsPerSec)} | ${f(r.perRunCommands, 1)} | ${f(r.perRunRedisCpuMs, 2)} | ${f(r.perRunWorkerCpuMs, 1)} | ${f(r.fetchP50Ms)} / ${f(r.fetchP99Ms)} | ${f(r.fencedP50Ms)} / ${f(r.fencedP99Ms)} |${r.drained ? ' (drained)' : ''}`,
+      `| ${r.workers} | ${r.processes} | ${f(r.idleRedisCores, 3)} | ${Math.round(r.idleCmdPerSec)} | ${f(r.runsPerSec, 1)} | ${f(r.redisCores)} | ${f(r.workerCores)} | ${Math.round(r.redisOpsPerSec)} | ${f(r.perRunCommands, 1)} | ${f(r.perRunRedisCpuMs, 2)} | ${f(r.perRunWorkerCpuMs, 1)} | ${f(r.fetchP50Ms)} / ${f(r.fetchP99Ms)} | ${f(r.fencedP50Ms)} / ${f(r.fencedP99Ms)} |${r.drained ? ' (drained)' : ''}`,
     );
   }
 }
