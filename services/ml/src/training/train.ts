@@ -157,7 +157,7 @@ function numericalFault(what: string, at: StepAt): RunInputError {
 function checkFinite(model: Model, arrays: readonly Float32Array[], what: 'weights' | 'gradient', at: StepAt): void {
   for (let p = 0; p < arrays.length; p++) {
     const i = firstNonFinite(arrays[p]);
-    if (i >= 0) throw numericalFault(`the ${what} of layer ${model.params[p].name} holds ${arrays[p][i]} (element ${i})`, at);
+    if (i >= 0) throw numericalFault(`the ${what} of layer ${model.params[p].name} ${what === 'weights' ? 'hold' : 'holds'} ${arrays[p][i]} (element ${i})`, at);
   }
 }
 
