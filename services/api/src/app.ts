@@ -6,6 +6,7 @@ import { createRunQueue, producerConnection, QUANTLAB_VERSION, RunStore, SweepSt
 import type { ApiContext } from './context.ts';
 import { EventHub } from './events-hub.ts';
 import { startMaintenance, type Maintenance, type MaintenanceHooks } from './maintenance.ts';
+import adminQueues from './plugins/admin-queues.ts';
 import auth from './plugins/auth.ts';
 import dashboard from './plugins/dashboard.ts';
 import errors from './plugins/errors.ts';
@@ -100,6 +101,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   }
   await app.register(openapi, { version: QUANTLAB_VERSION });
   await app.register(dashboard, { root: opts.dashboardRoot });
+  await app.register(adminQueues);
 
   // Everything below is the API proper: bearer token when API_TOKEN is set (but routes marked public), rate limits on writes.
   await app.register(async (api) => {

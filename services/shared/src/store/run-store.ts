@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { RUN_STATUSES, type EpochMetrics, type RunDocument, type RunStatus } from '../schemas/run.ts';
+import { ARTIFACT_FORMAT_V1, LEGACY_ARTIFACT_FORMAT, RUN_STATUSES, type EpochMetrics, type RunDocument, type RunStatus } from '../schemas/run.ts';
 import { keysFor, type Keys } from './keys.ts';
 
 /** A running job's right to write: BullMQ's lock key and the token it holds. */
@@ -581,6 +581,8 @@ function inflate(hash: Record<string, string>, epochs: string[]): RunDocument {
   raw.epochs = epochs.map((e) => JSON.parse(e)).sort((a, b) => a.epoch - b.epoch);
   // Internal bookkeeping fields are not part of the document.
   delete raw.cancelRequested;
+  const artifact = raw.artifact as RunDocument['artifact'];
+  if (artifact?.format === LEGACY_ARTIFACT_FORMAT) raw.artifact = { ...artifact, format: ARTIFACT_FORMAT_V1 };
   return raw as RunDocument;
 }
 
