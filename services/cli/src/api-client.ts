@@ -28,7 +28,9 @@ export function api(): Api {
       }
       const url = new URL(request.url);
       const hint = response.status === 401 ? (token ? ' (check QUANTLAB_TOKEN)' : ' (set QUANTLAB_TOKEN)') : '';
-      throw new CliError(`${request.method} ${url.pathname}${url.search}: ${response.status} ${p?.detail ?? p?.title ?? response.statusText}${hint}`.split('\n')[0]);
+      const message = `${request.method} ${url.pathname}${url.search}: ${response.status} ${p?.detail ?? p?.title ?? response.statusText}${hint}`.split('\n')[0];
+      // The status goes along: a follower (followRun) retries a 5xx, not a 4xx.
+      throw Object.assign(new CliError(message), { status: response.status });
     },
     onError({ error }) {
       if (error instanceof CliError || (error as Error).name === 'AbortError') return undefined;
