@@ -56,6 +56,9 @@ export const Representation = z.discriminatedUnion('kind', [
   DictionaryRepresentation,
 ]);
 
+/** Every representation kind (metric labels are zero-filled over these). */
+export const REPRESENTATION_KINDS = Representation.options.map((o) => o.shape.kind.value);
+
 export type Float32Representation = z.infer<typeof Float32Representation>;
 export type FixedRepresentation = z.infer<typeof FixedRepresentation>;
 export type DictionaryRepresentation = z.infer<typeof DictionaryRepresentation>;
@@ -81,12 +84,9 @@ export function seriesOf(r: Representation, phase: 'training' | 'inference'): st
   }
 }
 
+export { labelOf } from './label.ts';
+
 /** Per-channel series carry `:channel`; per-layer ones keep the names they had before granularity existed. */
 function channelTag(r: { granularity?: 'layer' | 'channel' }): string {
   return r.granularity === 'channel' ? ':channel' : '';
-}
-
-/** A short human label such as `fixed:8` or `dictionary:4`. */
-export function labelOf(r: Representation): string {
-  return r.kind === 'float32' ? 'float32' : `${r.kind}:${r.bits}`;
 }
