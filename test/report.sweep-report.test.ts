@@ -35,7 +35,7 @@ test('the fewest bits that keep a level count only when every larger width keeps
 
 test('with seeds, a width keeps a level only when the lower end of its 95% interval does', () => {
   // Mean 99.5% but the interval reaches down to 98.5%: it keeps 98%, not 99%.
-  const r = { ...row('fixed/pow2/nearest/training', 8, 0.995), relativeAccuracy: { ...stat(0.995, 0.004), ci95: [0.985, 1.005] as [number, number] } };
+  const r = { ...row('fixed/pow2/nearest/training', 8, 0.995), relativeAccuracy: { ...stat(0.995, 0.004), ci95: { low: 0.985, high: 1.005 } } };
   assert.equal(smallestBitsKeeping([r], 0.99), null);
   assert.equal(smallestBitsKeeping([r], 0.98), 8);
   const md = sweepReportMarkdown({ ...sweep, summary: [sweep.summary[0], r] }, { svgPath: 'f.svg' });
@@ -49,8 +49,8 @@ test('with seeds, a width keeps a level only when the lower end of its 95% inter
 
 test('each run is listed with its binomial interval and its McNemar test against the baseline', () => {
   const seeds = [
-    { runId: 'r1', seed: 1, testAccuracy: 0.85, test: 2000, binomial95: [0.834, 0.865] as [number, number], relativeAccuracy: 0.99, mcnemar: { b: 30, c: 50, p: 0.0328 } },
-    { runId: 'r2', seed: 2, testAccuracy: 0.86, test: 2000, binomial95: [0.844, 0.874] as [number, number], relativeAccuracy: 1.0, mcnemar: null },
+    { runId: 'r1', seed: 1, testAccuracy: 0.85, test: 2000, binomial95: { low: 0.834, high: 0.865 }, relativeAccuracy: 0.99, mcnemar: { b: 30, c: 50, p: 0.0328 } },
+    { runId: 'r2', seed: 2, testAccuracy: 0.86, test: 2000, binomial95: { low: 0.844, high: 0.874 }, relativeAccuracy: 1.0, mcnemar: null },
   ];
   const md = sweepReportMarkdown({ ...sweep, summary: [sweep.summary[0], { ...row('fixed/pow2/nearest/training', 4, 0.99), seeds }] }, { svgPath: 'f.svg' });
   assert.match(md, /## Each run against its baseline/);

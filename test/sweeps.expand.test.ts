@@ -169,7 +169,7 @@ test('relative accuracy, summary and sweep status', () => {
   // Two seeds: a 95% t-interval of the mean (t = 12.706 at one degree of freedom).
   const rel = [a.metrics.relativeAccuracy!, c.metrics.relativeAccuracy!];
   const half = (12.706 * Math.abs(rel[0] - rel[1])) / Math.sqrt(2) / Math.sqrt(2);
-  assert.ok(Math.abs(fixed!.relativeAccuracy.ci95![0] - ((rel[0] + rel[1]) / 2 - half)) < 1e-12);
+  assert.ok(Math.abs(fixed!.relativeAccuracy.ci95!.low - ((rel[0] + rel[1]) / 2 - half)) < 1e-12);
   assert.equal(rows.find((r) => r.bits === 32)?.relativeAccuracy.ci95, null, 'one run: no interval');
   assert.equal(sweepStatus({ queued: 2, running: 0, completed: 0, failed: 0, cancelled: 0 }), 'queued');
   assert.equal(sweepStatus({ queued: 1, running: 0, completed: 1, failed: 0, cancelled: 0 }), 'running');
@@ -193,7 +193,7 @@ test('summary rows list each run with its binomial interval and McNemar against 
   const four = rows.find((r) => r.bits === 4)!.seeds[0];
   assert.deepEqual(four.mcnemar, { b: 4, c: 4, p: 1 });
   assert.equal(four.test, 16);
-  assert.deepEqual(four.binomial95, wilson95(12, 16));
+  assert.deepEqual(four.binomial95, { low: wilson95(12, 16)[0], high: wilson95(12, 16)[1] });
   // 10 images only the baseline gets right, none the other way: p = 2 · 2^-10.
   assert.deepEqual(rows.find((r) => r.bits === 2)!.seeds[0].mcnemar, { b: 0, c: 10, p: 2 / 1024 });
   // Without bitsets (runs stored before they existed) there is no paired test, but the rest is there.

@@ -7,7 +7,7 @@ interface Stat {
   mean: number | null;
   min: number | null;
   max: number | null;
-  ci95?: [number, number] | null;
+  ci95?: { low: number; high: number } | null;
 }
 /** One run of a row (GET /sweeps/:id's summary[].seeds). */
 interface SeedResult {
@@ -15,7 +15,7 @@ interface SeedResult {
   seed: number;
   testAccuracy: number;
   test: number | null;
-  binomial95: [number, number] | null;
+  binomial95: { low: number; high: number } | null;
   relativeAccuracy: number | null;
   mcnemar: { b: number; c: number; p: number } | null;
 }
@@ -54,14 +54,14 @@ const pct = (x: number | null | undefined, digits = 1) => (x === null || x === u
 const spread = (s: Stat | null, digits = 1) => (s && s.mean !== null ? `${pct(s.mean, digits)} [${pct(s.min, digits)}, ${pct(s.max, digits)}]` : '–');
 /** mean [95% t-interval] from two seeds on; the mean alone (and "one seed") otherwise. */
 const interval = (s: Stat | null, digits = 1) =>
-  s && s.mean !== null ? (s.ci95 ? `${pct(s.mean, digits)} [${pct(s.ci95[0], digits)}, ${pct(s.ci95[1], digits)}]` : `${pct(s.mean, digits)} (one seed)`) : '–';
+  s && s.mean !== null ? (s.ci95 ? `${pct(s.mean, digits)} [${pct(s.ci95.low, digits)}, ${pct(s.ci95.high, digits)}]` : `${pct(s.mean, digits)} (one seed)`) : '–';
 const pValue = (p: number) => (p < 0.001 ? '< 0.001' : p.toFixed(3));
 
 /** What a row is judged on: the lower end of its 95% interval over seeds, or its mean with one seed. */
 function keptLevel(row: SweepForReport['summary'][number]): number | null {
   const r = row.relativeAccuracy;
   if (!r || r.mean === null) return null;
-  return r.ci95 ? r.ci95[0] : r.mean;
+  return r.ci95 ? r.ci95.low : r.mean;
 }
 
 /** Rows of one series that are not the float32 baseline, by bits. */
@@ -97,7 +97,7 @@ export function relativeAccuracyChart(sweep: SweepForReport): string {
       // Error bars: the 95% interval over seeds where there is one, else the range.
       .map((r) => {
         const a = r.relativeAccuracy!;
-        const [lo, hi] = a.ci95 ?? [a.min ?? a.mean!, a.max ?? a.mean!];
+        const [lo, hi] = a.ci95 ? [a.ci95.low, a.ci95.high] : [a.min ?? a.mean!, a.max ?? a.mean!];
         return { x: r.bits, y: 100 * a.mean!, min: 100 * lo, max: 100 * hi };
       }),
   }));
@@ -191,7 +191,7 @@ export function sweepReportMarkdown(sweep: SweepForReport, opts: { svgPath: stri
       '|---|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const { r, s } of perRun) {
-      const bin = s.binomial95 ? ` [${pct(s.binomial95[0], 2)}, ${pct(s.binomial95[1], 2)}]` : '';
+      const bin = s.binomial95 ? ` [${pct(s.binomial95.low, 2)}, ${pct(s.binomial95.high, 2)}]` : '';
       const m = s.mcnemar;
       out.push(`| \`${r.series}\` | ${r.bits} | ${s.seed} | ${pct(s.testAccuracy, 2)}${bin} | ${pct(s.relativeAccuracy, 1)} | ${m ? m.b : '–'} | ${m ? m.c : '–'} | ${m ? pValue(m.p) : '–'} |`);
     }

@@ -109,7 +109,7 @@ export const Stat = z.object({
   min: z.number().nullable(),
   max: z.number().nullable(),
   /** 95% t-interval of the mean over seeds; null with fewer than two runs. */
-  ci95: z.tuple([z.number(), z.number()]).nullable().optional(),
+  ci95: z.object({ low: z.number(), high: z.number() }).nullable().optional(),
 });
 export type Stat = z.infer<typeof Stat>;
 
@@ -121,7 +121,7 @@ export const SeedResult = z.object({
   /** Test images the accuracy counts. */
   test: z.number().int().nullable(),
   /** Wilson 95% interval of the test accuracy (binomial over the test images). */
-  binomial95: z.tuple([z.number(), z.number()]).nullable(),
+  binomial95: z.object({ low: z.number(), high: z.number() }).nullable(),
   relativeAccuracy: z.number().nullable(),
   /**
    * McNemar's exact test against the float32 baseline of the same seed on the same test images: b = images only

@@ -39,9 +39,13 @@ export function sweepStatus(counts: Record<RunStatus, number>): SweepStatus {
   return counts.cancelled > 0 ? 'cancelled' : 'failed';
 }
 
+function interval(i: [number, number] | null): { low: number; high: number } | null {
+  return i ? { low: i[0], high: i[1] } : null;
+}
+
 function stat(values: number[]): Stat {
   if (values.length === 0) return { mean: null, min: null, max: null, ci95: null };
-  return { mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values), ci95: meanInterval95(values) };
+  return { mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values), ci95: interval(meanInterval95(values)) };
 }
 
 /** A run's own figures: binomial interval, and McNemar against its baseline when both stored their bitsets. */
@@ -63,7 +67,7 @@ function seedResult(run: RunDocument, byId: ReadonlyMap<string, RunDocument>): S
     seed: run.config.training.seed,
     testAccuracy: acc,
     test,
-    binomial95: test ? wilson95(Math.round(acc * test), test) : null,
+    binomial95: test ? interval(wilson95(Math.round(acc * test), test)) : null,
     relativeAccuracy: run.metrics.relativeAccuracy ?? null,
     mcnemar,
   };
