@@ -127,7 +127,8 @@ export async function writeImageFolder(dir: string, train: SmallSplit, test: Sma
     for (let i = 0; i < s.count; i++) {
       const classDir = join(dir, split, classNames[s.labels[i]]);
       mkdirSync(classDir, { recursive: true });
-      const img = sharp(Buffer.from(s.images.subarray(i * size, (i + 1) * size)), { raw: { width: w, height: h, channels: c as 1 | 3 } });
+      let img = sharp(Buffer.from(s.images.subarray(i * size, (i + 1) * size)), { raw: { width: w, height: h, channels: c as 1 | 3 } });
+      if (c === 1) img = img.toColourspace('b-w'); // else sharp writes one channel as RGB
       const asJpeg = jpeg && i % 2 === 1;
       await (asJpeg ? img.jpeg({ quality: 95 }) : img.png()).toFile(join(classDir, `${String(i).padStart(4, '0')}.${asJpeg ? 'jpg' : 'png'}`));
     }

@@ -1,4 +1,4 @@
-import { FINAL_STATUSES, withRelativeAccuracy, type RunDocument, type RunStatus } from '@quantlab/shared';
+import { FINAL_STATUSES, isBuiltinDataset, listWorkers, withRelativeAccuracy, type RunDocument, type RunStatus } from '@quantlab/shared';
 import type { ApiContext } from './context.ts';
 import { HttpProblem } from './problem.ts';
 
@@ -9,6 +9,7 @@ export const runLinks = (id: string) => ({ self: `/experiments/${id}`, events: `
  * If adding fails, the runs are removed again: nothing may stay 'queued' without a job behind it.
  */
 export async function enqueueRuns(ctx: ApiContext, docs: RunDocument[]): Promise<void> {
+  await checkServable(ctx, docs);
   await ctx.runs.createMany(docs);
   try {
     const jobs = docs.map((doc) => ({
@@ -22,6 +23,27 @@ export async function enqueueRuns(ctx: ApiContext, docs: RunDocument[]): Promise
     await Promise.all(docs.map((d) => ctx.runs.delete(d.id))).catch(() => {});
     throw new HttpProblem('unavailable', `the run could not be queued (${(err as Error).message}); nothing was stored`, undefined, { 'retry-after': '5' });
   }
+}
+
+/**
+ * A user dataset (idx:, npz:, folder:) lives on some workers only: when workers are registered and none of them
+ * reports it, the run could only fail, so it is refused (422) with the datasets they do serve. Built-in datasets are
+ * always accepted, and with no worker registered (scaled to zero, or not started yet) the run waits in the queue.
+ */
+export async function checkServable(ctx: ApiContext, docs: readonly RunDocument[]): Promise<void> {
+  const wanted = [...new Set(docs.map((d) => d.config.dataset).filter((d) => !isBuiltinDataset(d)))];
+  if (wanted.length === 0) return;
+  const workers = await listWorkers(ctx.redis, ctx.env.KEY_PREFIX);
+  if (workers.length === 0) return;
+  const served = new Set(workers.flatMap((w) => w.datasets));
+  const missing = wanted.filter((d) => !served.has(d));
+  if (missing.length === 0) return;
+  const offered = [...served].filter((d) => !isBuiltinDataset(d)).sort();
+  throw new HttpProblem(
+    'dataset-unavailable',
+    `no registered worker serves dataset ${missing.join(', ')}; the ${workers.length} registered worker(s) serve ${offered.length ? offered.join(', ') : 'no user datasets'} besides the built-ins (put the files under each worker's DATA_DIR)`,
+    missing.map((d) => ({ path: ['dataset'], message: `no worker serves ${d}` })),
+  );
 }
 
 /** Documents with relative accuracy filled in from their baselines (fetched in one round trip). */

@@ -66,20 +66,28 @@ interface Geometry {
   channels: 1 | 3;
 }
 
-async function decode(file: string, geometry: Geometry | null): Promise<{ data: Buffer; geometry: Geometry }> {
+/** Size and channels of the first training image: grayscale (with or without alpha) is one channel, else RGB. */
+async function probe(file: string): Promise<Geometry> {
   try {
-    let img = sharp(file, { failOn: 'error' }).removeAlpha();
-    if (geometry) img = geometry.channels === 1 ? img.toColourspace('b-w') : img.toColourspace('srgb');
+    const m = await sharp(file).metadata();
+    if (!m.width || !m.height || !m.channels) throw new Error('no size in its header');
+    return { height: m.height, width: m.width, channels: m.channels - (m.hasAlpha ? 1 : 0) === 1 ? 1 : 3 };
+  } catch (e) {
+    throw new RunInputError(`${file}: not a readable PNG or JPEG image (${(e as Error).message})`);
+  }
+}
+
+async function decode(file: string, geometry: Geometry): Promise<Buffer> {
+  try {
+    // sharp outputs sRGB unless told: one channel needs the b-w colour space explicitly.
+    const img = sharp(file, { failOn: 'error' })
+      .removeAlpha()
+      .toColourspace(geometry.channels === 1 ? 'b-w' : 'srgb');
     const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-    if (!geometry) {
-      // The first image decides: grayscale stays one channel, anything else becomes RGB.
-      if (info.channels !== 1 && info.channels !== 3) return decode(file, { height: info.height, width: info.width, channels: 3 });
-      return { data, geometry: { height: info.height, width: info.width, channels: info.channels } };
-    }
     if (info.height !== geometry.height || info.width !== geometry.width || info.channels !== geometry.channels) {
       throw new RunInputError(`${file}: ${info.width}x${info.height} pixels, expected ${geometry.width}x${geometry.height} like the first training image (resize the folder to one size)`);
     }
-    return { data, geometry };
+    return data;
   } catch (e) {
     if (e instanceof RunInputError) throw e;
     throw new RunInputError(`${file}: not a readable PNG or JPEG image (${(e as Error).message})`);
@@ -94,7 +102,7 @@ async function decodeAll(items: { file: string; label: number }[], geometry: Geo
     const chunk = items.slice(from, from + PARALLEL);
     const decoded = await Promise.all(chunk.map((it) => decode(it.file, geometry)));
     decoded.forEach((d, k) => {
-      images.set(d.data, (from + k) * size);
+      images.set(d, (from + k) * size);
       labels[from + k] = chunk[k].label;
     });
   }
@@ -102,7 +110,7 @@ async function decodeAll(items: { file: string; label: number }[], geometry: Geo
 }
 
 export async function loadImageFolder(listing: FolderListing): Promise<{ train: Split; test: Split; shape: [number, number, number] }> {
-  const { geometry } = await decode(listing.train[0].file, null);
+  const geometry = await probe(listing.train[0].file);
   const numClasses = listing.classes.length;
   const train = await decodeAll(listing.train, geometry, numClasses);
   const test = await decodeAll(listing.test, geometry, numClasses);

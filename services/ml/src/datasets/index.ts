@@ -4,8 +4,9 @@
  * change; a run then takes stratified subsets and computes its normalization from the training images it uses.
  */
 import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { datasetRef, type DatasetRef } from '@quantlab/shared';
+import { DATASET_NAME, DATASETS, datasetRef, type DatasetRef } from '@quantlab/shared';
 import { RunInputError } from '../training/types.ts';
 import { loadCifar10 } from './cifar10.ts';
 import { filesSignature, readDataFile } from './files.ts';
@@ -50,6 +51,31 @@ async function signatureOf(ref: DatasetRef, dataDir: string): Promise<{ signatur
   }
   const listing = await listImageFolder(path);
   return { signature: listing.signature, listing };
+}
+
+/**
+ * The datasets a worker with this DATA_DIR can serve, from the files' presence (not their contents, which a run
+ * checks): the built-ins (cifar10 where its files are), every DATA_DIR/NAME/ holding train-images-idx3-ubyte[.gz]
+ * (idx:NAME), every DATA_DIR/NAME.npz (npz:NAME) and every DATA_DIR/NAME/ with train/ and test/ (folder:NAME).
+ */
+export function servableDatasets(dataDir: string): string[] {
+  const cifar = existsSync(join(dataDir, 'cifar-10-batches-bin')) || existsSync(join(dataDir, 'cifar-10-binary.tar.gz'));
+  const out: string[] = DATASETS.filter((d) => d !== 'cifar10' || cifar);
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(dataDir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  const idxNames = [IDX_FILES.trainImages, IDX_FILES.trainImages.replace('-idx', '.idx')].flatMap((f) => [f, `${f}.gz`]);
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (e.isFile() && e.name.endsWith('.npz') && DATASET_NAME.test(e.name.slice(0, -4))) out.push(`npz:${e.name.slice(0, -4)}`);
+    if (!e.isDirectory() || !DATASET_NAME.test(e.name)) continue;
+    const dir = join(dataDir, e.name);
+    if (idxNames.some((f) => existsSync(join(dir, f)))) out.push(`idx:${e.name}`);
+    if (existsSync(join(dir, 'train')) && existsSync(join(dir, 'test'))) out.push(`folder:${e.name}`);
+  }
+  return out;
 }
 
 /** The whole dataset, loaded once per process (a failed load is not cached, so a fixed file is picked up). */
