@@ -2,7 +2,7 @@
  * VGG-Small, the CIFAR network of LQ-Nets (Zhang et al., ECCV 2018) and of later low-bit papers: six 3x3 convs of
  * 128, 128, 256, 256, 512, 512 filters, each followed by BatchNorm and ReLU, a 2x2 max pool after every second conv,
  * then one fc layer: 4.66 M params on 32x32x3. Pools use 'same' padding, so 28x28x1 gives 28 -> 14 -> 7 -> 4.
- * About 1.2 GFLOP per 32x32 image forward (17x cnn5): on one CPU core expect a few images a second in training.
+ * About 1.2 GFLOP per 32x32 image forward (49x cnn5): on one CPU core expect a few images a second in training.
  */
 import * as tf from '@tensorflow/tfjs';
 import { WeightReader, batchNorm, bnSpecs, conv, convSpec, dense, denseSpecs } from './layers.ts';
