@@ -73,6 +73,7 @@ export const api = {
   createSweep: (body: unknown) => post<SweepAccepted>('/sweeps', body),
   cancelSweep: (id: string) => post<unknown>(`/sweeps/${encodeURIComponent(id)}/cancel`, undefined),
   presets: (signal?: AbortSignal) => json<{ items: PresetInfo[] }>('/presets', { signal }),
+  workers: (signal?: AbortSignal) => json<{ items: { datasets: string[] }[] }>('/workers', { signal }),
   /** The packed compact model as a Blob (fetched with the token, so it works with API_TOKEN set). */
   async artifact(id: string): Promise<{ blob: Blob; filename: string }> {
     const res = await apiFetch(`/experiments/${encodeURIComponent(id)}/artifact`, { headers: { Accept: '*/*' } });
