@@ -15,4 +15,4 @@ export * from './schemas/sweep.ts';
 export * from './schemas/api.ts';
 export * from './store/sweep-store.ts';
 export * from './sweeps/index.ts';
-export * from './lifecycle/index.ts';
+export * from './schemas/lifecycle.ts';

@@ -28,9 +28,10 @@ const USAGE = `usage: quantlab train --dataset NAME [options]
             idx:NAME|npz:NAME|folder:NAME             your data under DATA_DIR (docs/DATASETS.md)
             idx:PATH|npz:PATH|folder:PATH             or by path here: an IDX folder, a .npz file, an image folder
   --model cnn5|mlp|resnet20|vgg-small   default cnn5
-  --repr REPR                      float32 (default), fixed:BITS[:RANGE][:ROUNDING][:fFRAC],
-                                   dictionary:BITS[:SCOPE][:INIT][:rREFINE][:REFIT], or a JSON object
-                                   RANGE pow2|maxabs  ROUNDING nearest|stochastic  fFRAC fraction bits (pow2)
+  --repr REPR                      float32 (default), fixed:BITS[:RANGE][:ROUNDING][:fFRAC][:SCALE],
+                                   dictionary:BITS[:SCOPE][:INIT][:rREFINE][:REFIT][:SCALE], or a JSON object
+                                   RANGE pow2 (Q-format) | maxabs | mse (linear)  ROUNDING nearest|stochastic
+                                   fFRAC fraction bits (pow2)  SCALE layer|channel (one scale a layer or an output channel)
                                    SCOPE global|per-layer  INIT uniform|nonuniform  rN Lloyd iterations
                                    REFIT step|epoch     e.g. fixed:8:pow2:stochastic, dictionary:4:per-layer:nonuniform:r5
   --phase training|inference       compact weights while training, or quantize a float32 model once

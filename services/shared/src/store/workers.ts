@@ -83,3 +83,15 @@ export async function listWorkers(redis: Redis, prefix: string): Promise<WorkerI
   if (gone.length) await redis.srem(keys.workers, ...gone);
   return live;
 }
+
+/** The registry as the API reads it (a narrow dependency use cases can take, and tests fake). */
+export class WorkerDirectory {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  list(): Promise<WorkerInfo[]> {
+    return listWorkers(this.redis, this.prefix);
+  }
+}
