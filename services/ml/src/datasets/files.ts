@@ -1,7 +1,7 @@
 /** Reading a user dataset's files: whole, gunzipped when named .gz, with errors that name the file. */
 import { readFile, stat } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
-import { RunInputError } from '../training/types.ts';
+import { RunInputError } from '../errors.ts';
 
 /** A file's bytes; `.gz` files are decompressed (a corrupt stream fails the run, naming the file). */
 export async function readDataFile(path: string, expected: string): Promise<Uint8Array> {

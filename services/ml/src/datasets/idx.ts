@@ -4,7 +4,7 @@
  * (0x08 = unsigned byte), the number of dimensions, then each dimension as a big-endian uint32; then the data.
  */
 import { join } from 'node:path';
-import { RunInputError } from '../training/types.ts';
+import { RunInputError } from '../errors.ts';
 import { classCount, firstExisting, readDataFile } from './files.ts';
 import { gather, interleaveByClass } from './split.ts';
 import type { Split } from './types.ts';

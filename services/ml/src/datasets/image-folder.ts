@@ -7,7 +7,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { RunInputError } from '../training/types.ts';
+import { RunInputError } from '../errors.ts';
 import { gather, interleaveByClass } from './split.ts';
 import type { Split } from './types.ts';
 

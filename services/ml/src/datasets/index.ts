@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DATASET_NAME, DATASETS, datasetRef, type DatasetRef } from '@quantlab/shared';
-import { RunInputError } from '../training/types.ts';
+import { RunInputError } from '../errors.ts';
 import { loadCifar10 } from './cifar10.ts';
 import { filesSignature, readDataFile } from './files.ts';
 import { IDX_FILES, loadIdx } from './idx.ts';

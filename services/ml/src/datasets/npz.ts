@@ -5,7 +5,7 @@
  * sizes as np.savez writes them) and the .npy headers itself.
  */
 import { crc32, inflateRawSync } from 'node:zlib';
-import { RunInputError } from '../training/types.ts';
+import { RunInputError } from '../errors.ts';
 import { classCount } from './files.ts';
 import { gather, interleaveByClass } from './split.ts';
 import type { Split } from './types.ts';
