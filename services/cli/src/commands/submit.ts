@@ -11,8 +11,8 @@ import { CONFIG_OPTIONS, defined, num, parseFlags, parseRepr, readJsonFile, trai
 const USAGE = `usage: quantlab submit --dataset NAME [options]
        quantlab submit --file config.json
 
-  --dataset mnist|fashion-mnist|cifar10|synthetic
-  --model cnn5|mlp  --phase training|inference
+  --dataset mnist|fashion-mnist|cifar10|synthetic, or idx:NAME|npz:NAME|folder:NAME under the workers' DATA_DIR
+  --model cnn5|mlp|resnet20|vgg-small  --phase training|inference
   --repr REPR       float32, fixed:BITS[:pow2|maxabs|mse][:nearest|stochastic][:layer|channel], dictionary:BITS[:global|per-layer]
                     [:uniform|nonuniform][:rN], or a JSON object
   --epochs N --batch-size N --lr X --momentum X --weight-decay X --schedule constant|step|cosine
