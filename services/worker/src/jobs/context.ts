@@ -1,7 +1,7 @@
 import type { Env, RunStore, WorkerRegistration } from '@quantlab/shared';
 import type { Logger } from '../log.ts';
 import type { WorkerMetrics } from '../metrics.ts';
-import type { StopFlag, ThreadRuntime, TrainingPool } from '../training/pool.ts';
+import type { StopFlag, ThreadRuntime, Trainer } from '../training/pool.ts';
 
 /** What a job handler needs from the worker that runs it. */
 export interface WorkerContext {
@@ -10,7 +10,7 @@ export interface WorkerContext {
   /** The training threads' backend and TF.js version (from their ready message). */
   runtime: ThreadRuntime;
   store: RunStore;
-  pool: TrainingPool;
+  pool: Trainer;
   registry: WorkerRegistration;
   log: Logger;
   metrics: WorkerMetrics;
