@@ -12,12 +12,13 @@ export const DASHBOARD_DIR = fileURLToPath(new URL('../../../dashboard/public/',
  * token and sends it with every API call. Registered outside the authenticated scope.
  */
 /**
- * The dashboard's pages may only run the dashboard's own scripts and styles and talk to this API, and may not be framed
- * (clickjacking): a page that holds the API token in the browser must not load anything else.
+ * The dashboard's pages may only run the dashboard's own scripts and talk to this API, and may not be framed
+ * (clickjacking): a page that holds the API token in the browser must not load anything else. Inline style attributes
+ * stay allowed (the views and the chart library set them; styles cannot run code), stylesheets from elsewhere do not.
  */
 export const DASHBOARD_SECURITY_HEADERS = {
   'content-security-policy':
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
