@@ -24,6 +24,8 @@ export const Env = z.object({
   BODY_LIMIT_BYTES: positiveInt(256 * 1024),
   CORS_ORIGIN: z.string().default(''),
   RETENTION_DAYS: optionalPositive,
+  /** Runs one sweep may queue (baselines included); a random search may draw at most this many samples. */
+  MAX_SWEEP_RUNS: positiveInt(500),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Env = z.infer<typeof Env>;

@@ -14,5 +14,6 @@ export * from './store/workers.ts';
 export * from './schemas/sweep.ts';
 export * from './schemas/api.ts';
 export * from './store/sweep-store.ts';
+export * from './store/stopping-store.ts';
 export * from './sweeps/index.ts';
 export * from './lifecycle/index.ts';

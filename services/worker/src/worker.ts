@@ -6,6 +6,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import {
   DATASETS,
   RunStore,
+  StoppingStore,
   WorkerRegistration,
   bullPrefix,
   workerConnection,
@@ -68,7 +69,7 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
 
   let closing = false;
   const running = new Map<string, StopFlag>();
-  const ctx: WorkerContext = { env, workerId: id, store, pool, registry, log, running, isClosing: () => closing };
+  const ctx: WorkerContext = { env, workerId: id, store, stopping: new StoppingStore(redis, env.KEY_PREFIX), pool, registry, log, running, isClosing: () => closing };
   const handlers: JobHandlers = createHandlers(ctx);
   checkHandlers(handlers);
 

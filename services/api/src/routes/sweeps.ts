@@ -31,6 +31,12 @@ import { cancelRun, enqueueRuns, readRuns } from '../runs.ts';
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
 
+/** An issue's path; an unknown key of `vary` (one per issue) is named in it, so the answer points at the field. */
+function pathOf(i: { path: PropertyKey[]; code: string; keys?: string[] }): (string | number)[] {
+  const path = i.path.map((k) => (typeof k === 'symbol' ? String(k) : k));
+  return i.code === 'unrecognized_keys' && i.keys?.length === 1 ? [...path, i.keys[0]] : path;
+}
+
 const sweeps: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.ql;
 
@@ -43,7 +49,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
       schema: {
         summary: 'Queue a sweep',
         description:
-          'Either `{name, base, vary}` (list-valued representation fields expand inside their entry; the product with phases and seeds) or `{preset: "paper", budget, base, seeds}`. Every expanded config is validated before anything is queued; identical configs run once; a float32 baseline per seed runs first.',
+          'Either `{name, base, vary, search, stopping}` or `{preset: "paper", budget, base, seeds}`. `vary` holds `representation` (list-valued fields expand inside their entry), `phase`, `seeds`, and any field of the experiment by its dotted path (`"training.learningRate"`, `"model"`, `"representation.bits"`) with a list of values or, when `search.kind` is `"random"`, a range `{min, max, log}`. A grid runs every combination; a random search draws `search.samples` points (seeded by `search.seed`). Each point runs once per seed. Every expanded config is validated before anything is queued; identical configs run once; a float32 baseline per distinct non-representation setting and seed runs first. `stopping` ends hopeless runs early (median rule or successive halving) on the test accuracy of each epoch; such runs end with status `stopped`.',
         tags: ['sweeps'],
         body: SweepRequest,
         response: { 202: SweepAccepted, ...errors, 413: Problem, 422: Problem, 429: Problem, 503: Problem },
@@ -55,7 +61,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
         const branch = raw && typeof raw === 'object' && 'preset' in raw ? PresetSweepRequest : GridSweepRequest;
         const r = branch.safeParse(raw);
         if (!r.success) {
-          const issues = r.error.issues.map((i) => ({ path: i.path.map((k) => (typeof k === 'symbol' ? String(k) : k)), message: i.message, code: i.code }));
+          const issues = r.error.issues.map((i) => ({ path: pathOf(i), message: i.message, code: i.code }));
           const at = issues[0].path.length ? ` at ${issues[0].path.join('.')}` : '';
           throw new HttpProblem('validation', `invalid body${at}: ${issues[0].message}`, issues);
         }
@@ -64,7 +70,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
       const body = request.body;
       let plan;
       try {
-        plan = planSweep(body);
+        plan = planSweep(body, ctx.env.MAX_SWEEP_RUNS);
       } catch (err) {
         if (err instanceof SweepPlanError) throw new HttpProblem(err.kind === 'too-large' ? 'sweep-too-large' : 'validation', err.message, err.issues);
         throw err;
@@ -76,9 +82,9 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
       // A millisecond apart, in queue order, so lists (newest first) show a sweep's runs in a stable order.
       const createdAtOf = (i: number) => new Date(now + i).toISOString();
       const baselines: Record<string, string> = {};
-      for (const [seed, index] of plan.baselineOf) baselines[String(seed)] = ids[index];
+      for (const [key, index] of plan.baselineOf) baselines[key] = ids[index];
       const docs: RunDocument[] = plan.runs.map((run, i) =>
-        newRunDocument(run.config, { id: ids[i], sweepId: id, baselineId: run.isBaseline ? null : (baselines[String(run.seed)] ?? null), createdAt: createdAtOf(i) }),
+        newRunDocument(run.config, { id: ids[i], sweepId: id, baselineId: run.isBaseline ? null : (baselines[run.baselineKey] ?? null), createdAt: createdAtOf(i), stopping: run.stopping }),
       );
       const record: SweepRecord = {
         id,

@@ -1,4 +1,4 @@
-import type { Env, RunStore, WorkerRegistration } from '@quantlab/shared';
+import type { Env, RunStore, StoppingStore, WorkerRegistration } from '@quantlab/shared';
 import type { Logger } from '../log.ts';
 import type { StopFlag, TrainingPool } from '../training/pool.ts';
 
@@ -7,6 +7,8 @@ export interface WorkerContext {
   env: Env;
   workerId: string;
   store: RunStore;
+  /** Early stopping inside sweeps: records each epoch's accuracy and decides, in Redis. */
+  stopping: StoppingStore;
   pool: TrainingPool;
   registry: WorkerRegistration;
   log: Logger;
