@@ -165,14 +165,15 @@ test('healthz is ok with a queue depth; metrics are Prometheus text', async () =
   assert.equal(body.status, 'ok');
   assert.equal(body.redis.ok, true);
   assert.ok(body.queue.prioritized >= 1);
+  assert.equal(body.queue.slotsWanted, body.queue.waiting + body.queue.prioritized + body.queue.active);
   const m = await get('/metrics');
   assert.equal(m.statusCode, 200);
   assert.match(String(m.headers['content-type']), /^text\/plain/);
   assert.match(m.body, /^quantlab_queue_jobs\{state="prioritized"\} \d+$/m);
   assert.match(m.body, /^quantlab_runs\{status="queued"\} [1-9]\d*$/m);
   assert.match(m.body, /^quantlab_runs\{status="cancelled"\} [1-9]\d*$/m);
-  assert.match(m.body, /^quantlab_training_images_per_second \d/m);
-  assert.match(m.body, /^quantlab_http_request_duration_seconds_bucket\{method="GET",route="\/experiments\/:id",status="200",le="0.1"\} [1-9]\d*$/m);
+  assert.match(m.body, /^quantlab_queue_pending [1-9]\d*$/m);
+  assert.match(m.body, /^quantlab_http_request_duration_seconds_bucket\{le="0.1",method="GET",route="\/experiments\/:id",status="200"\} [1-9]\d*$/m);
   assert.match(m.body, /^quantlab_http_request_duration_seconds_count\{method="POST",route="\/experiments",status="202"\} [1-9]\d*$/m);
 });
 

@@ -9,6 +9,8 @@ import {
   StoppingStore,
   WorkerRegistration,
   bullPrefix,
+  createRunQueue,
+  producerConnection,
   workerConnection,
   type Env,
   type JobName,
@@ -19,6 +21,7 @@ import { createLogger, type Logger } from './log.ts';
 import { checkHandlers, createHandlers, type JobHandlers } from './jobs/handlers.ts';
 import { TrainingPool, type StopFlag } from './training/pool.ts';
 import type { WorkerContext } from './jobs/context.ts';
+import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics.ts';
 
 export interface WorkerOptions {
   id?: string;
@@ -30,6 +33,9 @@ export interface RunningWorker {
   id: string;
   /** The training threads; fault tests end them to play a thread that crashed. */
   pool: TrainingPool;
+  metrics: WorkerMetrics;
+  /** Where GET /metrics answers (METRICS_PORT set), else null. */
+  metricsUrl: string | null;
   /** Takes no new job, stops the current runs at their next batch (they return to the queue), exits within SHUTDOWN_TIMEOUT_MS. */
   close(): Promise<void>;
 }
@@ -67,9 +73,18 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
   );
   await registry.start();
 
+  // Queue depth for the metrics: a producer connection (a scrape fails fast while Redis is away, it does not hang),
+  // opened only when the metrics are served.
+  const queueConnection = env.METRICS_PORT === undefined ? null : producerConnection(env.REDIS_URL);
+  queueConnection?.on('error', () => {});
+  const depthQueue = queueConnection ? createRunQueue(env, queueConnection) : null;
+  depthQueue?.on('error', () => {});
+  const metrics = createWorkerMetrics(depthQueue ?? { getJobCounts: async () => ({}) }, backend);
+  metrics.process.instrumentRedis(redis);
+
   let closing = false;
   const running = new Map<string, StopFlag>();
-  const ctx: WorkerContext = { env, workerId: id, store, stopping: new StoppingStore(redis, env.KEY_PREFIX), pool, registry, log, running, isClosing: () => closing };
+  const ctx: WorkerContext = { env, workerId: id, store, stopping: new StoppingStore(redis, env.KEY_PREFIX), pool, registry, log, metrics, running, isClosing: () => closing };
   const handlers: JobHandlers = createHandlers(ctx);
   checkHandlers(handlers);
 
@@ -95,8 +110,11 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
   worker.on('error', (e) => log.warn('worker error', { error: e.message }));
   worker.on('failed', (job, e) => log.info('job failed', { jobId: job?.id, name: e.name, error: e.message }));
   worker.on('completed', (job, result) => log.info('job done', { jobId: job.id, status: result.status }));
+  metrics.process.instrumentRedis(bullConnection);
   await worker.waitUntilReady();
-  log.info('worker started', { backend, concurrency: env.WORKER_CONCURRENCY, queue: env.QUEUE_NAME });
+  const served = env.METRICS_PORT === undefined ? null : await serveMetrics(metrics.process, env.METRICS_HOST, env.METRICS_PORT);
+  const metricsUrl = served ? `http://${env.METRICS_HOST.includes(':') ? `[${env.METRICS_HOST}]` : env.METRICS_HOST}:${served.port}/metrics` : null;
+  log.info('worker started', { backend, concurrency: env.WORKER_CONCURRENCY, queue: env.QUEUE_NAME, metrics: metricsUrl });
 
   let closed: Promise<void> | null = null;
   const close = () =>
@@ -118,9 +136,16 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
       }
       await registry.stop().catch(() => {});
       await pool.close();
+      if (served) {
+        const done = new Promise((r) => served.server.close(r));
+        served.server.closeAllConnections(); // keep-alive scrapers would hold close() open
+        await done;
+      }
+      await depthQueue?.close().catch(() => {});
+      await queueConnection?.quit().catch(() => queueConnection.disconnect());
       await redis.quit().catch(() => redis.disconnect());
       await bullConnection.quit().catch(() => bullConnection.disconnect());
       log.info('worker stopped', { graceful });
     })());
-  return { id, pool, close };
+  return { id, pool, metrics, metricsUrl, close };
 }

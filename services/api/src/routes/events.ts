@@ -28,6 +28,7 @@ const events: FastifyPluginAsyncZod<EventsOptions> = async (app, opts) => {
     {
       config: { eventToken: true },
       schema: {
+        operationId: 'streamExperimentEvents',
         summary: 'Live events of a run (Server-Sent Events)',
         description:
           'text/event-stream: `snapshot` (the RunDocument), then `status`, `progress` and `epoch` events; heartbeat comments; closes after a final status. With API_TOKEN set, send the bearer header (fetch streams) or `?token=` from /experiments/:id/events/token (EventSource).',
@@ -99,6 +100,7 @@ const events: FastifyPluginAsyncZod<EventsOptions> = async (app, opts) => {
     '/experiments/:id/events/token',
     {
       schema: {
+        operationId: 'getEventToken',
         summary: 'A short-lived token for one run’s event stream',
         description: 'For clients that cannot send headers (EventSource): valid for 10 minutes, for this run’s /events only.',
         tags: ['experiments'],

@@ -17,6 +17,7 @@ const experiments: FastifyPluginAsyncZod = async (app) => {
     {
       config: { rateLimit: {} },
       schema: {
+        operationId: 'createExperiment',
         summary: 'Queue one experiment',
         description: 'Stores a queued run with the effective config (defaults filled in), then queues its job. Send an Idempotency-Key header to make retries safe.',
         tags: ['experiments'],
@@ -37,6 +38,7 @@ const experiments: FastifyPluginAsyncZod = async (app) => {
     '/experiments',
     {
       schema: {
+        operationId: 'listExperiments',
         summary: 'List runs, newest first',
         description: 'Filters combine; `nextCursor` fetches the next page.',
         tags: ['experiments'],
@@ -101,7 +103,7 @@ const experiments: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/experiments/:id',
-    { schema: { summary: 'One run document', tags: ['experiments'], params: IdParams, response: { 200: RunDocument, ...errors } } },
+    { schema: { operationId: 'getExperiment', summary: 'One run document', tags: ['experiments'], params: IdParams, response: { 200: RunDocument, ...errors } } },
     async (request) => readRun(ctx, request.params.id),
   );
 
@@ -110,6 +112,7 @@ const experiments: FastifyPluginAsyncZod = async (app) => {
     {
       config: { rateLimit: {} },
       schema: {
+        operationId: 'cancelExperiment',
         summary: 'Cancel a run',
         description: 'A queued run is cancelled at once (200) and never starts. A running run is asked to stop (202): the worker ends it cancelled at its next batch, keeping its finished epochs. A finished run gives 409.',
         tags: ['experiments'],
@@ -132,11 +135,12 @@ const experiments: FastifyPluginAsyncZod = async (app) => {
     '/experiments/:id/artifact',
     {
       schema: {
+        operationId: 'getArtifact',
         summary: 'Download the packed compact model',
         description: 'The bit-packed weights (docs/ARTIFACT.md), as application/octet-stream with Content-Length.',
         tags: ['experiments'],
         params: IdParams,
-        response: { 200: { description: 'the artifact', content: { 'application/octet-stream': { schema: z.string().describe('binary') } } }, ...errors },
+        response: { 200: { description: 'the artifact', content: { 'application/octet-stream': { schema: z.file() } } }, ...errors },
       },
     },
     async (request, reply) => {
@@ -150,7 +154,7 @@ const experiments: FastifyPluginAsyncZod = async (app) => {
         .type('application/octet-stream')
         .header('content-length', String(bytes.length))
         .header('content-disposition', `attachment; filename="${id}.qlab"`)
-        .send(bytes as unknown as string); // a Buffer is sent as is, not serialized
+        .send(bytes as unknown as File); // a Buffer is sent as is, not serialized
     },
   );
 };

@@ -54,6 +54,7 @@ const lifecycle: FastifyPluginAsyncZod<{ retentionEveryMs?: number }> = async (a
     {
       config: { rateLimit: {} },
       schema: {
+        operationId: 'deleteExperiment',
         summary: 'Delete a run and everything stored for it',
         description:
           'Removes its document, epochs, checkpoint, artifact, index entries, sweep membership and BullMQ job. A queued run never starts; a running run is asked to cancel and, if it has not stopped within a few seconds, cut off (its job lock is deleted, so its worker cannot write again).',
@@ -73,6 +74,7 @@ const lifecycle: FastifyPluginAsyncZod<{ retentionEveryMs?: number }> = async (a
     {
       config: { rateLimit: {} },
       schema: {
+        operationId: 'deleteSweep',
         summary: 'Delete a sweep, all its runs (earlier attempts included) and everything stored for them',
         tags: ['sweeps'],
         params: IdParams,
@@ -90,6 +92,7 @@ const lifecycle: FastifyPluginAsyncZod<{ retentionEveryMs?: number }> = async (a
     {
       config: { rateLimit: {} },
       schema: {
+        operationId: 'retryExperiment',
         summary: 'Queue a failed or cancelled run again',
         description: 'A new run with the same config, sweep and baseline; its `retryOf` names the old run. 409 unless the run failed or was cancelled.',
         tags: ['experiments'],
@@ -111,6 +114,7 @@ const lifecycle: FastifyPluginAsyncZod<{ retentionEveryMs?: number }> = async (a
     {
       config: { rateLimit: {} },
       schema: {
+        operationId: 'retrySweep',
         summary: 'Queue every failed or cancelled run of a sweep again',
         description: 'Each as a new run linked to the old one (`retryOf`), listed by the sweep in its place; a retried baseline runs first. `runs` is empty when nothing needed a retry.',
         tags: ['sweeps'],
@@ -132,6 +136,7 @@ const lifecycle: FastifyPluginAsyncZod<{ retentionEveryMs?: number }> = async (a
     '/sweeps/:id/export',
     {
       schema: {
+        operationId: 'exportSweep',
         summary: 'A sweep with its run documents and artifacts, to import elsewhere',
         description: 'What `quantlab export` prints and POST /import reads: the sweep record, every run (earlier attempts included) with its epochs, and each artifact in base64.',
         tags: ['sweeps'],
@@ -152,6 +157,7 @@ const lifecycle: FastifyPluginAsyncZod<{ retentionEveryMs?: number }> = async (a
       config: { rateLimit: {} },
       bodyLimit: IMPORT_BODY_LIMIT,
       schema: {
+        operationId: 'importSweep',
         summary: 'Import an exported sweep',
         description:
           'Recreates the sweep and its runs with their statuses, epochs and artifacts; nothing is queued (a run exported while queued or running arrives cancelled, with a note). `ids=new` (default) gives fresh ids; `ids=same` keeps them and answers 409 if one is taken.',

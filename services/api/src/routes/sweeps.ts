@@ -47,6 +47,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
       // A union's errors are unreadable; the handler re-validates against the branch the body meant.
       attachValidation: true,
       schema: {
+        operationId: 'createSweep',
         summary: 'Queue a sweep',
         description:
           'Either `{name, base, vary, search, stopping}` or `{preset: "paper", budget, base, seeds}`. `vary` holds `representation` (list-valued fields expand inside their entry), `phase`, `seeds`, and any field of the experiment by its dotted path (`"training.learningRate"`, `"model"`, `"representation.bits"`) with a list of values or, when `search.kind` is `"random"`, a range `{min, max, log}`. A grid runs every combination; a random search draws `search.samples` points (seeded by `search.seed`). Each point runs once per seed. Every expanded config is validated before anything is queued; identical configs run once; a float32 baseline per distinct non-representation setting and seed runs first. `stopping` ends hopeless runs early (median rule or successive halving) on the test accuracy of each epoch; such runs end with status `stopped`.',
@@ -112,7 +113,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/sweeps',
-    { schema: { summary: 'List sweeps, newest first', tags: ['sweeps'], querystring: PageQuery, response: { 200: SweepList, ...errors } } },
+    { schema: { operationId: 'listSweeps', summary: 'List sweeps, newest first', tags: ['sweeps'], querystring: PageQuery, response: { 200: SweepList, ...errors } } },
     async (request) => {
       const page = await ctx.sweeps.listIds({ limit: request.query.limit, cursor: request.query.cursor }).catch((err: Error) => {
         throw err instanceof RangeError ? new HttpProblem('validation', err.message, [{ path: ['cursor'], message: err.message }]) : err;
@@ -131,6 +132,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
     '/sweeps/:id',
     {
       schema: {
+        operationId: 'getSweep',
         summary: 'A sweep: its runs and the summary per series and bit width',
         description: 'relativeAccuracy = a run’s test accuracy / its seed’s float32 baseline’s, filled in when read.',
         tags: ['sweeps'],
@@ -151,6 +153,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
     {
       config: { rateLimit: {} },
       schema: {
+        operationId: 'cancelSweep',
         summary: 'Cancel every unfinished run of a sweep',
         tags: ['sweeps'],
         params: IdParams,
@@ -175,7 +178,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/presets',
-    { schema: { summary: 'Sweep presets and their grids', tags: ['sweeps'], response: { 200: PresetList, 401: Problem } } },
+    { schema: { operationId: 'listPresets', summary: 'Sweep presets and their grids', tags: ['sweeps'], response: { 200: PresetList, 401: Problem } } },
     async () => ({
       items: (['full', 'small'] as const).map((budget) => presetInfo(budget, planSweep(PresetSweepRequest.parse({ preset: 'paper', budget })).runs.length)),
     }),

@@ -41,6 +41,9 @@ export const Representation = z.discriminatedUnion('kind', [
   DictionaryRepresentation,
 ]);
 
+/** Every representation kind (metric labels are zero-filled over these). */
+export const REPRESENTATION_KINDS = Representation.options.map((o) => o.shape.kind.value);
+
 export type Float32Representation = z.infer<typeof Float32Representation>;
 export type FixedRepresentation = z.infer<typeof FixedRepresentation>;
 export type DictionaryRepresentation = z.infer<typeof DictionaryRepresentation>;

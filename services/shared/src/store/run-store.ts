@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { RunDocument, type EpochMetrics, type RunStatus } from '../schemas/run.ts';
+import { RUN_STATUSES, RunDocument, type EpochMetrics, type RunStatus } from '../schemas/run.ts';
 import { keysFor, type Keys } from './keys.ts';
 
 /** A running job's right to write: BullMQ's lock key and the token it holds. */
@@ -33,6 +33,19 @@ if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return 1
 `;
 
+// KEYS[1] the runs index; ARGV[1] the run key prefix. Counts statuses server-side: one call whatever the number of runs.
+// (Reads keys it is not given, so not Redis Cluster-safe; status indexes would make it O(statuses).)
+const COUNT_BY_STATUS = `
+local counts = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local s = redis.call('HGET', ARGV[1] .. id, 'status')
+  if s then counts[s] = (counts[s] or 0) + 1 end
+end
+local out = {}
+for s, n in pairs(counts) do out[#out + 1] = s; out[#out + 1] = n end
+return out
+`;
+
 const encode = (v: unknown) => JSON.stringify(v ?? null);
 
 /** The results store: run documents, their epochs, artifacts and checkpoints, in Redis under the project's keys. */
@@ -46,6 +59,9 @@ export class RunStore {
     this.keys = keysFor(prefix);
     if (!('quantlabFencedWrite' in redis)) {
       redis.defineCommand('quantlabFencedWrite', { numberOfKeys: 2, lua: FENCED_WRITE });
+    }
+    if (!('quantlabCountByStatus' in redis)) {
+      redis.defineCommand('quantlabCountByStatus', { numberOfKeys: 1, lua: COUNT_BY_STATUS });
     }
   }
 
@@ -155,6 +171,17 @@ export class RunStore {
     return { ids: page, nextCursor };
   }
 
+  /** Runs by status, every status present (0 when none), in one Redis call. */
+  async countByStatus(): Promise<Record<RunStatus, number>> {
+    const flat = await (this.redis as unknown as FencedRedis).quantlabCountByStatus(this.keys.runs, this.keys.run(''));
+    const out = Object.fromEntries(RUN_STATUSES.map((s) => [s, 0])) as Record<RunStatus, number>;
+    for (let i = 0; i < flat.length; i += 2) {
+      const s = JSON.parse(String(flat[i])) as RunStatus;
+      if (s in out) out[s] = Number(flat[i + 1]);
+    }
+    return out;
+  }
+
   async publish(event: RunEvent): Promise<void> {
     await this.redis.publish(this.keys.events(event.runId), JSON.stringify(event));
   }
@@ -175,6 +202,7 @@ export class RunStore {
 
 interface FencedRedis {
   quantlabFencedWrite(lockKey: string, key: string, token: string, op: string, channel: string, message: string, ...args: (string | Buffer)[]): Promise<number>;
+  quantlabCountByStatus(runsKey: string, runKeyPrefix: string): Promise<(string | number)[]>;
 }
 
 function flatten(fields: Partial<RunFields>): Record<string, string> {

@@ -1,5 +1,6 @@
 import type { Env, RunStore, StoppingStore, WorkerRegistration } from '@quantlab/shared';
 import type { Logger } from '../log.ts';
+import type { WorkerMetrics } from '../metrics.ts';
 import type { StopFlag, TrainingPool } from '../training/pool.ts';
 
 /** What a job handler needs from the worker that runs it. */
@@ -12,6 +13,7 @@ export interface WorkerContext {
   pool: TrainingPool;
   registry: WorkerRegistration;
   log: Logger;
+  metrics: WorkerMetrics;
   /** Stop flags of the runs in progress, by job id: shutdown sets them all. */
   running: Map<string, StopFlag>;
   isClosing(): boolean;

@@ -47,16 +47,16 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
   }
 
   const parsed = ExperimentConfig.safeParse(job.data.config);
-  if (!parsed.success) return failRun(ctx, runId, fence, `invalid config: ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success) return failRun(ctx, doc, fence, `invalid config: ${parsed.error.issues[0]?.message}`);
   const config = parsed.data;
 
   // Inference-phase runs quantize their float32 baseline's trained weights instead of training again.
   let baselineArtifact: Uint8Array | null = null;
   if (config.phase === 'inference' && job.data.baselineId) {
     const baseline = await store.get(job.data.baselineId);
-    if (!baseline) return failRun(ctx, runId, fence, `baseline run ${job.data.baselineId} does not exist`);
+    if (!baseline) return failRun(ctx, doc, fence, `baseline run ${job.data.baselineId} does not exist`);
     if (baseline.status === 'failed' || baseline.status === 'cancelled') {
-      return failRun(ctx, runId, fence, `baseline run ${baseline.id} ${baseline.status}${baseline.error ? `: ${baseline.error.message}` : ''}`);
+      return failRun(ctx, doc, fence, `baseline run ${baseline.id} ${baseline.status}${baseline.error ? `: ${baseline.error.message}` : ''}`);
     }
     if (baseline.status !== 'completed') {
       // Not trained yet: hand the job back to the queue for a while, without spending an attempt.
@@ -64,10 +64,12 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
       throw new DelayedError();
     }
     baselineArtifact = await store.getArtifact(baseline.id);
-    if (!baselineArtifact) return failRun(ctx, runId, fence, `baseline run ${baseline.id} completed without an artifact`);
+    if (!baselineArtifact) return failRun(ctx, doc, fence, `baseline run ${baseline.id} completed without an artifact`);
   }
 
   const startedAt = doc.startedAt ?? now();
+  const metrics = ctx.metrics;
+  const representation = config.representation;
   await store.update(
     runId,
     // Provenance (issue 9): versions, backend, host and config hash of the worker that trains it, from its start.
@@ -75,12 +77,14 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
     fence,
     { type: 'status', runId, status: 'running' },
   );
+  metrics.runStarted(representation);
   const resumeFrom = await store.loadCheckpoint(runId);
   if (resumeFrom) log.info('resuming run from its checkpoint', { runId, bytes: resumeFrom.length });
 
   const stop = new StopFlag();
   if (ctx.isClosing()) stop.set('shutdown');
   ctx.running.set(job.id!, stop);
+  metrics.setBusySlots(ctx.running.size);
   await ctx.registry.update({ currentRuns: [...ctx.registry.current.currentRuns, runId] }).catch(() => {});
   const poll = setInterval(() => {
     cancelRequested(ctx, runId).then(
@@ -109,7 +113,9 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
         // run keeps the epochs it finished (and resumes as stopped if this worker dies first).
         onEpoch: async (epoch, checkpoint) => {
           await store.addEpoch(runId, epoch, config.training.epochs, fence);
+          metrics.epoch(epoch);
           await store.saveCheckpoint(runId, checkpoint, fence);
+          metrics.checkpointWritten(checkpoint.byteLength);
           if (judged) {
             const verdict = await ctx.stopping.judge(judged, epoch.epoch, epoch.testAccuracy, fence);
             if (verdict.stop) {
@@ -120,12 +126,13 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
         },
       });
     } catch (e) {
-      if (e instanceof TrainInputFailure) return failRun(ctx, runId, fence, e.message);
+      if (e instanceof TrainInputFailure) return failRun(ctx, doc, fence, e.message);
       throw e;
     }
     return await finish(ctx, job, token, fence, doc, outcome, stopDecision);
   } catch (e) {
     if (e instanceof FenceLostError) {
+      metrics.fenceRejected();
       log.warn('lost the job lock; this worker stops writing to the run', { runId });
     } else if (!(e instanceof UnrecoverableError) && !(e instanceof DelayedError)) {
       await onTransientError(ctx, job, fence, e as Error);
@@ -135,6 +142,7 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
     clearInterval(poll);
     if (deadline) clearTimeout(deadline);
     ctx.running.delete(job.id!);
+    metrics.setBusySlots(ctx.running.size);
     await ctx.registry.update({ currentRuns: ctx.registry.current.currentRuns.filter((r) => r !== runId) }).catch(() => {});
   }
 }
@@ -163,18 +171,21 @@ async function finish(ctx: WorkerContext, job: Job<RunJobData>, token: string, f
         { type: 'status', runId, status: 'completed' },
       );
       await store.deleteCheckpoint(runId);
+      ctx.metrics.runCompleted(doc.config.representation);
       return { status: 'completed', testAccuracy: metrics.testAccuracy };
     }
     case 'cancel':
       await store.update(runId, { status: 'cancelled', metrics: outcome.metrics, dataset: outcome.dataset, finishedAt: now() }, fence, { type: 'status', runId, status: 'cancelled' });
       await store.deleteCheckpoint(runId);
+      ctx.metrics.runStopped(doc.config.representation, 'cancel');
       return { status: 'cancelled', testAccuracy: null };
     case 'stopped':
       await store.update(runId, { status: 'stopped', stopped: stopDecision, metrics: outcome.metrics, dataset: outcome.dataset, finishedAt: now() }, fence, { type: 'status', runId, status: 'stopped' });
       await store.deleteCheckpoint(runId);
+      ctx.metrics.runStopped(doc.config.representation, 'stopped');
       return { status: 'stopped', testAccuracy: outcome.metrics.testAccuracy };
     case 'timeout':
-      return failRun(ctx, runId, fence, `time limit: training.maxMinutes = ${doc.config.training.maxMinutes} was reached after ${epochsDone} of ${epochs} epochs`, {
+      return failRun(ctx, doc, fence, `time limit: training.maxMinutes = ${doc.config.training.maxMinutes} was reached after ${epochsDone} of ${epochs} epochs`, {
         metrics: outcome.metrics,
         dataset: outcome.dataset,
       });
@@ -183,6 +194,7 @@ async function finish(ctx: WorkerContext, job: Job<RunJobData>, token: string, f
       // moveToDelayed (not a thrown error) so that a shutdown does not spend one of the job's attempts.
       await store.update(runId, { status: 'queued', workerId: null }, fence, { type: 'status', runId, status: 'queued' });
       await job.moveToDelayed(Date.now(), token);
+      ctx.metrics.runStopped(doc.config.representation, 'shutdown');
       ctx.log.info('run handed back to the queue at shutdown', { runId, epochsDone });
       throw new DelayedError();
     }
@@ -190,10 +202,12 @@ async function finish(ctx: WorkerContext, job: Job<RunJobData>, token: string, f
 }
 
 /** Fails a run once (config or data problem): the message goes into the run, BullMQ does not retry. */
-async function failRun(ctx: WorkerContext, runId: string, fence: Fence, message: string, extra: Partial<RunDocument> = {}): Promise<never> {
+async function failRun(ctx: WorkerContext, doc: RunDocument, fence: Fence, message: string, extra: Partial<RunDocument> = {}): Promise<never> {
+  const runId = doc.id;
   const error = { message };
   await ctx.store.update(runId, { ...extra, status: 'failed', error, finishedAt: now() }, fence, { type: 'status', runId, status: 'failed', error });
   await ctx.store.deleteCheckpoint(runId);
+  ctx.metrics.runFailed(doc.config.representation);
   throw new UnrecoverableError(message);
 }
 
@@ -208,6 +222,7 @@ async function onTransientError(ctx: WorkerContext, job: Job<RunJobData>, fence:
       const error = { message: `failed after ${attempts} attempts: ${e.message}` };
       await ctx.store.update(runId, { status: 'failed', error, finishedAt: now() }, fence, { type: 'status', runId, status: 'failed', error });
       await ctx.store.deleteCheckpoint(runId);
+      ctx.metrics.runFailed(job.data.config.representation);
     } else {
       await ctx.store.update(runId, { status: 'queued', workerId: null }, fence, { type: 'status', runId, status: 'queued' });
     }
