@@ -33,6 +33,8 @@ test('a random search with the median rule stops hopeless runs early; the dashbo
   }
   const why = doc.runs.map((r) => `${r.name}: ${r.status} ${r.epochs.map((e) => e.testAccuracy.toFixed(3)).join('/')} ${r.stopped?.reason ?? r.error?.message ?? ''}`).join('\n');
   assert.equal(doc.status, 'completed', why);
+  const wall = (Math.max(...doc.runs.map((r) => Date.parse(r.finishedAt ?? ''))) - Date.parse(doc.createdAt)) / 1000;
+  t.diagnostic(`sweep of ${doc.runs.length} runs in ${wall.toFixed(1)} s\n${why}`);
   const stopped = doc.runs.filter((r) => r.status === 'stopped');
   const baselines = doc.runs.filter((r) => r.config.representation.kind === 'float32');
   assert.equal(baselines.length, 4, 'one baseline per learning rate drawn');

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CancelResult, ExperimentAccepted, ExperimentConfig, IdParams, newId, Problem, RunDocument, RunList, RunListQuery, type RunStatus, newRunDocument } from '@quantlab/shared';
+import { CancelResult, ExperimentAccepted, ExperimentConfig, FINAL_STATUSES, IdParams, newId, Problem, RunDocument, RunList, RunListQuery, type RunStatus, newRunDocument } from '@quantlab/shared';
 import { idempotent } from '../idempotency.ts';
 import { HttpProblem } from '../problem.ts';
 import { cancelRun, enqueueRuns, readRun, readRuns, runLinks } from '../runs.ts';
@@ -122,7 +122,7 @@ const experiments: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const doc = await readRun(ctx, request.params.id);
-      if (doc.status === 'completed' || doc.status === 'failed' || doc.status === 'cancelled') {
+      if (FINAL_STATUSES.includes(doc.status)) {
         throw new HttpProblem('conflict', `run ${doc.id} has already finished (${doc.status})`);
       }
       const r = await cancelRun(ctx, doc);
