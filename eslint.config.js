@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'services/dashboard/public/build/**', 'test-artifacts/**', 'data/**', '.data/**'] },
+  { ignores: ['node_modules/**', 'services/dashboard/public/build/**', 'services/cli/dist/**', 'services/client/src/openapi.gen.ts', 'test-artifacts/**', 'data/**', '.data/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

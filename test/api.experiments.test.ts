@@ -115,7 +115,7 @@ test('cancel: a queued run loses its job and is cancelled; a running run gets ca
   const running = await app.inject({ method: 'POST', url: `/experiments/${rid}/cancel` });
   assert.equal(running.statusCode, 202);
   assert.deepEqual(running.json(), { id: rid, status: 'running', cancelRequested: true });
-  assert.equal(await redis.hget(runs.keys.run(rid), 'cancelRequested'), 'true');
+  assert.equal(await runs.isCancelRequested(rid), true);
   assert.equal((await runs.get(rid))?.status, 'running', 'the worker ends it, not the API');
 
   const missing = await app.inject({ method: 'POST', url: '/experiments/run_doesnotexist/cancel' });

@@ -138,7 +138,7 @@ test('POST /sweeps/:id/cancel cancels queued runs and flags running ones', async
   const docs = await runs.getMany(acc.runs);
   assert.deepEqual(docs.map((d) => d.status), ['running', 'completed', 'cancelled', 'cancelled', 'cancelled']);
   for (const id of acc.runs.slice(2)) assert.equal(await queue.getJob(id), undefined);
-  assert.equal(await runs.redis.hget(runs.keys.run(acc.runs[0]), 'cancelRequested'), 'true');
+  assert.equal(await runs.isCancelRequested(acc.runs[0]), true);
   assert.equal((await app.inject({ method: 'GET', url: '/sweeps/swp_doesnotexist' })).statusCode, 404);
 });
 

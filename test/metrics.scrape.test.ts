@@ -2,6 +2,7 @@
 // the API's are on GET /metrics. Both are scraped over HTTP around a real (tiny) training run.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { parseEnv, type RunDocument } from '@quantlab/shared';
 import { buildApp } from '@quantlab/api/app';
@@ -131,4 +132,18 @@ test('/metrics of the API needs the token; METRICS_PORT and METRICS_HOST are che
   assert.equal(parseEnv({}).METRICS_HOST, '127.0.0.1');
   assert.throws(() => parseEnv({ METRICS_PORT: '65536' }), /METRICS_PORT/);
   assert.throws(() => parseEnv({ METRICS_PORT: 'nine' }), /METRICS_PORT/);
+});
+
+test('every series the Grafana dashboard (deploy/grafana/quantlab.json) draws is exported by a worker or the API', async () => {
+  const dashboard = JSON.parse(readFileSync('deploy/grafana/quantlab.json', 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+  const exported = new Set(
+    [await scrapeWorker(), (await app.inject({ method: 'GET', url: '/metrics', headers: auth })).body]
+      .flatMap((t) => t.split('\n'))
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => l.split(/[{ ]/)[0]),
+  );
+  const used = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => [...t.expr.matchAll(/\b((?:quantlab|process|nodejs)_[a-z0-9_]+)/g)].map((m) => m[1]))));
+  assert.ok(used.size >= 15, [...used].join(' '));
+  for (const name of used) assert.ok(exported.has(name), `the dashboard draws ${name}, which nothing exports`);
+  assert.ok(dashboard.panels.length >= 10);
 });

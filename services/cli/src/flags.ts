@@ -26,6 +26,7 @@ export const CONFIG_OPTIONS = {
   keep: { type: 'boolean' },
   file: { type: 'string' },
   'idempotency-key': { type: 'string' },
+  wait: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;

@@ -16,4 +16,4 @@ export * from './schemas/api.ts';
 export * from './store/sweep-store.ts';
 export * from './store/stopping-store.ts';
 export * from './sweeps/index.ts';
-export * from './lifecycle/index.ts';
+export * from './schemas/lifecycle.ts';

@@ -58,7 +58,16 @@ export default fp(async function openapi(app: FastifyInstance, opts: { version: 
   app.decorate('routeTable', table);
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) {
-      if (method !== 'HEAD') table.push({ method, url: r.url, hidden: Boolean((r.schema as { hide?: boolean } | undefined)?.hide) || UI_ROUTES.includes(r.url) || r.url.startsWith('/docs') });
+      // A getter: onRoute hooks of the route's own scope (registered later) may still hide it.
+      if (method !== 'HEAD') {
+        table.push({
+          method,
+          url: r.url,
+          get hidden() {
+            return Boolean((r.schema as { hide?: boolean } | undefined)?.hide) || UI_ROUTES.includes(r.url) || r.url.startsWith('/docs');
+          },
+        });
+      }
     }
   });
   await app.register(swagger, {

@@ -69,7 +69,4 @@ export function seriesOf(r: Representation, phase: 'training' | 'inference'): st
   }
 }
 
-/** A short human label such as `fixed:8` or `dictionary:4`. */
-export function labelOf(r: Representation): string {
-  return r.kind === 'float32' ? 'float32' : `${r.kind}:${r.bits}`;
-}
+export { labelOf } from './label.ts';

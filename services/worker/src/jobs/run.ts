@@ -150,7 +150,7 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
 async function finish(ctx: WorkerContext, job: Job<RunJobData>, token: string, fence: Fence, doc: RunDocument, outcome: TrainOutcome, stopDecision: StopDecision | null): Promise<RunJobResult> {
   const { store } = ctx;
   const runId = doc.id;
-  const epochsDone = (await store.get(runId))?.epochs.length ?? 0;
+  const epochsDone = await store.epochCount(runId);
   const epochs = doc.config.training.epochs;
   switch (outcome.status) {
     case 'completed': {
@@ -231,7 +231,6 @@ async function onTransientError(ctx: WorkerContext, job: Job<RunJobData>, fence:
   }
 }
 
-async function cancelRequested(ctx: WorkerContext, runId: string): Promise<boolean> {
-  const v = await ctx.store.redis.hget(ctx.store.keys.run(runId), 'cancelRequested');
-  return v !== null && v !== 'false' && v !== '0' && v !== 'null';
+function cancelRequested(ctx: WorkerContext, runId: string): Promise<boolean> {
+  return ctx.store.isCancelRequested(runId);
 }
