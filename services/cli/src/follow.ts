@@ -96,7 +96,7 @@ export async function followRunToEnd(api: Api, id: string, o: FollowRunOptions):
 /** One line for a finished run: its status, accuracy and, for a failure, the reason. */
 export function outcomeLine(d: RunDocument): string {
   const acc = pct(d.metrics.testAccuracy);
-  return `${d.id}  ${d.status}${acc ? `  test acc ${acc}` : ''}${d.error ? `: ${d.error.message}` : ''}`;
+  return `${d.id}  ${d.status}${acc ? `  test acc ${acc}` : ''}${d.error ? `: ${d.error.message}` : d.stopped ? `: ${d.stopped.reason}` : ''}`;
 }
 
 /** Polls a sweep until every run ended; a line whenever a count changes, a bar on a terminal. */
@@ -107,7 +107,7 @@ export async function followSweepToEnd(api: Api, id: string, progress: Progress,
     const c = s.counts;
     const total = s.runs.length;
     const ended = s.runs.filter((r) => FINAL.has(r.status)).length;
-    const text = `${id}  ${ended}/${total} ended: ${c.completed} completed, ${c.running} running, ${c.queued} queued, ${c.failed} failed, ${c.cancelled} cancelled`;
+    const text = `${id}  ${ended}/${total} ended: ${c.completed} completed, ${c.running} running, ${c.queued} queued, ${c.failed} failed, ${c.cancelled} cancelled${c.stopped ? `, ${c.stopped} stopped early` : ''}`;
     if (text !== last && !progress.tty) progress.line(text);
     last = text;
     progress.bar(total ? ended / total : 1, text);
