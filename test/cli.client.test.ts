@@ -57,7 +57,7 @@ test('sweep: comma lists expand on the API; --preset paper --budget small', asyn
   assert.equal(grid.code, 0, grid.stderr);
   const g = oneLine(grid.stdout);
   assert.equal(g.runs.length, (6 + 4) * 2 + 2);
-  const preset = await cli(['sweep', '--preset', 'paper', '--budget', 'small', '--dataset', 'mnist', '--epochs', '1']);
+  const preset = await cli(['sweep', '--preset', 'paper', '--budget', 'small', '--seeds', '1', '--dataset', 'mnist', '--epochs', '1']);
   assert.equal(preset.code, 0, preset.stderr);
   assert.match(preset.stdout, /^swp_\w+ {2}33 runs queued \(1 float32 baseline first\)/);
   const ls = await cli(['ls', '--sweeps']);

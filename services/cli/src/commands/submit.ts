@@ -13,7 +13,7 @@ const USAGE = `usage: quantlab submit --dataset NAME [options]
 
   --dataset mnist|fashion-mnist|cifar10|synthetic
   --model cnn5|mlp  --phase training|inference
-  --repr REPR       float32, fixed:BITS[:pow2|maxabs][:nearest|stochastic], dictionary:BITS[:global|per-layer]
+  --repr REPR       float32, fixed:BITS[:pow2|maxabs|mse][:nearest|stochastic][:layer|channel], dictionary:BITS[:global|per-layer]
                     [:uniform|nonuniform][:rN], or a JSON object
   --epochs N --batch-size N --lr X --momentum X --weight-decay X --schedule constant|step|cosine
   --seed N --train-limit N --test-limit N --augment --max-minutes X --quantize-biases

@@ -281,6 +281,32 @@ export function lloyd(data: SortedWeights, entries: Float64Array, iterations: nu
 }
 
 /**
+ * What a scale search needs: the exact squared error at a scale, and the least-squares scale for the codes that
+ * scale gives (null when it has none). A dictionary's layer scores through its cells; a fixed-point layer by a pass.
+ */
+export interface ScaleObjective {
+  sse(scale: number): number;
+  leastSquares(scale: number): number | null;
+}
+
+/** A layer against a shared dictionary, scored on its sorted weights in O(entries · log n). */
+export function dictionaryObjective(data: SortedWeights, entries: ArrayLike<number>, stats = cellStatsFor(entries.length)): ScaleObjective {
+  return {
+    sse: (s) => sseAt(data, entries, s, stats),
+    leastSquares: (s) => {
+      cellStats(data, entries, s, stats);
+      let num = 0;
+      let den = 0;
+      for (let k = 0; k < entries.length; k++) {
+        num += entries[k] * stats.sums[k];
+        den += entries[k] * entries[k] * stats.counts[k];
+      }
+      return den > 0 && num > 0 ? num / den : null;
+    },
+  };
+}
+
+/**
  * The scale minimizing a layer's squared error against a shared dictionary (codes re-chosen for every scale).
  * With `search`: a scan of start × 2^(j/8) for j = −24..8 (heavy tails can put the optimum far below a scale that
  * reaches the largest |w|) and a golden-section search around the best point.
@@ -295,55 +321,58 @@ export function fitScale(
   search = true,
 ): number {
   if (!(start > 0) || data.sorted.length === 0) return start > 0 ? start : 1;
+  return searchScale(dictionaryObjective(data, entries, stats), start, search);
+}
+
+/**
+ * fitScale's search on any objective (the same one for dictionaries and for fixed point's `mse` range): the scan
+ * takes `perOctave` points an octave (8 for dictionaries, whose error costs O(K log n) a point; fixed point's costs
+ * a pass, and its jagged error profile wants a finer scan).
+ */
+export function searchScale(objective: ScaleObjective, start: number, search = true, perOctave = 8): number {
   let best = start;
-  let bestSse = sseAt(data, entries, start, stats);
+  let bestSse = objective.sse(start);
   const consider = (s: number) => {
     if (!(s > 0) || !Number.isFinite(s)) return;
-    const e = sseAt(data, entries, s, stats);
+    const e = objective.sse(s);
     if (e < bestSse) {
       best = s;
       bestSse = e;
     }
   };
   if (search) {
-    for (let j = -24; j <= 8; j++) if (j !== 0) consider(start * 2 ** (j / 8));
+    for (let j = -3 * perOctave; j <= perOctave; j++) if (j !== 0) consider(start * 2 ** (j / perOctave));
     // Golden-section search on [best / r, best · r] (the error is piecewise quadratic in s, unimodal near a minimum).
-    const r = 2 ** (1 / 8);
+    const r = 2 ** (1 / perOctave);
     let a = best / r;
     let b = best * r;
     const g = (Math.sqrt(5) - 1) / 2;
     let c = b - g * (b - a);
     let d = a + g * (b - a);
-    let fc = sseAt(data, entries, c, stats);
-    let fd = sseAt(data, entries, d, stats);
+    let fc = objective.sse(c);
+    let fd = objective.sse(d);
     for (let it = 0; it < 20 && b - a > 1e-6 * best; it++) {
       if (fc <= fd) {
         b = d;
         d = c;
         fd = fc;
         c = b - g * (b - a);
-        fc = sseAt(data, entries, c, stats);
+        fc = objective.sse(c);
       } else {
         a = c;
         c = d;
         fc = fd;
         d = a + g * (b - a);
-        fd = sseAt(data, entries, d, stats);
+        fd = objective.sse(d);
       }
     }
     consider(fc <= fd ? c : d);
   }
   for (let it = 0; it < 10; it++) {
-    cellStats(data, entries, best, stats);
-    let num = 0;
-    let den = 0;
-    for (let k = 0; k < entries.length; k++) {
-      num += entries[k] * stats.sums[k];
-      den += entries[k] * entries[k] * stats.counts[k];
-    }
-    if (!(den > 0) || !(num > 0)) break;
+    const ls = objective.leastSquares(best);
+    if (ls === null) break;
     const before = bestSse;
-    consider(num / den);
+    consider(ls);
     if (!(bestSse < before)) break;
   }
   return best;
