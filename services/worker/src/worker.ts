@@ -19,7 +19,7 @@ import {
 } from '@quantlab/shared';
 import { createLogger, type Logger } from './log.ts';
 import { checkHandlers, createHandlers, type JobHandlers } from './jobs/handlers.ts';
-import { TrainingPool, type StopFlag } from './training/pool.ts';
+import { TrainingPool, type StopFlag, type ThreadRuntime, type Trainer } from './training/pool.ts';
 import type { WorkerContext } from './jobs/context.ts';
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics.ts';
 
@@ -27,12 +27,14 @@ export interface WorkerOptions {
   id?: string;
   log?: Logger;
   heartbeatMs?: number;
+  /** Trains the runs; default: WORKER_CONCURRENCY training threads on TFJS_BACKEND. The scale bench simulates it. */
+  pool?: Trainer;
 }
 
 export interface RunningWorker {
   id: string;
   /** The training threads; fault tests end them to play a thread that crashed. */
-  pool: TrainingPool;
+  pool: Trainer;
   metrics: WorkerMetrics;
   /** Where GET /metrics answers (METRICS_PORT set), else null. */
   metricsUrl: string | null;
@@ -53,15 +55,16 @@ function servableDatasets(dataDir: string): (typeof DATASETS)[number][] {
 export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const id = opts.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = opts.log ?? createLogger(env.LOG_LEVEL, { worker: id });
-  const pool = new TrainingPool(env.WORKER_CONCURRENCY, env.TFJS_BACKEND);
-  let backend: string;
+  const pool = opts.pool ?? new TrainingPool(env.WORKER_CONCURRENCY, env.TFJS_BACKEND);
+  let runtime: ThreadRuntime;
   try {
-    backend = await pool.ready();
+    runtime = await pool.ready();
   } catch (e) {
     await pool.close();
     throw e;
   }
 
+  const { backend } = runtime;
   const redis = workerConnection(env.REDIS_URL);
   redis.on('error', (e) => log.warn('redis connection error', { error: e.message }));
   const store = new RunStore(redis, env.KEY_PREFIX);
@@ -85,7 +88,7 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
 
   let closing = false;
   const running = new Map<string, StopFlag>();
-  const ctx: WorkerContext = { env, workerId: id, store, stopping, pool, registry, log, metrics, running, isClosing: () => closing };
+  const ctx: WorkerContext = { env, workerId: id, runtime, store, stopping, pool, registry, log, metrics, running, isClosing: () => closing };
   const handlers: JobHandlers = createHandlers(ctx);
   checkHandlers(handlers);
 

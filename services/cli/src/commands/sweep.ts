@@ -4,7 +4,7 @@
  */
 import type { JsonBody } from '@quantlab/client';
 import { api, body as answer, printJson } from '../api-client.ts';
-import { Progress, followSweepToEnd, outcomeLine } from '../follow.ts';
+import { Progress, followSweepToEnd } from '../follow.ts';
 import { CliError } from '../cli-error.ts';
 import { CONFIG_OPTIONS, defined, num, parseFlags, parseRepr, readJsonFile, trainingFlags } from '../flags.ts';
 
@@ -85,7 +85,6 @@ export async function run(argv: string[]): Promise<number> {
   const unfinished = done.runs.filter((r) => r.status !== 'completed' && r.status !== 'stopped');
   const stopped = done.runs.filter((r) => r.status === 'stopped').length;
   if (f.json) printJson(done);
-  else for (const r of unfinished) process.stdout.write(outcomeLine(r) + '\n');
-  if (!f.json) process.stdout.write(`${done.id}  ${done.runs.length - unfinished.length - stopped}/${done.runs.length} runs completed${stopped ? `, ${stopped} stopped early` : ''}\n`);
+  else process.stdout.write(`${done.id}  ${done.runs.length - unfinished.length - stopped}/${done.runs.length} runs completed${stopped ? `, ${stopped} stopped early` : ''}\n`);
   return unfinished.length === 0 ? 0 : 1;
 }

@@ -5,19 +5,20 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
+  ARTIFACT_FORMAT,
   ExperimentConfig,
-  RunDocument,
   loadEnvOrExit,
   newId,
-  seriesOf,
+  newRunDocument,
   labelOf,
+  type RunDocument,
   type EpochMetrics,
   type ExperimentConfigInput,
   type RunStatus,
 } from '@quantlab/shared';
 import { initBackend, trainExperiment, RunInputError, BackendError, type BackendChoice, type StopReason, type TrainOutcome } from '@quantlab/ml';
 import { provenanceOf } from '@quantlab/ml/training/provenance';
-import { FORMAT_NAME } from '@quantlab/ml/artifact/index';
+import { version_core as tfVersion } from '@tensorflow/tfjs';
 import { CONFIG_OPTIONS, parseRepr } from '../flags.ts';
 import { CliError } from '../cli-error.ts';
 
@@ -185,24 +186,20 @@ export async function run(argv: string[]): Promise<number> {
 
   const status: RunStatus = outcome ? STATUS[outcome.status] : 'failed';
   if (outcome?.status === 'timeout') error = 'the run exceeded its time limit';
-  const doc = RunDocument.parse({
-    id,
-    name: config.name,
+  const fresh = newRunDocument(config, { id, createdAt });
+  const doc: RunDocument = {
+    ...fresh,
     status,
     progress: { epoch: epochs.length, epochs: config.training.epochs, fraction: epochs.length / config.training.epochs },
-    config,
-    metrics: outcome?.metrics ?? { testAccuracy: null, trainLoss: null, durationMs: null, backend: null },
+    metrics: outcome?.metrics ?? fresh.metrics,
     epochs,
-    workerId: null,
     error: error ? { message: error } : null,
-    createdAt,
     startedAt: createdAt,
     finishedAt: new Date().toISOString(),
-    series: seriesOf(config.representation, config.phase),
     dataset: outcome?.dataset ?? null,
-    provenance: provenanceOf(config, backend, null),
-    artifact: outcome?.artifact ? { bytes: outcome.artifact.length, format: FORMAT_NAME } : null,
-  });
+    provenance: provenanceOf(config, { backend, tfjsVersion: tfVersion }, null),
+    artifact: outcome?.artifact ? { bytes: outcome.artifact.length, format: ARTIFACT_FORMAT } : null,
+  };
   if (json) process.stdout.write(JSON.stringify(doc) + '\n');
   else process.stdout.write(summary(doc) + '\n');
   if (status !== 'completed') {

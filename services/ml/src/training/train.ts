@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import type { EpochMetrics, ExperimentConfig, RunMetrics } from '@quantlab/shared';
+import { configIdentityHash, type EpochMetrics, type ExperimentConfig, type RunMetrics } from '@quantlab/shared';
 import { fillBatch, loadDataset, prepareDataset, imageSize, type PreparedDataset } from '../datasets/index.ts';
 import { buildModel, initWeights, paramCount, type Model } from '../models/index.ts';
 import { Rng } from '../random.ts';
@@ -20,8 +20,8 @@ import { RunInputError, type StopReason, type TrainHooks, type TrainInput, type 
 
 const PROGRESS_EVERY_MS = 2000;
 
-/** sha256 of what determines the training trajectory (not name, priority or keep). */
-export function trainingKey(c: ExperimentConfig): string {
+/** The key checkpoints carried before config identity had one module: still accepted, so those runs resume. */
+function legacyCheckpointKey(c: ExperimentConfig): string {
   const { dataset, model, phase, representation, quantizeBiases, training } = c;
   const { maxMinutes: _ignored, ...t } = training;
   return createHash('sha256').update(JSON.stringify({ dataset, model, phase, representation, quantizeBiases, t })).digest('hex');
@@ -50,8 +50,8 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   const model = buildModel(config.model, raw.shape, raw.numClasses);
   const backend = tf.getBackend();
   const compactor = new Compactor(config, model);
-  const key = trainingKey(config);
-  const state = input.resumeFrom ? resume(input.resumeFrom, model, data, key) : fresh(model, data, t.seed);
+  const key = configIdentityHash(config);
+  const state = input.resumeFrom ? resume(input.resumeFrom, model, data, [key, legacyCheckpointKey(config)]) : fresh(model, data, t.seed);
   // Inference phase: train in float32 (or take the baseline's weights), quantize once at the end.
   const trainCompact = config.phase === 'training' && config.representation.kind !== 'float32' ? compactor : null;
   const refitEachStep = refitsEachStep(config);
@@ -157,7 +157,7 @@ function numericalFault(what: string, at: StepAt): RunInputError {
 function checkFinite(model: Model, arrays: readonly Float32Array[], what: 'weights' | 'gradient', at: StepAt): void {
   for (let p = 0; p < arrays.length; p++) {
     const i = firstNonFinite(arrays[p]);
-    if (i >= 0) throw numericalFault(`the ${what} of layer ${model.params[p].name} holds ${arrays[p][i]} (element ${i})`, at);
+    if (i >= 0) throw numericalFault(`the ${what} of layer ${model.params[p].name} ${what === 'weights' ? 'hold' : 'holds'} ${arrays[p][i]} (element ${i})`, at);
   }
 }
 
@@ -212,9 +212,9 @@ function fresh(model: Model, data: PreparedDataset, seed: number): RunState {
   };
 }
 
-function resume(bytes: Uint8Array, model: Model, data: PreparedDataset, key: string): RunState {
+function resume(bytes: Uint8Array, model: Model, data: PreparedDataset, keys: readonly string[]): RunState {
   const s = decodeCheckpoint(bytes);
-  if (s.configKey !== key) throw new RunInputError('checkpoint: it was written by a run with a different config');
+  if (!keys.includes(s.configKey)) throw new RunInputError('checkpoint: it was written by a run with a different config');
   const same = s.params.length === model.params.length && s.params.every((p, i) => p.name === model.params[i].name && p.shape.join() === model.params[i].shape.join());
   if (!same) throw new RunInputError('checkpoint: its weights do not fit the model');
   return {

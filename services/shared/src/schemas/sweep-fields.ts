@@ -5,8 +5,9 @@ import { DictionaryRepresentation, FixedRepresentation } from './representation.
 /**
  * The fields of ExperimentConfig a sweep may vary, by dotted path ("training.learningRate", "model",
  * "representation.bits"), each with the schema of one value. Derived from the config schemas, so a new config field
- * can be swept without touching this file. Left out on purpose: name and priority (set per run by the sweep), keep,
- * and the three fields with their own `vary` entry (representation as a whole, phase, training.seed).
+ * can be swept without touching this file. Left out on purpose: name and priority (set per run by the sweep), keep and
+ * training.maxMinutes (they do not change a result), and the fields with their own `vary` entry (representation as a
+ * whole, phase, training.seed).
  */
 export interface SweepField {
   path: string;
@@ -22,7 +23,8 @@ const OWN_ENTRY: Record<string, string> = {
   'training.seed': 'vary.seeds',
   'representation.kind': 'vary.representation',
 };
-const NOT_SWEPT = new Set(['name', 'priority', 'keep', 'training']);
+// Result-neutral fields (config-identity.ts) would give the same run again: not worth a dimension of a search.
+const NOT_SWEPT = new Set(['name', 'priority', 'keep', 'training', 'training.maxMinutes']);
 
 function inner(t: z.ZodType): z.ZodType {
   let s = t;
@@ -43,7 +45,7 @@ function collect(): Map<string, SweepField> {
   }
   for (const [k, t] of Object.entries(TrainingConfig.shape)) {
     const path = `training.${k}`;
-    if (!(path in OWN_ENTRY)) out.set(path, fieldOf(path, inner(t as z.ZodType)));
+    if (!(path in OWN_ENTRY) && !NOT_SWEPT.has(path)) out.set(path, fieldOf(path, inner(t as z.ZodType)));
   }
   // A representation field may exist in several kinds (bits): any of their values is accepted here, and each
   // expanded representation is checked against its own kind's schema when the sweep is planned.

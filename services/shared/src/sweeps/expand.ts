@@ -2,17 +2,12 @@ import { ExperimentConfig, LIMITS } from '../schemas/experiment.ts';
 import { Representation, labelOf, seriesOf } from '../schemas/representation.ts';
 import type { StoppingRule } from '../schemas/run.ts';
 import { SWEEP_FIELDS } from '../schemas/sweep-fields.ts';
-import { VARY_OWN_ENTRIES, type GridSweepRequest, type RepresentationPattern, type SweepRequest, type SweepSearch, type SweepVary, type VaryRange } from '../schemas/sweep.ts';
+import { VARY_OWN_ENTRIES, type GridSweepRequest, type RepresentationPattern, type SweepRequest, type VaryRange } from '../schemas/sweep.ts';
+import type { Grid } from './grid.ts';
 import { presetGrid } from './presets.ts';
+import { configIdentity } from '../config-identity.ts';
 
-/** A sweep reduced to its essentials: the effective base config, what varies, and how it is searched. */
-export interface Grid {
-  name: string;
-  base: ExperimentConfig;
-  vary: SweepVary;
-  search?: SweepSearch;
-  stopping?: StoppingRule | null;
-}
+export type { Grid };
 
 /** One run a sweep will queue. Baselines come first, then training-phase runs, then inference-phase runs. */
 export interface PlannedRun {
@@ -163,7 +158,7 @@ export function planSweep(req: SweepRequest, maxRuns: number = LIMITS.maxSweepRu
       }
       // The baseline of this setting and seed: float32, training phase, the same everything else.
       const baselineConfig = ExperimentConfig.parse({ ...parsed.data, representation: { kind: 'float32' }, phase: 'training', priority: Math.max(1, base.priority - 1) });
-      const bKey = keyOf(baselineConfig);
+      const bKey = configIdentity(baselineConfig);
       let baselineKey = baselineKeys.get(bKey);
       if (baselineKey === undefined) {
         baselineKey = settings.length ? `${seed} ${labelOfSettings(settings)}` : String(seed);
@@ -171,7 +166,7 @@ export function planSweep(req: SweepRequest, maxRuns: number = LIMITS.maxSweepRu
         seen.add(bKey);
         baselines.push({ config: baselineConfig, seed, series: seriesOf(baselineConfig.representation, 'training'), isBaseline: true, baselineKey, stopping: null });
       }
-      const key = keyOf(parsed.data);
+      const key = configIdentity(parsed.data);
       if (seen.has(key)) continue;
       seen.add(key);
       const phase = parsed.data.phase;
@@ -273,23 +268,4 @@ function nameOf(sweep: string, run: PlannedRun, withSettings: boolean): string {
   const settings = withSettings ? run.baselineKey.slice(String(run.seed).length) : '';
   const name = `${sweep}: ${label}${settings} seed ${run.seed}`;
   return name.length <= LIMITS.maxNameLength ? name : name.slice(0, LIMITS.maxNameLength);
-}
-
-/** Identity of a run's work: the effective config without its name and queue priority. */
-function keyOf(config: ExperimentConfig): string {
-  const { name: _n, priority: _p, ...rest } = config;
-  return canonical(rest);
-}
-
-/** JSON with sorted keys, so equal configs give equal strings whatever their field order. */
-export function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
