@@ -56,8 +56,10 @@ function collect(): Map<string, SweepField> {
       reprFields.set(k, [...(reprFields.get(k) ?? []), inner(t as z.ZodType)]);
     }
   }
-  for (const [k, schemas] of reprFields) {
+  for (const [k, all] of reprFields) {
     const path = `representation.${k}`;
+    // The same field with the same schema in several kinds (granularity) is one schema, not a union of copies.
+    const schemas = all.filter((s, i) => all.findIndex((t) => JSON.stringify(z.toJSONSchema(t)) === JSON.stringify(z.toJSONSchema(s))) === i);
     const allNumeric = schemas.every((s) => s instanceof z.ZodNumber);
     const value = allNumeric ? (schemas.every((s) => (s as z.ZodNumber).isInt) ? z.number().int() : z.number()) : schemas.length === 1 ? schemas[0] : z.union(schemas as [z.ZodType, z.ZodType]);
     out.set(path, fieldOf(path, value));
