@@ -20,7 +20,7 @@ const USAGE = `usage: quantlab submit --dataset NAME [options]
   --name NAME --priority 1..100 --keep
   --idempotency-key KEY   make a retried submit safe (the API replays the first answer)
   --wait            follow the run to its end (a progress bar on a terminal, lines otherwise); exit 0 only if
-                    it completed
+                    it completed (with --json, a second line: the final run document)
   --json            print the API's response as one JSON line
 Talks to QUANTLAB_URL (default http://127.0.0.1:3000) with QUANTLAB_TOKEN.`;
 

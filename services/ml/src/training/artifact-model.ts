@@ -56,10 +56,10 @@ export function restoreModel(bytes: Uint8Array): RestoredModel {
 }
 
 /** Accuracy of restored weights on a prepared dataset's test split, normalized as in training. */
-export function evaluateWeights(model: Model, weights: readonly Float32Array[], data: PreparedDataset, norm: Normalization): number {
+export function evaluateWeights(model: Model, weights: readonly Float32Array[], data: PreparedDataset, norm: Normalization, hits?: Uint8Array): number {
   const tensors = weightTensors(model, weights);
   try {
-    return evaluateSplit(model, tensors, data.test, norm);
+    return evaluateSplit(model, tensors, data.test, norm, hits);
   } finally {
     for (const t of tensors) t.dispose();
   }
