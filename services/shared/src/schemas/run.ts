@@ -64,6 +64,11 @@ export const DatasetInfo = z.object({
   train: z.number().int(),
   test: z.number().int(),
   inputShape: z.array(z.number().int()),
+  /** Number of classes, and their names where the source has them (an image folder's class folders). */
+  classes: z.number().int().optional(),
+  classNames: z.array(z.string()).optional(),
+  /** Where the images came from: the files read (relative to DATA_DIR) or the npm package. */
+  source: z.string().optional(),
   /** How the train/test split was made, e.g. "stratified by class, first 6/7 of each class in file order". */
   split: z.string(),
   /** sha256 of the images and labels actually used, train then test. */
