@@ -1,5 +1,6 @@
 export * from './schemas/representation.ts';
 export * from './schemas/experiment.ts';
+export * from './schemas/defaults.ts';
 export * from './schemas/run.ts';
 export * from './schemas/problem.ts';
 export * from './config.ts';

@@ -30,8 +30,29 @@ function colorsOf(order: string[]): Map<string, string> {
   return new Map(order.map((s) => [s, colorOf(families.indexOf(family(s)))]));
 }
 
-function range(s: { mean: number | null; min: number | null; max: number | null }, f: (x: number | null) => string): HTMLElement {
+type Stat = SweepDocument['summary'][number]['testAccuracy'];
+type Row = SweepDocument['summary'][number];
+
+/** The mean with its 95% t-interval over seeds (from two seeds on), else the range. */
+function range(s: Stat, f: (x: number | null) => string): HTMLElement {
+  if (s.ci95) return h('span', { title: '95% t-interval of the mean over seeds' }, f(s.mean), h('span', { class: 'sub-inline' }, ` [${f(s.ci95.low)}, ${f(s.ci95.high)}]`));
   return h('span', null, f(s.mean), s.min !== null && s.max !== null && s.min !== s.max ? h('span', { class: 'sub-inline' }, ` ${f(s.min)} – ${f(s.max)}`) : null);
+}
+
+/** Each run of a row: its accuracy with the binomial interval, and McNemar's p against its seed's baseline. */
+function perSeed(r: Row): HTMLElement | string {
+  if (!r.seeds?.length) return DASH;
+  return h(
+    'span',
+    null,
+    r.seeds.map((s, i) =>
+      h(
+        'span',
+        { class: 'seed', 'data-seed': s.seed, title: s.mcnemar ? `only this run right ${s.mcnemar.b}, only the baseline right ${s.mcnemar.c}` : 'no paired test (no bitset)' },
+        `${i ? '; ' : ''}s${s.seed} ${pct(s.testAccuracy)}${s.binomial95 ? ` [${pct(s.binomial95.low)}, ${pct(s.binomial95.high)}]` : ''}${s.mcnemar ? ` p ${s.mcnemar.p < 0.001 ? '< 0.001' : s.mcnemar.p.toFixed(3)}` : ''}`,
+      ),
+    ),
+  );
 }
 
 function summaryTable(doc: SweepDocument): HTMLElement {
@@ -56,7 +77,8 @@ function summaryTable(doc: SweepDocument): HTMLElement {
           h('th', { class: 'num' }, 'Bits'),
           h('th', { class: 'num' }, 'Runs'),
           h('th', { class: 'num' }, 'Test accuracy'),
-          h('th', { class: 'num' }, 'Relative accuracy'),
+          h('th', { class: 'num', title: 'mean [95% t-interval over seeds]' }, 'Relative accuracy'),
+          h('th', { title: 'each seed: test accuracy [binomial 95%], McNemar p against its float32 baseline' }, 'Per seed'),
           h('th', { class: 'num' }, 'Compact size'),
           h('th', { class: 'num' }, 'Compression'),
         ),
@@ -73,6 +95,7 @@ function summaryTable(doc: SweepDocument): HTMLElement {
             h('td', { class: 'num', 'data-col': 'n' }, r.n === r.runs ? r.n : `${r.n} of ${r.runs}`),
             h('td', { class: 'num', 'data-col': 'test-acc', 'data-value': r.testAccuracy.mean ?? '' }, range(r.testAccuracy, (x) => pct(x))),
             h('td', { class: 'num', 'data-col': 'rel-acc', 'data-value': r.relativeAccuracy.mean ?? '' }, range(r.relativeAccuracy, (x) => pct(x))),
+            h('td', { 'data-col': 'seeds' }, perSeed(r)),
             h('td', { class: 'num', 'data-col': 'bytes', 'data-value': r.compactBytes ?? '' }, bytes(r.compactBytes)),
             h('td', { class: 'num', 'data-col': 'ratio' }, r.compressionRatio === null ? DASH : `${num(r.compressionRatio, 1)}×`),
           ),
