@@ -19,7 +19,7 @@ import { Job, Worker } from 'bullmq';
 import { createRunQueue, ExperimentConfig, newRunDocument, newId, parseEnv, producerConnection, RunStore, type Env, type EpochMetrics } from '@quantlab/shared';
 import type { TrainInput, TrainOutcome } from '@quantlab/ml/training/types';
 import { startWorker, type RunningWorker } from '@quantlab/worker';
-import type { StopFlag, Trainer, TrainCallbacks } from '../services/worker/src/training/pool.ts';
+import type { StopFlag, ThreadRuntime, Trainer, TrainCallbacks } from '../services/worker/src/training/pool.ts';
 
 const { values } = parseArgs({
   options: {
@@ -87,8 +87,8 @@ class SimulatedTrainer implements Trainer {
     private readonly epochMs: number,
     private readonly checkpoint: Uint8Array,
   ) {}
-  async ready(): Promise<string> {
-    return 'simulated';
+  async ready(): Promise<ThreadRuntime> {
+    return { backend: 'simulated', tfjsVersion: 'none' };
   }
   async train(input: TrainInput, stop: StopFlag, cb: TrainCallbacks): Promise<TrainOutcome> {
     const epochs: EpochMetrics[] = [];

@@ -57,14 +57,16 @@ test('submit --wait exits 1 when the run fails, with its reason', { timeout: 60_
   assert.match(outcome, /^run_\w+ {2}failed: .*cifar/i);
 });
 
-test('sweep --wait exits 0 when every run completed, 1 when one failed', { timeout: 180_000 }, async () => {
-  const ok = await quantlab(['sweep', ...small, '--epochs', '1', '--repr', 'fixed:8', '--wait'], { QUANTLAB_URL: url, QUANTLAB_POLL_MS: '200' });
+test('sweep --wait follows every run: a line as each ends, exit 0 when all completed, 1 when one failed', { timeout: 180_000 }, async () => {
+  const ok = await quantlab(['sweep', ...small, '--epochs', '1', '--repr', 'fixed:8', '--wait'], { QUANTLAB_URL: url });
   assert.equal(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, /swp_\w+ {2}2\/2 runs completed\n$/);
-  assert.match(ok.stderr, /2\/2 ended: 2 completed/);
-  const bad = await quantlab(['sweep', '--dataset', 'cifar10', '--model', 'mlp', '--epochs', '1', '--repr', 'fixed:8', '--wait'], { QUANTLAB_URL: url, QUANTLAB_POLL_MS: '200' });
+  assert.match(ok.stdout, /^swp_\w+ {2}2 runs queued .*\nswp_\w+ {2}2\/2 runs completed\n$/);
+  const ended = ok.stderr.split('\n').filter((l) => / \([12]\/2\)$/.test(l));
+  assert.equal(ended.length, 2, ok.stderr);
+  assert.ok(ended.every((l) => /^run_\w+ {2}completed {2}test acc [\d.]+%/.test(l)), ok.stderr);
+  const bad = await quantlab(['sweep', '--dataset', 'cifar10', '--model', 'mlp', '--epochs', '1', '--repr', 'fixed:8', '--wait'], { QUANTLAB_URL: url });
   assert.equal(bad.code, 1, bad.stderr);
-  assert.match(bad.stdout, /run_\w+ {2}failed: /);
+  assert.match(bad.stderr, /run_\w+ {2}failed: .*\(1\/2\)/);
   assert.match(bad.stdout, /0\/2 runs completed\n$/);
 });
 

@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { CursorError, encodeCursor, ExperimentConfig, FenceLostError, newRunDocument, RunStore, type RunDocument } from '@quantlab/shared';
+import { ARTIFACT_FORMAT, ARTIFACT_FORMAT_V1, CursorError, encodeCursor, ExperimentConfig, FenceLostError, LEGACY_ARTIFACT_FORMAT, newRunDocument, RunDocument, RunStore } from '@quantlab/shared';
 import { testEnv, keysUnder } from './helpers/redis.ts';
 
 const env = testEnv('run-store');
@@ -81,16 +81,14 @@ test('status, dataset and kind indexes follow every write; countByStatus reads t
     assert.deepEqual(await s.countByStatus(), { queued: 3, running: 0, completed: 0, failed: 0, cancelled: 0 });
     await s.update(docs[0].id, { status: 'running' });
     await s.update(docs[1].id, { status: 'running' });
-    await s.addEpoch(docs[0].id, { ...epoch(1), imagesPerSec: 250 }, 3);
-    await s.addEpoch(docs[1].id, { ...epoch(1), imagesPerSec: 50 }, 3);
-    assert.deepEqual((await s.stats()).imagesPerSec, 300, 'throughput of the running runs');
+    await s.addEpoch(docs[0].id, epoch(1), 3);
     await s.update(docs[1].id, { status: 'completed' });
-    assert.deepEqual(await s.stats(), { byStatus: { queued: 1, running: 1, completed: 1, failed: 0, cancelled: 0 }, imagesPerSec: 250 });
+    assert.deepEqual(await s.countByStatus(), { queued: 1, running: 1, completed: 1, failed: 0, cancelled: 0 });
     assert.deepEqual((await s.listIds({ limit: 10, filter: { status: 'completed' } })).ids, [docs[1].id]);
     assert.equal((await s.listIds({ limit: 10, filter: { dataset: 'mnist', kind: 'float32' } })).ids.length, 3);
     assert.deepEqual((await s.listIds({ limit: 10, filter: { dataset: 'cifar10' } })).ids, []);
     assert.equal(await s.delete(docs[0].id), true);
-    assert.deepEqual(await s.stats(), { byStatus: { queued: 1, running: 0, completed: 1, failed: 0, cancelled: 0 }, imagesPerSec: 0 });
+    assert.deepEqual(await s.countByStatus(), { queued: 1, running: 0, completed: 1, failed: 0, cancelled: 0 });
     assert.equal(await s.update(docs[0].id, { status: 'failed' }), false, 'a late write does not re-create a deleted run');
     assert.equal(await s.exists(docs[0].id), false);
   } finally {
@@ -156,4 +154,15 @@ test('runs stored before the indexes existed are indexed once at start (ensureIn
     await e.cleanup();
     r.disconnect();
   }
+});
+
+test('a run stored with the old artifact format name reads with the current one', async () => {
+  const doc = newDoc();
+  await store.create(doc);
+  await redis.hset(store.keys.run(doc.id), 'artifact', JSON.stringify({ bytes: 12, format: LEGACY_ARTIFACT_FORMAT }));
+  // The legacy name was only ever written for format version 1 bytes.
+  assert.deepEqual((await store.get(doc.id))?.artifact, { bytes: 12, format: ARTIFACT_FORMAT_V1 });
+  assert.equal(ARTIFACT_FORMAT, 'quantlab-artifact/2');
+  assert.equal(RunDocument.shape.artifact.parse({ bytes: 1, format: LEGACY_ARTIFACT_FORMAT })?.format, LEGACY_ARTIFACT_FORMAT, 'imports of old exports validate');
+  assert.throws(() => RunDocument.shape.artifact.parse({ bytes: 1, format: 'something-else' }));
 });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ExperimentConfig, EpochMetrics, type ExperimentConfigInput } from '@quantlab/shared';
 import { initBackend, RunInputError, trainExperiment, type TrainOutcome, type TrainProgress } from '@quantlab/ml';
+import { decodeCheckpoint, encodeCheckpoint } from '../services/ml/src/training/checkpoint.ts';
 
 const cfg = (c: Partial<ExperimentConfigInput> & { training?: ExperimentConfigInput['training'] }) =>
   ExperimentConfig.parse({ dataset: 'synthetic', model: 'mlp', ...c });
@@ -39,6 +40,11 @@ test('mlp on mnist: one epoch passes 0.8 test accuracy, hooks are called, no ten
   assert.equal(epochs.length, 1);
   assert.equal(checkpoints[0].length > 100_000, true);
   assert.equal(stops, Math.ceil(r.dataset.train / 100), 'shouldStop once per batch');
+  // The epoch's learning rate is the mean of the rates its steps used (cosine from lr towards 0 over the one epoch).
+  const steps = Math.ceil(r.dataset.train / 100);
+  const lr = cfg({}).training.learningRate;
+  const mean = Array.from({ length: steps }, (_, k) => 0.5 * lr * (1 + Math.cos((Math.PI * k) / steps))).reduce((a, b) => a + b, 0) / steps;
+  assert.ok(Math.abs(epochs[0].learningRate! - mean) < 1e-12 * lr, `learning rate ${epochs[0].learningRate} vs ${mean}`);
   assert.equal(r.dataset.train + r.dataset.test, 10_000);
   assert.match(r.dataset.split, /stratified|per class/);
 });
@@ -95,5 +101,29 @@ test('shouldStop ends the run at a batch boundary with the finished epochs', asy
 
 test('a diverging run fails with a reason instead of reporting NaN metrics', async () => {
   const config = cfg({ training: { epochs: 8, learningRate: 10, momentum: 0.99, schedule: 'constant', trainLimit: 500, testLimit: 100 } });
-  await assert.rejects(trainExperiment({ config, dataDir: './data' }, {}), (e: Error) => e instanceof RunInputError && /diverged.*learningRate/.test(e.message));
+  await assert.rejects(
+    trainExperiment({ config, dataDir: './data' }, {}),
+    (e: Error) => e instanceof RunInputError && /^numerical fault in epoch \d+, step \d+ of 5: .*diverged.*learningRate/.test(e.message),
+  );
+});
+
+test('a NaN in the weights fails the run at the step it appears, naming the layer and the step', async () => {
+  for (const representation of [{ kind: 'float32' as const }, { kind: 'dictionary' as const, bits: 3 }]) {
+    const config = cfg({ representation, training: { epochs: 2, trainLimit: 300, testLimit: 100, seed: 4 } });
+    let checkpoint: Uint8Array | null = null;
+    await trainExperiment({ config: cfg({ representation, training: { ...config.training, epochs: 2 } }), dataDir: './data' }, {
+      onEpoch: (_e, c) => {
+        checkpoint ??= c;
+      },
+      shouldStop: () => (checkpoint ? 'shutdown' : null),
+    });
+    // The checkpoint after epoch 1 with one NaN in fc2/kernel (param 2 of the mlp): a damaged checkpoint, or what a
+    // diverging update leaves; the dictionary would otherwise fit on it and zero every entry.
+    const state = decodeCheckpoint(checkpoint!);
+    state.weights[2][7] = NaN;
+    await assert.rejects(
+      trainExperiment({ config, dataDir: './data', resumeFrom: encodeCheckpoint(state) }),
+      (e: Error) => e instanceof RunInputError && e.message.startsWith('numerical fault in epoch 2, step 1 of 3: the weights of layer fc2/kernel hold NaN (element 7)'),
+    );
+  }
 });

@@ -5,6 +5,7 @@
  */
 import { createApi, type Api } from '@quantlab/client';
 import { CliError } from './cli-error.ts';
+import { httpFetch } from './http-fetch.ts';
 
 export function apiBase(): string {
   return (process.env.QUANTLAB_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
@@ -14,7 +15,7 @@ export function api(): Api {
   const base = apiBase();
   const token = process.env.QUANTLAB_TOKEN ?? '';
   // Requests time out after 30 s; event streams (which stay open for a run's lifetime) do not.
-  const timed = (req: Request) => fetch(req, req.headers.get('accept') === 'text/event-stream' ? undefined : { signal: AbortSignal.any([req.signal, AbortSignal.timeout(30_000)]) });
+  const timed = (req: Request) => httpFetch(req, req.headers.get('accept') === 'text/event-stream' ? undefined : { signal: AbortSignal.any([req.signal, AbortSignal.timeout(30_000)]) });
   const client = createApi({ baseUrl: base, token: () => token, fetch: timed as typeof fetch });
   client.use({
     async onResponse({ request, response }) {
@@ -27,12 +28,14 @@ export function api(): Api {
       }
       const url = new URL(request.url);
       const hint = response.status === 401 ? (token ? ' (check QUANTLAB_TOKEN)' : ' (set QUANTLAB_TOKEN)') : '';
-      throw new CliError(`${request.method} ${url.pathname}${url.search}: ${response.status} ${p?.detail ?? p?.title ?? response.statusText}${hint}`.split('\n')[0]);
+      const message = `${request.method} ${url.pathname}${url.search}: ${response.status} ${p?.detail ?? p?.title ?? response.statusText}${hint}`.split('\n')[0];
+      // The status goes along: a follower (followRun) retries a 5xx, not a 4xx.
+      throw Object.assign(new CliError(message), { status: response.status });
     },
     onError({ error }) {
       if (error instanceof CliError || (error as Error).name === 'AbortError') return undefined;
-      const c = (error as { cause?: { code?: string; message?: string } }).cause;
-      const cause = c?.code ?? c?.message ?? (error as Error).message;
+      const e = error as { code?: string; message: string; cause?: { code?: string; message?: string } };
+      const cause = e.code ?? e.cause?.code ?? e.cause?.message ?? e.message;
       return new CliError(`cannot reach the API at ${base} (${cause}); start it with npm start or set QUANTLAB_URL`);
     },
   });

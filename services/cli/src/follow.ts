@@ -99,22 +99,45 @@ export function outcomeLine(d: RunDocument): string {
   return `${d.id}  ${d.status}${acc ? `  test acc ${acc}` : ''}${d.error ? `: ${d.error.message}` : ''}`;
 }
 
-/** Polls a sweep until every run ended; a line whenever a count changes, a bar on a terminal. */
-export async function followSweepToEnd(api: Api, id: string, progress: Progress, everyMs = Number(process.env.QUANTLAB_POLL_MS ?? 1000)): Promise<SweepDocument> {
-  let last = '';
-  for (;;) {
-    const s = body(await api.GET('/sweeps/{id}', { params: { path: { id } } }));
-    const c = s.counts;
-    const total = s.runs.length;
-    const ended = s.runs.filter((r) => FINAL.has(r.status)).length;
-    const text = `${id}  ${ended}/${total} ended: ${c.completed} completed, ${c.running} running, ${c.queued} queued, ${c.failed} failed, ${c.cancelled} cancelled`;
-    if (text !== last && !progress.tty) progress.line(text);
-    last = text;
-    progress.bar(total ? ended / total : 1, text);
-    if (ended === total) {
-      progress.done();
-      return s;
+/**
+ * Follows a sweep until every run ended: the live event streams of up to `streams` runs at a time, in the sweep's
+ * order (baselines first, as the queue runs them); a line as each run ends, a bar of ended runs on a terminal.
+ * Returns the sweep's final document.
+ */
+export async function followSweepToEnd(api: Api, id: string, progress: Progress, streams = 8): Promise<SweepDocument> {
+  const params = { path: { id } };
+  const first = body(await api.GET('/sweeps/{id}', { params }));
+  const ids = [...first.runs].sort((a, b) => Number(Boolean(a.baselineId)) - Number(Boolean(b.baselineId))).map((r) => r.id);
+  const total = ids.length;
+  let ended = 0;
+  let failed = 0;
+  const active = new Map<string, string>(); // run id -> its latest state, for the bar
+  const draw = () => progress.bar(total ? ended / total : 1, `${id}  ${ended}/${total} ended${failed ? ` (${failed} not completed)` : ''}  ${[...active.values()].slice(0, 2).join('  ')}`);
+  const next = async (): Promise<void> => {
+    for (let runId = ids.shift(); runId !== undefined; runId = ids.shift()) {
+      const d = await followRun(api, runId, {
+        onSnapshot: (doc) => {
+          active.set(runId, `${runId.slice(0, 12)}… ${doc.status}`);
+          draw();
+        },
+        onEvent: (_e, doc) => {
+          if (doc) active.set(runId, `${runId.slice(0, 12)}… epoch ${doc.progress.epoch}/${doc.progress.epochs}`);
+          draw();
+        },
+        onReconnect: (attempt, err) => progress.line(`${runId}  connection lost (${(err as Error).message}); reconnecting (${attempt})`),
+      });
+      active.delete(runId);
+      ended += 1;
+      if (d.status !== 'completed') failed += 1;
+      progress.line(`${outcomeLine(d)}  (${ended}/${total})`);
+      draw();
     }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  };
+  draw();
+  await Promise.all(Array.from({ length: Math.min(streams, total) }, next)).catch((err: unknown) => {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`following ${id}: ${(err as Error).message}`);
+  });
+  progress.done();
+  return body(await api.GET('/sweeps/{id}', { params }));
 }

@@ -116,7 +116,9 @@ export async function followRun(api: Client<paths>, id: string, opts: FollowOpti
       throw new Error('the event stream ended before the run did');
     } catch (err) {
       if (opts.signal?.aborted) throw err;
-      if ((err as { status?: number }).status !== undefined && (err as { status: number }).status < 500) throw err;
+      // An answer of the API (it has a status) other than a server error will not change on a retry.
+      const status = (err as { status?: unknown }).status;
+      if (typeof status === 'number' && status > 0 && status < 500) throw err;
       failures += 1;
       if (failures > maxRetries) throw err;
       opts.onReconnect?.(failures, err);

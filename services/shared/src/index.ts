@@ -4,6 +4,7 @@ export * from './schemas/run.ts';
 export * from './schemas/problem.ts';
 export * from './config.ts';
 export * from './ids.ts';
+export * from './config-identity.ts';
 export * from './version.ts';
 export * from './run-document.ts';
 export * from './queue.ts';

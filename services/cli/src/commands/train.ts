@@ -5,26 +5,30 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
+  ARTIFACT_FORMAT,
   ExperimentConfig,
-  RunDocument,
   loadEnvOrExit,
   newId,
-  seriesOf,
+  newRunDocument,
   labelOf,
+  type RunDocument,
   type EpochMetrics,
   type ExperimentConfigInput,
   type RunStatus,
 } from '@quantlab/shared';
 import { initBackend, trainExperiment, RunInputError, BackendError, type BackendChoice, type StopReason, type TrainOutcome } from '@quantlab/ml';
 import { provenanceOf } from '@quantlab/ml/training/provenance';
-import { FORMAT_NAME } from '@quantlab/ml/artifact/index';
+import { version_core as tfVersion } from '@tensorflow/tfjs';
 import { CONFIG_OPTIONS, parseRepr } from '../flags.ts';
 import { CliError } from '../cli-error.ts';
+import { localDataset } from '../local-dataset.ts';
 
 const USAGE = `usage: quantlab train --dataset NAME [options]
 
   --dataset mnist|fashion-mnist|cifar10|synthetic   (cifar10 reads DATA_DIR)
-  --model cnn5|mlp                 default cnn5
+            idx:NAME|npz:NAME|folder:NAME             your data under DATA_DIR (docs/DATASETS.md)
+            idx:PATH|npz:PATH|folder:PATH             or by path here: an IDX folder, a .npz file, an image folder
+  --model cnn5|mlp|resnet20|vgg-small   default cnn5
   --repr REPR                      float32 (default), fixed:BITS[:RANGE][:ROUNDING][:fFRAC][:SCALE],
                                    dictionary:BITS[:SCOPE][:INIT][:rREFINE][:REFIT][:SCALE], or a JSON object
                                    RANGE pow2 (Q-format) | maxabs | mse (linear)  ROUNDING nearest|stochastic
@@ -145,7 +149,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const env = loadEnvOrExit();
-  const config = configFromFlags(values);
+  const local = localDataset(values.dataset as string | undefined, env.DATA_DIR);
+  const config = configFromFlags({ ...values, dataset: local.dataset });
   const choice = (values.backend as string | undefined) ?? env.TFJS_BACKEND;
   if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(choice)) throw usageError(`--backend: expected auto, tensorflow, wasm or cpu, got "${choice}"`);
 
@@ -164,7 +169,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     backend = await initBackend(choice as BackendChoice);
     outcome = await trainExperiment(
-      { config, dataDir: env.DATA_DIR },
+      { config, dataDir: local.dataDir },
       {
         onProgress: (p) => bar.draw(p.fraction, `epoch ${p.epoch}/${p.epochs} ${p.imagesPerSec.toFixed(0)} img/s`),
         onEpoch: (e) => {
@@ -185,24 +190,20 @@ export async function run(argv: string[]): Promise<number> {
 
   const status: RunStatus = outcome ? STATUS[outcome.status] : 'failed';
   if (outcome?.status === 'timeout') error = 'the run exceeded its time limit';
-  const doc = RunDocument.parse({
-    id,
-    name: config.name,
+  const fresh = newRunDocument(config, { id, createdAt });
+  const doc: RunDocument = {
+    ...fresh,
     status,
     progress: { epoch: epochs.length, epochs: config.training.epochs, fraction: epochs.length / config.training.epochs },
-    config,
-    metrics: outcome?.metrics ?? { testAccuracy: null, trainLoss: null, durationMs: null, backend: null },
+    metrics: outcome?.metrics ?? fresh.metrics,
     epochs,
-    workerId: null,
     error: error ? { message: error } : null,
-    createdAt,
     startedAt: createdAt,
     finishedAt: new Date().toISOString(),
-    series: seriesOf(config.representation, config.phase),
     dataset: outcome?.dataset ?? null,
-    provenance: provenanceOf(config, backend, null),
-    artifact: outcome?.artifact ? { bytes: outcome.artifact.length, format: FORMAT_NAME } : null,
-  });
+    provenance: provenanceOf(config, { backend, tfjsVersion: tfVersion }, null),
+    artifact: outcome?.artifact ? { bytes: outcome.artifact.length, format: ARTIFACT_FORMAT } : null,
+  };
   if (json) process.stdout.write(JSON.stringify(doc) + '\n');
   else process.stdout.write(summary(doc) + '\n');
   if (status !== 'completed') {

@@ -1,6 +1,6 @@
 import { Representation } from '@quantlab/shared';
-import { signExtend, unpackBitsFrom, packedBytes } from '../representations/bit-packing.ts';
-import type { LayerWeights } from '../representations/types.ts';
+import { signExtend, unpackBitsFrom, packedBytes } from './bit-packing.ts';
+import type { LayerWeights } from './format.ts';
 import { crc32 } from './crc32.ts';
 import { ArtifactError, ENCODINGS, FORMAT_VERSION, MAGIC, READABLE_VERSIONS, NO_DICTIONARY, type LayerEncoding } from './format.ts';
 

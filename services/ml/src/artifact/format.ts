@@ -1,13 +1,20 @@
 /** The packed artifact's format constants and record types; docs/ARTIFACT.md gives the byte layout. */
-import type { Representation } from '@quantlab/shared';
+import { ARTIFACT_FORMAT, type Representation } from '@quantlab/shared';
+
+/** One quantized tensor of a model (a conv or fc kernel, or a bias when biases are quantized). */
+export interface LayerWeights {
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
 
 export const MAGIC = 'QLAB';
 /** Version 2 stores a scale count before the scales (per-channel steps and scales); version 1 is still read. */
 export const FORMAT_VERSION = 2;
 /** The versions decodeArtifact reads. */
 export const READABLE_VERSIONS = [1, 2] as const;
-/** RunDocument.artifact.format. */
-export const FORMAT_NAME = 'quantlab-artifact/2';
+/** RunDocument.artifact.format (the schema's literal, defined with it in shared). */
+export const FORMAT_NAME = ARTIFACT_FORMAT;
 
 export const ENCODINGS = ['float32', 'fixed', 'dictionary'] as const;
 export type LayerEncoding = (typeof ENCODINGS)[number];

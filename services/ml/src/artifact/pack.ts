@@ -1,4 +1,4 @@
-import { checkBits, packBitsInto, packedBytes } from '../representations/bit-packing.ts';
+import { checkBits, packBitsInto, packedBytes } from './bit-packing.ts';
 import { crc32 } from './crc32.ts';
 import {
   ArtifactError,

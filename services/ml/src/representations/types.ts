@@ -1,12 +1,9 @@
 import type { Representation, WeightError } from '@quantlab/shared';
 import type { Rng } from '../random.ts';
 
-/** One quantized tensor of a model (a conv or fc kernel, or a bias when biases are quantized). */
-export interface LayerWeights {
-  name: string;
-  shape: number[];
-  values: Float32Array;
-}
+import type { LayerWeights } from '../artifact/format.ts';
+
+export type { LayerWeights };
 
 /**
  * A representation bound to a model's layers. The training loop calls `fit` when the representation's parameters

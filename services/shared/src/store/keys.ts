@@ -22,8 +22,6 @@ export function keysFor(prefix: string) {
     runsByKind: (kind: string) => `${index}kind:${kind}`,
     /** Every run that carries the sweep's id, earlier attempts of retried runs included. */
     runsBySweep: (sweepId: string) => `${index}sweep:${sweepId}`,
-    /** hash run id -> images/s of its latest epoch, for running runs only (GET /metrics sums it). */
-    throughput: `${index}throughput`,
     /** The version of the indexes above that the stored runs have been brought to (see RunStore.ensureIndexes). */
     indexVersion: `${index}indexed`,
     sweep: (id: string) => `${prefix}:sweep:${id}`,

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { RUN_STATUSES, type EpochMetrics, type RunDocument, type RunStatus } from '../schemas/run.ts';
+import { ARTIFACT_FORMAT_V1, LEGACY_ARTIFACT_FORMAT, RUN_STATUSES, type EpochMetrics, type RunDocument, type RunStatus } from '../schemas/run.ts';
 import { keysFor, type Keys } from './keys.ts';
 
 /** A running job's right to write: BullMQ's lock key and the token it holds. */
@@ -52,7 +52,7 @@ return 1
 `;
 
 // Sets fields of an existing run and moves it between status indexes in the same step.
-// KEYS[1] lock ('' = unfenced), KEYS[2] run hash, KEYS[3] runs zset, KEYS[4] throughput hash
+// KEYS[1] lock ('' = unfenced), KEYS[2] run hash, KEYS[3] runs zset
 // ARGV[1] token, ARGV[2] channel, ARGV[3] message, ARGV[4] index prefix, ARGV[5] run id, ARGV[6..] field, JSON value pairs
 // Returns 0: fence lost; -1: no such run (never re-created by a late write); 1: written.
 const UPDATE_RUN = `
@@ -66,7 +66,6 @@ for i = 6, #ARGV, 2 do
     if old ~= new then
       if old then redis.call('ZREM', ARGV[4] .. 'status:' .. old, ARGV[5]) end
       redis.call('ZADD', ARGV[4] .. 'status:' .. new, redis.call('ZSCORE', KEYS[3], ARGV[5]) or 0, ARGV[5])
-      if new ~= 'running' then redis.call('HDEL', KEYS[4], ARGV[5]) end
     end
   end
 end
@@ -75,16 +74,14 @@ if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return 1
 `;
 
-// Records an epoch (keyed by its number), moves progress with it and, while the run runs, its throughput.
-// KEYS[1] lock, KEYS[2] run hash, KEYS[3] epochs hash, KEYS[4] throughput hash
-// ARGV[1] token, ARGV[2] channel, ARGV[3] message, ARGV[4] run id, ARGV[5] epoch number, ARGV[6] epoch JSON,
-// ARGV[7] progress JSON, ARGV[8] images/s
+// Records an epoch (keyed by its number) and moves progress with it.
+// KEYS[1] lock, KEYS[2] run hash, KEYS[3] epochs hash
+// ARGV[1] token, ARGV[2] channel, ARGV[3] message, ARGV[4] epoch number, ARGV[5] epoch JSON, ARGV[6] progress JSON
 const ADD_EPOCH = `
 if KEYS[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-redis.call('HSET', KEYS[3], ARGV[5], ARGV[6])
-redis.call('HSET', KEYS[2], 'progress', ARGV[7])
-if redis.call('HGET', KEYS[2], 'status') == '"running"' then redis.call('HSET', KEYS[4], ARGV[4], ARGV[8]) end
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+redis.call('HSET', KEYS[2], 'progress', ARGV[6])
 if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return 1
 `;
@@ -125,7 +122,7 @@ return n
 
 // Removes a run: its keys, its index entries and (optionally) its job's lock in one step. Deleting the lock is what
 // stops a worker that still trains the run: each of its writes is fenced by that lock, so none can re-create the run.
-// KEYS[1] run hash, [2] epochs, [3] artifact, [4] checkpoint, [5] runs zset, [6] throughput, [7] lock ('' = none)
+// KEYS[1] run hash, [2] epochs, [3] artifact, [4] checkpoint, [5] runs zset, [6] lock ('' = none)
 // ARGV[1] run id, ARGV[2] index prefix, ARGV[3] statuses (comma-separated)
 const DELETE_RUN = `
 local f = redis.call('HMGET', KEYS[1], 'config', 'sweepId')
@@ -142,9 +139,8 @@ if f[2] then
   if type(s) == 'string' then redis.call('ZREM', ARGV[2] .. 'sweep:' .. s, ARGV[1]) end
 end
 local n = redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-if KEYS[7] ~= '' then redis.call('DEL', KEYS[7]) end
+if KEYS[6] ~= '' then redis.call('DEL', KEYS[6]) end
 redis.call('ZREM', KEYS[5], ARGV[1])
-redis.call('HDEL', KEYS[6], ARGV[1])
 return n
 `;
 
@@ -171,19 +167,19 @@ return redis.call('ZREVRANGE', KEYS[1], start, start + tonumber(ARGV[2]) - 1)
 
 interface StoreScripts {
   quantlabFencedWrite(lockKey: string, key: string, token: string, op: string, channel: string, message: string, ...args: (string | Buffer)[]): Promise<number>;
-  quantlabUpdateRun(lockKey: string, run: string, runs: string, throughput: string, token: string, channel: string, message: string, index: string, id: string, ...fields: string[]): Promise<number>;
-  quantlabAddEpoch(lockKey: string, run: string, epochs: string, throughput: string, token: string, channel: string, message: string, id: string, n: string, epoch: string, progress: string, ips: string): Promise<number>;
+  quantlabUpdateRun(lockKey: string, run: string, runs: string, token: string, channel: string, message: string, index: string, id: string, ...fields: string[]): Promise<number>;
+  quantlabAddEpoch(lockKey: string, run: string, epochs: string, token: string, channel: string, message: string, n: string, epoch: string, progress: string): Promise<number>;
   quantlabIndexRuns(runs: string, index: string, runPrefix: string, statuses: string, ...ids: string[]): Promise<number>;
-  quantlabDeleteRun(run: string, epochs: string, artifact: string, checkpoint: string, runs: string, throughput: string, lock: string, id: string, index: string, statuses: string): Promise<number>;
+  quantlabDeleteRun(run: string, epochs: string, artifact: string, checkpoint: string, runs: string, lock: string, id: string, index: string, statuses: string): Promise<number>;
   quantlabListPage(index: string, runs: string, cursor: string, count: string): Promise<string[] | null>;
 }
 
 const SCRIPTS: Record<keyof StoreScripts, { numberOfKeys: number; lua: string }> = {
   quantlabFencedWrite: { numberOfKeys: 2, lua: FENCED_WRITE },
-  quantlabUpdateRun: { numberOfKeys: 4, lua: UPDATE_RUN },
-  quantlabAddEpoch: { numberOfKeys: 4, lua: ADD_EPOCH },
+  quantlabUpdateRun: { numberOfKeys: 3, lua: UPDATE_RUN },
+  quantlabAddEpoch: { numberOfKeys: 3, lua: ADD_EPOCH },
   quantlabIndexRuns: { numberOfKeys: 1, lua: INDEX_RUNS },
-  quantlabDeleteRun: { numberOfKeys: 7, lua: DELETE_RUN },
+  quantlabDeleteRun: { numberOfKeys: 6, lua: DELETE_RUN },
   quantlabListPage: { numberOfKeys: 2, lua: LIST_PAGE },
 };
 
@@ -191,7 +187,7 @@ const encode = (v: unknown) => JSON.stringify(v ?? null);
 
 /**
  * The results store, and the only code that knows a run's Redis hash: its field names, their JSON encoding, and the
- * indexes (by status, dataset, representation kind, sweep; throughput of running runs) that every write keeps in
+ * indexes (by status, dataset, representation kind, sweep) that every write keeps in
  * step within the same atomic command. Run documents, their epochs, artifacts and checkpoints live under the
  * project's keys (keys.ts).
  */
@@ -267,7 +263,6 @@ export class RunStore {
       fence?.lockKey ?? '',
       k.run(id),
       k.runs,
-      k.throughput,
       fence?.token ?? '',
       event ? k.events(id) : '',
       event ? JSON.stringify(event) : '',
@@ -287,15 +282,12 @@ export class RunStore {
       fence?.lockKey ?? '',
       k.run(id),
       k.epochs(id),
-      k.throughput,
       fence?.token ?? '',
       k.events(id),
       JSON.stringify({ type: 'epoch', runId: id, epoch } satisfies RunEvent),
-      id,
       String(epoch.epoch),
       JSON.stringify(epoch),
       JSON.stringify(progress),
-      String(epoch.imagesPerSec ?? 0),
     );
     if (r !== 1) throw new FenceLostError(id);
   }
@@ -328,7 +320,7 @@ export class RunStore {
    */
   async delete(id: string, opts: { lockKey?: string } = {}): Promise<boolean> {
     const k = this.keys;
-    const n = await this.scripts.quantlabDeleteRun(k.run(id), k.epochs(id), k.artifact(id), k.checkpoint(id), k.runs, k.throughput, opts.lockKey ?? '', id, k.runIndexPrefix, this.statusList);
+    const n = await this.scripts.quantlabDeleteRun(k.run(id), k.epochs(id), k.artifact(id), k.checkpoint(id), k.runs, opts.lockKey ?? '', id, k.runIndexPrefix, this.statusList);
     return n > 0;
   }
 
@@ -420,18 +412,6 @@ export class RunStore {
         return [s, n as number];
       }),
     ) as Record<RunStatus, number>;
-  }
-
-  /** Counts and the summed images/s of the running runs (their latest epoch): one round trip. */
-  async stats(): Promise<{ byStatus: Record<RunStatus, number>; imagesPerSec: number }> {
-    const p = this.redis.pipeline();
-    for (const s of RUN_STATUSES) p.zcard(this.keys.runsByStatus(s));
-    p.hvals(this.keys.throughput);
-    const res = (await p.exec()) ?? [];
-    for (const [err] of res) if (err) throw err;
-    const byStatus = Object.fromEntries(RUN_STATUSES.map((s, i) => [s, res[i][1] as number])) as Record<RunStatus, number>;
-    const imagesPerSec = (res[RUN_STATUSES.length][1] as string[]).reduce((a, v) => a + Number(v), 0);
-    return { byStatus, imagesPerSec };
   }
 
   /** Ids of every run carrying this sweep's id (earlier attempts of retried runs included), oldest first. */
@@ -581,6 +561,8 @@ function inflate(hash: Record<string, string>, epochs: string[]): RunDocument {
   raw.epochs = epochs.map((e) => JSON.parse(e)).sort((a, b) => a.epoch - b.epoch);
   // Internal bookkeeping fields are not part of the document.
   delete raw.cancelRequested;
+  const artifact = raw.artifact as RunDocument['artifact'];
+  if (artifact?.format === LEGACY_ARTIFACT_FORMAT) raw.artifact = { ...artifact, format: ARTIFACT_FORMAT_V1 };
   return raw as RunDocument;
 }
 

@@ -1,6 +1,6 @@
 import { ExperimentConfig, type ExperimentConfigInput } from '../schemas/experiment.ts';
 import type { PresetInfo, PresetSweepRequest, RepresentationPattern } from '../schemas/sweep.ts';
-import type { Grid } from './expand.ts';
+import type { Grid } from './grid.ts';
 
 /**
  * The paper's bit-width study (Kibune & Lee, ICONIP 2017) as a sweep. The recipe is the one FACTS.md found to bring

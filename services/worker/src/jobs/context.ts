@@ -1,12 +1,14 @@
 import type { Env, RunStore, WorkerRegistration } from '@quantlab/shared';
 import type { Logger } from '../log.ts';
 import type { WorkerMetrics } from '../metrics.ts';
-import type { StopFlag, Trainer } from '../training/pool.ts';
+import type { StopFlag, ThreadRuntime, Trainer } from '../training/pool.ts';
 
 /** What a job handler needs from the worker that runs it. */
 export interface WorkerContext {
   env: Env;
   workerId: string;
+  /** The training threads' backend and TF.js version (from their ready message). */
+  runtime: ThreadRuntime;
   store: RunStore;
   pool: Trainer;
   registry: WorkerRegistration;

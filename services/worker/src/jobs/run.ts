@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { ExperimentConfig, FenceLostError, lockKeyOf, type Fence, type RunDocument, type RunJobData, type RunJobResult } from '@quantlab/shared';
+import { ARTIFACT_FORMAT, ExperimentConfig, FenceLostError, lockKeyOf, type Fence, type RunDocument, type RunJobData, type RunJobResult } from '@quantlab/shared';
 import type { TrainOutcome } from '@quantlab/ml/training/types';
 import { provenanceOf } from '@quantlab/ml/training/provenance';
 import { StopFlag, TrainInputFailure } from '../training/pool.ts';
@@ -11,7 +11,6 @@ export const BASELINE_RECHECK_MS = 2_000;
 export const CANCEL_POLL_MS = 500;
 /** Progress writes at most this often; epochs are always written. */
 const PROGRESS_EVERY_MS = 1_000;
-export const ARTIFACT_FORMAT = 'quantlab-packed';
 
 const now = () => new Date().toISOString();
 
@@ -63,7 +62,7 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
   await store.update(
     runId,
     // Provenance (issue 9): versions, backend, host and config hash of the worker that trains it, from its start.
-    { status: 'running', startedAt, workerId: ctx.workerId, attempts: doc.attempts + 1, error: null, provenance: provenanceOf(config, ctx.registry.current.backend ?? 'unknown', ctx.workerId) },
+    { status: 'running', startedAt, workerId: ctx.workerId, attempts: doc.attempts + 1, error: null, provenance: provenanceOf(config, ctx.runtime, ctx.workerId) },
     fence,
     { type: 'status', runId, status: 'running' },
   );

@@ -25,9 +25,15 @@ export class StopFlag {
   }
 }
 
+/** What a training thread reports once its backend is loaded. */
+export interface ThreadRuntime {
+  backend: string;
+  tfjsVersion: string;
+}
+
 /** One long-lived training thread; it dies with the process, so it can never outlive a killed worker. */
 class TrainingThread {
-  readonly ready: Promise<string>;
+  readonly ready: Promise<ThreadRuntime>;
   private worker: Worker;
   private current: { onMessage(m: FromThread): void; onDeath(e: Error): void } | null = null;
 
@@ -35,7 +41,7 @@ class TrainingThread {
     this.worker = new Worker(new URL('./thread-boot.mjs', import.meta.url), { workerData: { backend } });
     this.ready = new Promise((resolve, reject) => {
       const first = (m: FromThread) => {
-        if (m.type === 'ready') resolve(m.backend);
+        if (m.type === 'ready') resolve({ backend: m.backend, tfjsVersion: m.tfjsVersion });
         else if (m.type === 'init-error') reject(new Error(m.message));
         else return;
         this.worker.off('message', first);
@@ -103,7 +109,7 @@ class TrainingThread {
 
 /** What a worker needs from its training threads; benches substitute a simulated pool (bench/redis-scale.ts). */
 export interface Trainer {
-  ready(): Promise<string>;
+  ready(): Promise<ThreadRuntime>;
   train(input: TrainInput, stop: StopFlag, cb: TrainCallbacks): Promise<TrainOutcome>;
   close(): Promise<void>;
 }
@@ -119,10 +125,10 @@ export class TrainingPool implements Trainer {
     this.threads = Array.from({ length: size }, () => new TrainingThread(backend));
   }
 
-  /** The backend name the threads loaded; rejects when a thread cannot load it (TFJS_BACKEND=tensorflow without tfjs-node). */
-  async ready(): Promise<string> {
-    const names = await Promise.all(this.threads.map((t) => t.ready));
-    return names[0];
+  /** The backend the threads loaded and their TF.js version; rejects when a thread cannot load it (TFJS_BACKEND=tensorflow without tfjs-node). */
+  async ready(): Promise<ThreadRuntime> {
+    const all = await Promise.all(this.threads.map((t) => t.ready));
+    return all[0];
   }
 
   /** BullMQ's concurrency equals the pool size, so a free thread exists whenever a job starts. */
