@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
-import { registerWasmConvGradients } from '../kernels/wasm-conv-grads.ts';
+import { registerWasmKernels } from '../kernels/wasm/register.ts';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -70,7 +70,7 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<strin
     await activate('cpu');
     return tf.getBackend();
   }
-  registerWasmConvGradients();
+  registerWasmKernels();
   await activate('wasm');
   return tf.getBackend();
 }
