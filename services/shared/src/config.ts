@@ -14,7 +14,10 @@ export const Env = z.object({
   DATA_DIR: z.string().default('./data'),
   API_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(8, 'must be at least 8 characters').optional()),
   WORKER_CONCURRENCY: positiveInt(1),
-  TFJS_BACKEND: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  /** auto: tfjs-node, else wasm with the oneDNN kernels (wasm+onednn), else plain wasm; the others force one. */
+  TFJS_BACKEND: z.enum(['auto', 'tensorflow', 'native', 'wasm', 'cpu']).default('auto'),
+  /** oneDNN threads per training thread (wasm+onednn). One, as one worker process per core is the rule; more for a machine running fewer processes than cores. */
+  NATIVE_THREADS: z.coerce.number().int().positive().max(256).default(1),
   /** BullMQ lock and stall detection; tests shorten them. */
   LOCK_DURATION_MS: positiveInt(30_000),
   STALLED_INTERVAL_MS: positiveInt(30_000),

@@ -15,6 +15,7 @@ import {
   type RunJobResult,
 } from '@quantlab/shared';
 import { createLogger, type Logger } from './log.ts';
+import type { BackendSelection } from '@quantlab/ml/backend/index';
 import { checkHandlers, createHandlers, type JobHandlers } from './jobs/handlers.ts';
 import { TrainingPool, type StopFlag } from './training/pool.ts';
 import type { WorkerContext } from './jobs/context.ts';
@@ -29,6 +30,8 @@ export interface RunningWorker {
   id: string;
   /** The training threads; fault tests end them to play a thread that crashed. */
   pool: TrainingPool;
+  /** The backend the training threads use ('wasm+onednn', 'wasm', ...) and why the faster ones were not taken. */
+  backend: BackendSelection;
   /** Takes no new job, stops the current runs at their next batch (they return to the queue), exits within SHUTDOWN_TIMEOUT_MS. */
   close(): Promise<void>;
 }
@@ -46,15 +49,16 @@ function servableDatasets(dataDir: string): (typeof DATASETS)[number][] {
 export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const id = opts.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = opts.log ?? createLogger(env.LOG_LEVEL, { worker: id });
-  const pool = new TrainingPool(env.WORKER_CONCURRENCY, env.TFJS_BACKEND);
-  let backend: string;
+  const pool = new TrainingPool(env.WORKER_CONCURRENCY, { backend: env.TFJS_BACKEND, threads: env.NATIVE_THREADS });
+  let selection: BackendSelection;
   try {
-    backend = await pool.ready();
+    selection = await pool.ready();
   } catch (e) {
     await pool.close();
     throw e;
   }
 
+  const backend = selection.name;
   const redis = workerConnection(env.REDIS_URL);
   redis.on('error', (e) => log.warn('redis connection error', { error: e.message }));
   const store = new RunStore(redis, env.KEY_PREFIX);
@@ -95,7 +99,7 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
   worker.on('failed', (job, e) => log.info('job failed', { jobId: job?.id, name: e.name, error: e.message }));
   worker.on('completed', (job, result) => log.info('job done', { jobId: job.id, status: result.status }));
   await worker.waitUntilReady();
-  log.info('worker started', { backend, concurrency: env.WORKER_CONCURRENCY, queue: env.QUEUE_NAME });
+  log.info('worker started', { backend, backendReason: selection.reason, concurrency: env.WORKER_CONCURRENCY, queue: env.QUEUE_NAME });
 
   let closed: Promise<void> | null = null;
   const close = () =>
@@ -121,5 +125,5 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
       await bullConnection.quit().catch(() => bullConnection.disconnect());
       log.info('worker stopped', { graceful });
     })());
-  return { id, pool, close };
+  return { id, pool, backend: selection, close };
 }

@@ -1,11 +1,18 @@
 import { Worker } from 'node:worker_threads';
 import type { EpochMetrics } from '@quantlab/shared';
 import type { StopReason, TrainInput, TrainOutcome, TrainProgress } from '@quantlab/ml/training/types';
+import type { BackendChoice, BackendSelection } from '@quantlab/ml/backend/index';
 import { STOP_CODES, type FromThread, type ToThread } from './protocol.ts';
 
 export interface TrainCallbacks {
   onProgress(p: TrainProgress): Promise<void>;
   onEpoch(epoch: EpochMetrics, checkpoint: Uint8Array): Promise<void>;
+}
+
+/** What each training thread loads: TFJS_BACKEND and NATIVE_THREADS. */
+export interface BackendSpec {
+  backend: BackendChoice;
+  threads: number;
 }
 
 /** A config or data problem reported by the training thread: the run fails once, no retry. */
@@ -27,15 +34,15 @@ export class StopFlag {
 
 /** One long-lived training thread; it dies with the process, so it can never outlive a killed worker. */
 class TrainingThread {
-  readonly ready: Promise<string>;
+  readonly ready: Promise<BackendSelection>;
   private worker: Worker;
   private current: { onMessage(m: FromThread): void; onDeath(e: Error): void } | null = null;
 
-  constructor(backend: string) {
-    this.worker = new Worker(new URL('./thread-boot.mjs', import.meta.url), { workerData: { backend } });
+  constructor(backend: BackendSpec) {
+    this.worker = new Worker(new URL('./thread-boot.mjs', import.meta.url), { workerData: backend });
     this.ready = new Promise((resolve, reject) => {
       const first = (m: FromThread) => {
-        if (m.type === 'ready') resolve(m.backend);
+        if (m.type === 'ready') resolve({ name: m.backend, reason: m.reason });
         else if (m.type === 'init-error') reject(new Error(m.message));
         else return;
         this.worker.off('message', first);
@@ -107,15 +114,15 @@ export class TrainingPool {
 
   constructor(
     size: number,
-    private readonly backend: string,
+    private readonly backend: BackendSpec,
   ) {
     this.threads = Array.from({ length: size }, () => new TrainingThread(backend));
   }
 
-  /** The backend name the threads loaded; rejects when a thread cannot load it (TFJS_BACKEND=tensorflow without tfjs-node). */
-  async ready(): Promise<string> {
-    const names = await Promise.all(this.threads.map((t) => t.ready));
-    return names[0];
+  /** The backend the threads loaded and why; rejects when a thread cannot load it (TFJS_BACKEND=native without the addon). */
+  async ready(): Promise<BackendSelection> {
+    const selections = await Promise.all(this.threads.map((t) => t.ready));
+    return selections[0];
   }
 
   /** BullMQ's concurrency equals the pool size, so a free thread exists whenever a job starts. */
