@@ -149,28 +149,25 @@ for (const m of MATS) {
   });
 }
 
-test('what oneDNN does not cover goes to the wasm kernel, with the same result', { skip }, async () => {
-  // 'ceil' rounding with an explicit padding has no oneDNN equivalent (the output is one row longer than its formula).
+test('what oneDNN does not cover goes to the wasm kernel', { skip }, async () => {
   const c: Case = { name: 'ceil', x: [1, 6, 6, 2], w: [3, 3, 2, 2], strides: 2, pad: 'valid' };
   const { x, w } = inputs(c, 3);
-  const run = () =>
-    tf.tidy(() => {
-      const y = tf.engine().runKernel('Conv2D', { x: tf.tensor4d(x, c.x), filter: tf.tensor4d(w, c.w) }, { strides: 2, pad: 1, dataFormat: 'NHWC', dilations: 1, dimRoundingMode: 'ceil' } as never) as tf.Tensor;
-      return y.dataSync() as Float32Array;
-    });
-  await selectBackend('wasm');
-  const ref = run();
   await selectBackend('native');
+  // 'ceil' rounding with an explicit padding has no oneDNN equivalent (the output is one row longer than its formula):
+  // the addon refuses it and the wasm kernel computes it. (Its values are not compared: TF.js's own wasm Conv2D
+  // reads uninitialised memory for this case, which is why it is only reachable through runKernel.)
   const refused = fallbacks.count;
-  const got = run();
+  const shape = tf.tidy(() => (tf.engine().runKernel('Conv2D', { x: tf.tensor4d(x, c.x), filter: tf.tensor4d(w, c.w) }, { strides: 2, pad: 1, dataFormat: 'NHWC', dilations: 1, dimRoundingMode: 'ceil' } as never) as tf.Tensor).shape);
   assert.equal(fallbacks.count, refused + 1, 'the addon refused the call and the wasm kernel took it');
-  assert.ok(relError(got, ref) < 1e-6);
-  // A prelu activation is not one of ours: the wasm kernel takes it without asking the addon.
+  assert.deepEqual(shape, [1, 4, 4, 2]);
+  // A prelu activation is not one of ours: the wasm kernel takes it without asking the addon, with wasm's result.
   const preluRun = () =>
     tf.tidy(() => tf.fused.conv2d({ x: tf.tensor4d(x, c.x), filter: tf.tensor4d(w, c.w), strides: 1, pad: 'same', activation: 'prelu', preluActivationWeights: tf.scalar(0.1) }).dataSync() as Float32Array);
   const viaNative = preluRun();
+  assert.equal(fallbacks.count, refused + 1, 'the addon was not asked');
   await selectBackend('wasm');
-  assert.ok(relError(viaNative, preluRun()) < 1e-6);
+  const plain = preluRun();
+  assert.ok(relError(viaNative, plain) === 0, `prelu: ${relError(viaNative, plain)}`);
 });
 
 test('the addon rejects bad geometry and out-of-heap tensors with an error naming the op, never a crash', { skip }, async () => {
