@@ -1,8 +1,9 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import quantlab, { HASH_COMMAND_SELECTORS } from './scripts/eslint/quantlab-plugin.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'services/dashboard/public/build/**', 'test-artifacts/**', 'data/**', '.data/**'] },
+  { ignores: ['node_modules/**', 'services/dashboard/public/build/**', 'services/cli/dist/**', 'services/client/src/openapi.gen.ts', 'test-artifacts/**', 'data/**', '.data/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -11,5 +12,16 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-explicit-any': 'off',
     },
+  },
+  // Architecture: imports point one way and never go round; only store/ folders speak Redis hashes.
+  {
+    files: ['services/*/src/**/*.ts'],
+    plugins: { quantlab },
+    rules: { 'quantlab/no-import-cycle': 'error', 'quantlab/layers': 'error' },
+  },
+  {
+    files: ['services/*/src/**/*.ts'],
+    ignores: ['services/*/src/**/store/**'],
+    rules: { 'no-restricted-syntax': ['error', ...HASH_COMMAND_SELECTORS] },
   },
 );

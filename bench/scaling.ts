@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { ExperimentConfig, parseEnv } from '@quantlab/shared';
+import { ExperimentConfig, parseEnv, runJob } from '@quantlab/shared';
 import { deleteByPrefix } from '../test/helpers/redis.ts';
 import { harness, newRunDoc, spawnWorker, waitUntil, type WorkerProcess } from '../test/helpers/worker.ts';
 
@@ -31,7 +31,7 @@ async function measure(workers: number): Promise<{ workers: number; runs: number
     const submit = async (config: ExperimentConfig, n: number) => {
       const docs = Array.from({ length: n }, () => newRunDoc(config));
       for (const d of docs) await h.store.create(d);
-      await h.queue.addBulk(docs.map((d) => ({ name: 'run' as const, data: { runId: d.id, config, baselineId: null }, opts: { jobId: d.id } })));
+      await h.queue.addBulk(docs.map((d) => runJob(d)));
       return docs.map((d) => d.id);
     };
     const finished = async (ids: string[]) => {

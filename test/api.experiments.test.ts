@@ -26,7 +26,7 @@ test('POST /experiments stores the effective config, then queues the job with th
   const doc = RunDocument.parse((await get(`/experiments/${body.id}`)).json());
   assert.equal(doc.status, 'queued');
   assert.equal(doc.series, 'fixed/maxabs/nearest/training');
-  assert.deepEqual(doc.config.representation, { kind: 'fixed', bits: 8, range: 'maxabs', rounding: 'nearest' });
+  assert.deepEqual(doc.config.representation, { kind: 'fixed', bits: 8, range: 'maxabs', rounding: 'nearest', granularity: 'layer' });
   assert.equal(doc.config.training.batchSize, 100, 'defaults filled in');
   assert.deepEqual(doc.progress, { epoch: 0, epochs: 1, fraction: 0 });
 
@@ -115,7 +115,7 @@ test('cancel: a queued run loses its job and is cancelled; a running run gets ca
   const running = await app.inject({ method: 'POST', url: `/experiments/${rid}/cancel` });
   assert.equal(running.statusCode, 202);
   assert.deepEqual(running.json(), { id: rid, status: 'running', cancelRequested: true });
-  assert.equal(await redis.hget(runs.keys.run(rid), 'cancelRequested'), 'true');
+  assert.equal(await runs.isCancelRequested(rid), true);
   assert.equal((await runs.get(rid))?.status, 'running', 'the worker ends it, not the API');
 
   const missing = await app.inject({ method: 'POST', url: '/experiments/run_doesnotexist/cancel' });
@@ -165,14 +165,15 @@ test('healthz is ok with a queue depth; metrics are Prometheus text', async () =
   assert.equal(body.status, 'ok');
   assert.equal(body.redis.ok, true);
   assert.ok(body.queue.prioritized >= 1);
+  assert.equal(body.queue.slotsWanted, body.queue.waiting + body.queue.prioritized + body.queue.active);
   const m = await get('/metrics');
   assert.equal(m.statusCode, 200);
   assert.match(String(m.headers['content-type']), /^text\/plain/);
   assert.match(m.body, /^quantlab_queue_jobs\{state="prioritized"\} \d+$/m);
   assert.match(m.body, /^quantlab_runs\{status="queued"\} [1-9]\d*$/m);
   assert.match(m.body, /^quantlab_runs\{status="cancelled"\} [1-9]\d*$/m);
-  assert.match(m.body, /^quantlab_training_images_per_second \d/m);
-  assert.match(m.body, /^quantlab_http_request_duration_seconds_bucket\{method="GET",route="\/experiments\/:id",status="200",le="0.1"\} [1-9]\d*$/m);
+  assert.match(m.body, /^quantlab_queue_pending [1-9]\d*$/m);
+  assert.match(m.body, /^quantlab_http_request_duration_seconds_bucket\{le="0.1",method="GET",route="\/experiments\/:id",status="200"\} [1-9]\d*$/m);
   assert.match(m.body, /^quantlab_http_request_duration_seconds_count\{method="POST",route="\/experiments",status="202"\} [1-9]\d*$/m);
 });
 

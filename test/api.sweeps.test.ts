@@ -98,11 +98,11 @@ test('GET /sweeps/:id: relative accuracy at read time and the summary per series
 
 test('preset paper: full is 303 runs; small with overrides; GET /presets lists both', async () => {
   const presets = (await app.inject({ method: 'GET', url: '/presets' })).json();
-  assert.deepEqual(presets.items.map((p: { budget: string; runs: number }) => [p.budget, p.runs]), [['full', 303], ['small', 33]]);
+  assert.deepEqual(presets.items.map((p: { budget: string; runs: number }) => [p.budget, p.runs]), [['full', 303], ['small', 99]]);
   assert.match(presets.items[0].epochBudget, /10 epochs/);
   assert.equal(presets.items[0].base.training.momentum, 0.9);
 
-  const res = await postSweep({ preset: 'paper', budget: 'small', base: { dataset: 'mnist', training: { epochs: 1 } } });
+  const res = await postSweep({ preset: 'paper', budget: 'small', seeds: [1], base: { dataset: 'mnist', training: { epochs: 1 } } });
   assert.equal(res.statusCode, 202);
   const acc = SweepAccepted.parse(res.json());
   assert.equal(acc.runs.length, 33);
@@ -138,7 +138,7 @@ test('POST /sweeps/:id/cancel cancels queued runs and flags running ones', async
   const docs = await runs.getMany(acc.runs);
   assert.deepEqual(docs.map((d) => d.status), ['running', 'completed', 'cancelled', 'cancelled', 'cancelled']);
   for (const id of acc.runs.slice(2)) assert.equal(await queue.getJob(id), undefined);
-  assert.equal(await runs.redis.hget(runs.keys.run(acc.runs[0]), 'cancelRequested'), 'true');
+  assert.equal(await runs.isCancelRequested(acc.runs[0]), true);
   assert.equal((await app.inject({ method: 'GET', url: '/sweeps/swp_doesnotexist' })).statusCode, 404);
 });
 

@@ -61,3 +61,24 @@ test('with API_TOKEN set the page loads, its API calls fail until the token is e
   // Chromium logs each refused call as a console error; anything else is a bug.
   assert.deepEqual(errors.filter((e) => !/status of 401/.test(e)), []);
 });
+
+test('the Queue link opens Bull Board in the browser with the saved token (a short-lived cookie), and not without it', { timeout: 60_000 }, async (t) => {
+  const { stack, browser } = await openDashboard(t, 'dash-queue', { env: { API_TOKEN: TOKEN } });
+  const page = await browser.newPage();
+  await page.goto(`${stack.url}/`);
+  // Without a token the link stays on the dashboard and asks for one.
+  await page.locator('#queues-link').click();
+  await page.locator('#banner:not([hidden])').waitFor({ timeout: 10_000 });
+  assert.equal(new URL(page.url()).pathname, '/');
+  const direct = await page.goto(`${stack.url}/admin/queues`);
+  assert.equal(direct?.status(), 401);
+
+  await page.goto(`${stack.url}/`);
+  await page.locator('#token-input').fill(TOKEN);
+  await page.locator('#token-form button').click();
+  await Promise.all([page.waitForURL(/\/admin\/queues$/), page.locator('#queues-link').click()]);
+  // Bull Board's own page renders the queue, its API calls authorized by the cookie alone.
+  await page.getByText(stack.env.QUEUE_NAME).first().waitFor({ timeout: 15_000 });
+  const cookies = await page.context().cookies();
+  assert.deepEqual(cookies.map((c) => [c.name, c.path, c.httpOnly, c.sameSite]), [['quantlab_admin', '/admin', true, 'Strict']]);
+});

@@ -1,7 +1,7 @@
 // 200 tiny runs over 3 worker processes competing for one queue: every run completes exactly once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ExperimentConfig, type RunEvent } from '@quantlab/shared';
+import { ExperimentConfig, runJob, type RunEvent } from '@quantlab/shared';
 import { testEnv } from './helpers/redis.ts';
 import { harness, newRunDoc, recordEvents, killAll, spawnWorker, waitUntil } from './helpers/worker.ts';
 import { TEST_BACKEND } from './helpers/backend.ts';
@@ -17,7 +17,7 @@ test(`${RUNS} tiny runs over 3 worker processes: every run completes exactly onc
     const config = ExperimentConfig.parse({ dataset: 'synthetic', model: 'mlp', training: { epochs: 1, batchSize: 100, trainLimit: 100, testLimit: 50 } });
     const docs = Array.from({ length: RUNS }, (_, i) => newRunDoc({ ...config, name: `tiny-${i}` }));
     for (const d of docs) await h.store.create(d);
-    await h.queue.addBulk(docs.map((d) => ({ name: 'run' as const, data: { runId: d.id, config: d.config, baselineId: null }, opts: { jobId: d.id } })));
+    await h.queue.addBulk(docs.map((d) => runJob(d)));
 
     const t0 = Date.now();
     await waitUntil('every run to finish', async () => (await h.queue.getJobCounts('completed', 'failed')).completed + (await h.queue.getJobCounts('failed')).failed >= RUNS, 120_000, 250);

@@ -1,6 +1,7 @@
 import { test, after, before, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { bullPrefix, deleteRun, deleteSweep, type RunDocument } from '@quantlab/shared';
+import { bullPrefix, type RunDocument } from '@quantlab/shared';
+import { deleteRun, deleteSweep } from '@quantlab/api/services/lifecycle/delete';
 import { keysUnder } from './helpers/redis.ts';
 import { lifecycleStack, tiny, type Stack } from './helpers/lifecycle-stack.ts';
 import { sleep } from './helpers/worker.ts';

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { canonical, ExperimentConfig } from '@quantlab/shared';
+import { canonicalJson, ExperimentConfig } from '@quantlab/shared';
 import { lifecycleStack, tiny, type Stack } from './helpers/lifecycle-stack.ts';
 import { quantlab } from './helpers/lifecycle-cli.ts';
 import { TEST_BACKEND, TEST_BACKEND_NAME } from './helpers/backend.ts';
@@ -37,7 +37,7 @@ test('every run records its provenance; two runs with the same config hash, back
     assert.equal(p.workerId, d.workerId);
     assert.ok(p.host.length > 0);
     // The hash of the effective config (defaults filled in), independent of key order.
-    assert.equal(p.configHash, createHash('sha256').update(canonical(ExperimentConfig.parse(config))).digest('hex'));
+    assert.equal(p.configHash, createHash('sha256').update(canonicalJson(ExperimentConfig.parse(config))).digest('hex'));
     assert.equal(d.dataset?.name, 'mnist');
     assert.equal(d.dataset?.train, 400);
     assert.equal(d.dataset?.test, 300);

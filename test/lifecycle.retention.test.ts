@@ -1,8 +1,9 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildApp } from '@quantlab/api';
-import { newRunDocument } from '@quantlab/shared';
-import { applyRetention, ExperimentConfig, newId, type RunDocument, type RunStatus } from '@quantlab/shared';
+import { newRunDocument, runJob } from '@quantlab/shared';
+import { ExperimentConfig, newId, type RunDocument, type RunStatus } from '@quantlab/shared';
+import { applyRetention } from '@quantlab/api/services/lifecycle/retention';
 import { keysUnder } from './helpers/redis.ts';
 import { lifecycleStack, tiny, type Stack } from './helpers/lifecycle-stack.ts';
 import { waitUntil } from './helpers/worker.ts';
@@ -31,7 +32,10 @@ async function seed(name: string, status: RunStatus, createdDaysAgo: number, fin
   await runs.setArtifact(doc.id, new Uint8Array([1, 2, 3]));
   if (finishedDaysAgo === null) await runs.saveCheckpoint(doc.id, new Uint8Array([4]));
   // A finished job stays in BullMQ's completed set (removeOnComplete keeps the last 1000): retention removes it too.
-  if (status === 'completed') await s.app.ql.queue.add('run', { runId: doc.id, config, baselineId: null }, { jobId: doc.id, delay: 10 * DAY });
+  if (status === 'completed') {
+    const job = runJob(doc, { delay: 10 * DAY });
+    await s.app.ql.queue.add(job.name, job.data, job.opts);
+  }
   return doc;
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { packBits, packedBytes, signExtend, unpackBits } from '../services/ml/src/representations/bit-packing.ts';
+import { packBits, packedBytes, signExtend, unpackBits } from '../services/ml/src/artifact/bit-packing.ts';
 
 const maxCode = (bits: number) => 2 ** bits - 1;
 

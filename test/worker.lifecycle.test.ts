@@ -96,7 +96,7 @@ test('a data error fails the run once with its message, and the worker keeps goi
 test('cancel stops a running run at a batch boundary; it keeps its finished epochs', async () => {
   const id = await h.submit({ dataset: 'mnist', model: 'mlp', training: { epochs: 40, trainLimit: 1000 } });
   await waitUntil('epoch 1', async () => epochNumbers(id).length >= 1, 30_000, 20);
-  await h.redis.hset(h.store.keys.run(id), 'cancelRequested', 'true');
+  await h.store.requestCancel(id);
   const doc = await h.waitForStatus(id, ['cancelled', 'completed', 'failed'], 20_000);
   assert.equal(doc.status, 'cancelled');
   assert.ok(doc.epochs.length >= 1 && doc.epochs.length < 40, `${doc.epochs.length} epochs`);

@@ -7,6 +7,7 @@ import {
   listWorkers,
   newId,
   producerConnection,
+  runJob,
   newRunDocument,
   type Env,
   type ExperimentConfigInput,
@@ -43,9 +44,10 @@ export function harness(env: Env): Harness {
     queue,
     async submit(input, opts = {}) {
       const config = ExperimentConfig.parse(input);
-      const doc = { ...newRunDoc(config), baselineId: opts.baselineId ?? null };
+      const doc = newRunDocument(config, { baselineId: opts.baselineId ?? null });
       await store.create(doc);
-      await queue.add('run', { runId: doc.id, config, baselineId: config.phase === 'inference' ? doc.baselineId : null }, { jobId: doc.id });
+      const job = runJob(doc);
+      await queue.add(job.name, job.data, job.opts);
       return doc.id;
     },
     async waitForStatus(id, statuses, timeoutMs) {

@@ -5,6 +5,8 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { createRunQueue, producerConnection, QUANTLAB_VERSION, RunStore, SweepStore, type Env } from '@quantlab/shared';
 import type { ApiContext } from './context.ts';
 import { EventHub } from './events-hub.ts';
+import { startMaintenance, type Maintenance, type MaintenanceHooks } from './maintenance.ts';
+import adminQueues from './plugins/admin-queues.ts';
 import auth from './plugins/auth.ts';
 import dashboard from './plugins/dashboard.ts';
 import errors from './plugins/errors.ts';
@@ -30,6 +32,8 @@ export interface BuildAppOptions {
    * server.ts turns it off: encoding a RunDocument through zod costs about as much as the rest of a GET.
    */
   validateResponses?: boolean;
+  /** Told about every retention round this process runs (tests count them). */
+  onRetention?: MaintenanceHooks['onRetention'];
 }
 
 /** The API as a Fastify instance (not listening): server.ts listens, tests use inject. Closing it closes Redis and the queue. */
@@ -63,7 +67,27 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   });
   const ctx: ApiContext = { env, redis, runs: new RunStore(redis, env.KEY_PREFIX), sweeps: new SweepStore(redis, env.KEY_PREFIX), queue, hub };
   app.decorate('ql', ctx);
+  // Both need Redis, which may be away at start: they run beside the requests instead of holding up ready().
+  let maintenance: Promise<Maintenance | null> = Promise.resolve(null);
+  app.addHook('onReady', async () => {
+    // Runs stored before the store kept its indexes get them once (a marker key makes later starts one GET).
+    void ctx.runs.ensureIndexes().then(
+      (n) => n && app.log.info({ runs: n }, 'run indexes built'),
+      (err: Error) => app.log.warn({ err: err.message }, 'building the run indexes failed; the next start tries again'),
+    );
+    maintenance = startMaintenance(ctx, env, {
+      onRetention: (r, job) => {
+        if (r.removed.length) app.log.info({ job: job.id, removed: r.removed.length, sweeps: r.removedSweeps.length, kept: r.kept.length }, 'retention');
+        opts.onRetention?.(r, job);
+      },
+      onError: (err) => app.log.warn({ err: err.message }, 'maintenance'),
+    }).catch((err: Error) => {
+      app.log.warn({ err: err.message }, 'maintenance did not start');
+      return null;
+    });
+  });
   app.addHook('onClose', async () => {
+    await (await maintenance)?.close();
     await hub.close();
     await queue.close().catch(() => {});
     await Promise.all([redis.quit().catch(() => redis.disconnect()), queueConnection.quit().catch(() => queueConnection.disconnect())]);
@@ -77,6 +101,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   }
   await app.register(openapi, { version: QUANTLAB_VERSION });
   await app.register(dashboard, { root: opts.dashboardRoot });
+  await app.register(adminQueues);
 
   // Everything below is the API proper: bearer token when API_TOKEN is set (but routes marked public), rate limits on writes.
   await app.register(async (api) => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { canonical } from '@quantlab/shared';
+import { canonicalJson } from '@quantlab/shared';
 import type { ApiContext } from './context.ts';
 import { HttpProblem } from './problem.ts';
 
@@ -37,7 +37,7 @@ export async function idempotent<T>(
     throw new HttpProblem('validation', 'Idempotency-Key must be 1-200 printable ASCII characters', [{ path: ['headers', 'idempotency-key'], message: 'invalid', code: 'invalid_format' }]);
   }
   const key = ctx.runs.keys.idempotency(`${scope}:${header}`);
-  const fingerprint = createHash('sha256').update(canonical(request.body)).digest('base64url');
+  const fingerprint = createHash('sha256').update(canonicalJson(request.body)).digest('base64url');
   const mine: Stored = { fingerprint, ...response };
   const set = await ctx.redis.set(key, JSON.stringify(mine), 'EX', IDEMPOTENCY_TTL_SEC, 'NX');
   if (set !== 'OK') {

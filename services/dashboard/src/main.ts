@@ -1,5 +1,5 @@
 import { $, fill, h } from './dom.ts';
-import { getToken, setToken } from './token.ts';
+import { authHeaders, getToken, setToken } from './token.ts';
 import { startRouter, type Route } from './router.ts';
 import { listView } from './views/list.ts';
 import { runView } from './views/run.ts';
@@ -37,7 +37,23 @@ function setupToken(): void {
   });
 }
 
+/** Bull Board is a page of its own: trade the token for its short-lived cookie, then open it. */
+function setupQueueLink(): void {
+  const link = $('#queues-link') as HTMLAnchorElement;
+  link.addEventListener('click', (e) => {
+    e.preventDefault();
+    fetch('admin/session', { method: 'POST', headers: authHeaders(), credentials: 'same-origin' }).then(
+      (res) => {
+        if (res.ok) window.location.href = link.href;
+        else if (res.status === 401) window.dispatchEvent(new CustomEvent('quantlab:unauthorized'));
+      },
+      () => {},
+    );
+  });
+}
+
 setupToken();
+setupQueueLink();
 startRouter($('#view'), routes, (nav) => {
   for (const a of document.querySelectorAll<HTMLAnchorElement>('[data-nav]')) a.classList.toggle('active', a.dataset.nav === nav);
 });

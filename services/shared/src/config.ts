@@ -27,6 +27,13 @@ export const Env = z.object({
   BODY_LIMIT_BYTES: positiveInt(256 * 1024),
   CORS_ORIGIN: z.string().default(''),
   RETENTION_DAYS: optionalPositive,
+  /** A worker serves Prometheus metrics on METRICS_HOST:METRICS_PORT/metrics (unset: not served; 0: any free port). */
+  METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Bull Board at /admin/queues may retry, promote and remove jobs (default: it only shows them). */
+  ADMIN_QUEUES_WRITE: z.enum(['true', 'false', '1', '0']).default('false').transform((v) => v === 'true' || v === '1'),
+  /** How often the retention round runs (one round per interval cluster-wide, whatever the number of API processes). */
+  RETENTION_EVERY_MS: positiveInt(60 * 60 * 1000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Env = z.infer<typeof Env>;

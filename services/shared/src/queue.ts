@@ -1,6 +1,7 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ExperimentConfig } from './schemas/experiment.ts';
+import type { RunDocument } from './schemas/run.ts';
 import type { Env } from './config.ts';
 
 /**
@@ -12,6 +13,22 @@ export interface JobPayloads {
   run: { runId: string; config: ExperimentConfig; baselineId: string | null };
 }
 export type JobName = keyof JobPayloads;
+
+/**
+ * Jobs of the maintenance queue (its own queue, so the run queue that workers and autoscalers count holds runs only):
+ * scheduled by BullMQ's job schedulers, processed by the API processes, one at a time cluster-wide.
+ */
+export interface MaintenancePayloads {
+  /** Remove finished runs older than `days` (RETENTION_DAYS). */
+  retention: { days: number };
+}
+export type MaintenanceJobName = keyof MaintenancePayloads;
+export const MAINTENANCE_JOB_NAMES = ['retention'] as const satisfies readonly MaintenanceJobName[];
+
+/** The maintenance queue's name, next to the run queue's. */
+export function maintenanceQueueName(env: Pick<Env, 'QUEUE_NAME'>): string {
+  return `${env.QUEUE_NAME}-maintenance`;
+}
 export const JOB_NAMES = ['run'] as const satisfies readonly JobName[];
 export type JobData = JobPayloads[JobName];
 export type RunJobData = JobPayloads['run'];
@@ -20,6 +37,18 @@ export interface RunJobResult {
   testAccuracy: number | null;
 }
 export type RunQueue = Queue<RunJobData, RunJobResult, JobName>;
+
+/**
+ * The one place a run's job is built from its document: job id = run id (so a retried add cannot queue a run twice),
+ * the config, the baseline only where the worker uses it (inference phase), and the config's priority.
+ */
+export function runJob(doc: Pick<RunDocument, 'id' | 'config' | 'baselineId'>, opts: { delay?: number } = {}) {
+  return {
+    name: 'run' as const,
+    data: { runId: doc.id, config: doc.config, baselineId: doc.config.phase === 'inference' ? doc.baselineId : null } satisfies RunJobData,
+    opts: { jobId: doc.id, priority: doc.config.priority, ...opts },
+  };
+}
 
 /** BullMQ's keys live under the project's prefix, so one SCAN finds everything quantlab wrote. */
 export function bullPrefix(env: Pick<Env, 'KEY_PREFIX'>): string {

@@ -3,8 +3,8 @@ import { seriesOf } from './schemas/representation.ts';
 import type { ExperimentConfig } from './schemas/experiment.ts';
 import type { RunDocument } from './schemas/run.ts';
 
-/** A fresh queued run document for an effective config (defaults filled in). */
-export function newRunDocument(config: ExperimentConfig, extra: { id?: string; sweepId?: string | null; baselineId?: string | null; createdAt?: string } = {}): RunDocument {
+/** A fresh queued run document (the only way one is made: API, sweeps, retries and the CLI's local train) for an effective config (defaults filled in). */
+export function newRunDocument(config: ExperimentConfig, extra: { id?: string; sweepId?: string | null; baselineId?: string | null; retryOf?: string | null; createdAt?: string } = {}): RunDocument {
   return {
     id: extra.id ?? newId('run'),
     name: config.name,
@@ -21,7 +21,7 @@ export function newRunDocument(config: ExperimentConfig, extra: { id?: string; s
     sweepId: extra.sweepId ?? null,
     series: seriesOf(config.representation, config.phase),
     baselineId: extra.baselineId ?? null,
-    retryOf: null,
+    retryOf: extra.retryOf ?? null,
     attempts: 0,
     dataset: null,
     provenance: null,

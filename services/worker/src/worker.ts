@@ -8,6 +8,8 @@ import {
   RunStore,
   WorkerRegistration,
   bullPrefix,
+  createRunQueue,
+  producerConnection,
   workerConnection,
   type Env,
   type JobName,
@@ -15,23 +17,28 @@ import {
   type RunJobResult,
 } from '@quantlab/shared';
 import { createLogger, type Logger } from './log.ts';
-import type { BackendSelection } from '@quantlab/ml/backend/index';
 import { checkHandlers, createHandlers, type JobHandlers } from './jobs/handlers.ts';
-import { TrainingPool, type StopFlag } from './training/pool.ts';
+import { TrainingPool, type StopFlag, type ThreadRuntime, type Trainer } from './training/pool.ts';
 import type { WorkerContext } from './jobs/context.ts';
+import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics.ts';
 
 export interface WorkerOptions {
   id?: string;
   log?: Logger;
   heartbeatMs?: number;
+  /** Trains the runs; default: WORKER_CONCURRENCY training threads on TFJS_BACKEND. The scale bench simulates it. */
+  pool?: Trainer;
 }
 
 export interface RunningWorker {
   id: string;
   /** The training threads; fault tests end them to play a thread that crashed. */
-  pool: TrainingPool;
+  pool: Trainer;
+  metrics: WorkerMetrics;
+  /** Where GET /metrics answers (METRICS_PORT set), else null. */
+  metricsUrl: string | null;
   /** The backend the training threads use ('wasm+onednn', 'wasm', ...) and why the faster ones were not taken. */
-  backend: BackendSelection;
+  runtime: ThreadRuntime;
   /** Takes no new job, stops the current runs at their next batch (they return to the queue), exits within SHUTDOWN_TIMEOUT_MS. */
   close(): Promise<void>;
 }
@@ -49,16 +56,16 @@ function servableDatasets(dataDir: string): (typeof DATASETS)[number][] {
 export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const id = opts.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = opts.log ?? createLogger(env.LOG_LEVEL, { worker: id });
-  const pool = new TrainingPool(env.WORKER_CONCURRENCY, { backend: env.TFJS_BACKEND, threads: env.NATIVE_THREADS });
-  let selection: BackendSelection;
+  const pool = opts.pool ?? new TrainingPool(env.WORKER_CONCURRENCY, { backend: env.TFJS_BACKEND, threads: env.NATIVE_THREADS });
+  let runtime: ThreadRuntime;
   try {
-    selection = await pool.ready();
+    runtime = await pool.ready();
   } catch (e) {
     await pool.close();
     throw e;
   }
 
-  const backend = selection.name;
+  const { backend } = runtime;
   const redis = workerConnection(env.REDIS_URL);
   redis.on('error', (e) => log.warn('redis connection error', { error: e.message }));
   const store = new RunStore(redis, env.KEY_PREFIX);
@@ -70,9 +77,18 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
   );
   await registry.start();
 
+  // Queue depth for the metrics: a producer connection (a scrape fails fast while Redis is away, it does not hang),
+  // opened only when the metrics are served.
+  const queueConnection = env.METRICS_PORT === undefined ? null : producerConnection(env.REDIS_URL);
+  queueConnection?.on('error', () => {});
+  const depthQueue = queueConnection ? createRunQueue(env, queueConnection) : null;
+  depthQueue?.on('error', () => {});
+  const metrics = createWorkerMetrics(depthQueue ?? { getJobCounts: async () => ({}) }, backend);
+  metrics.process.instrumentRedis(redis);
+
   let closing = false;
   const running = new Map<string, StopFlag>();
-  const ctx: WorkerContext = { env, workerId: id, store, pool, registry, log, running, isClosing: () => closing };
+  const ctx: WorkerContext = { env, workerId: id, runtime, store, pool, registry, log, metrics, running, isClosing: () => closing };
   const handlers: JobHandlers = createHandlers(ctx);
   checkHandlers(handlers);
 
@@ -98,8 +114,11 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
   worker.on('error', (e) => log.warn('worker error', { error: e.message }));
   worker.on('failed', (job, e) => log.info('job failed', { jobId: job?.id, name: e.name, error: e.message }));
   worker.on('completed', (job, result) => log.info('job done', { jobId: job.id, status: result.status }));
+  metrics.process.instrumentRedis(bullConnection);
   await worker.waitUntilReady();
-  log.info('worker started', { backend, backendReason: selection.reason, concurrency: env.WORKER_CONCURRENCY, queue: env.QUEUE_NAME });
+  const served = env.METRICS_PORT === undefined ? null : await serveMetrics(metrics.process, env.METRICS_HOST, env.METRICS_PORT);
+  const metricsUrl = served ? `http://${env.METRICS_HOST.includes(':') ? `[${env.METRICS_HOST}]` : env.METRICS_HOST}:${served.port}/metrics` : null;
+  log.info('worker started', { backend, backendReason: runtime.backendReason, concurrency: env.WORKER_CONCURRENCY, queue: env.QUEUE_NAME, metrics: metricsUrl });
 
   let closed: Promise<void> | null = null;
   const close = () =>
@@ -121,9 +140,16 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
       }
       await registry.stop().catch(() => {});
       await pool.close();
+      if (served) {
+        const done = new Promise((r) => served.server.close(r));
+        served.server.closeAllConnections(); // keep-alive scrapers would hold close() open
+        await done;
+      }
+      await depthQueue?.close().catch(() => {});
+      await queueConnection?.quit().catch(() => queueConnection.disconnect());
       await redis.quit().catch(() => redis.disconnect());
       await bullConnection.quit().catch(() => bullConnection.disconnect());
       log.info('worker stopped', { graceful });
     })());
-  return { id, pool, backend: selection, close };
+  return { id, pool, metrics, metricsUrl, runtime, close };
 }

@@ -6,7 +6,11 @@ import { HttpProblem } from '../problem.ts';
 /** Lifetime of a token minted for one run's event stream (EventSource cannot send headers). */
 export const EVENT_TOKEN_TTL_MS = 10 * 60_000;
 
-function sameSecret(a: string, b: string): boolean {
+/** Lifetime of the cookie that opens the queue view (/admin/queues) in a browser. */
+export const ADMIN_COOKIE_TTL_MS = 15 * 60_000;
+export const ADMIN_COOKIE = 'quantlab_admin';
+
+export function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   // timingSafeEqual needs equal lengths; comparing y with itself keeps the time independent of where they differ.
@@ -30,6 +34,25 @@ export function checkEventToken(secret: string, runId: string, token: string, no
   return sameSecret(sig, sign(secret, runId, exp));
 }
 
+/** The value of the short-lived admin cookie: its expiry and an HMAC of it under the API token. */
+export function mintAdminCookie(secret: string, now = Date.now()): string {
+  const exp = now + ADMIN_COOKIE_TTL_MS;
+  return `${exp.toString(36)}.${createHmac('sha256', secret).update(`admin:${exp}`).digest('base64url')}`;
+}
+
+export function checkAdminCookie(secret: string, value: string, now = Date.now()): boolean {
+  const [expText, sig] = value.split('.');
+  const exp = parseInt(expText ?? '', 36);
+  if (!sig || !Number.isFinite(exp) || exp < now) return false;
+  return sameSecret(sig, createHmac('sha256', secret).update(`admin:${exp}`).digest('base64url'));
+}
+
+/** True when the request carries `Authorization: Bearer <secret>`. */
+export function hasBearer(request: FastifyRequest, secret: string): boolean {
+  const header = request.headers.authorization;
+  return Boolean(header?.startsWith('Bearer ') && sameSecret(header.slice(7).trim(), secret));
+}
+
 /**
  * Bearer authentication for the routes registered in the same scope, when API_TOKEN is set. Routes marked
  * `config.public` are open; routes marked `config.eventToken` also take `?token=` minted by mintEventToken.
@@ -41,7 +64,7 @@ export default fp(async function auth(app: FastifyInstance, opts: { token: strin
     const config = request.routeOptions.config;
     if (config.public) return;
     const header = request.headers.authorization;
-    if (header?.startsWith('Bearer ') && sameSecret(header.slice(7).trim(), secret)) return;
+    if (hasBearer(request, secret)) return;
     if (config.eventToken) {
       const token = (request.query as Record<string, unknown>)?.token;
       const id = (request.params as Record<string, unknown>)?.id;

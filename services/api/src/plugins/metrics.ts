@@ -1,51 +1,58 @@
 import fp from 'fastify-plugin';
+import { Gauge, Histogram } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
+import { RUN_STATUSES } from '@quantlab/shared';
+import { createProcessMetrics, type ProcessMetrics } from '@quantlab/shared/metrics';
 
 /** Upper bounds (seconds) of the HTTP latency histogram's buckets. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-interface Series {
-  counts: number[];
-  sum: number;
-  count: number;
-}
-
-/** An in-process Prometheus histogram of request latency by method, route pattern and status code. */
-export class LatencyHistogram {
-  private readonly series = new Map<string, Series>();
-
-  observe(method: string, route: string, status: number, seconds: number): void {
-    const key = `method="${method}",route="${route.replace(/["\\\n]/g, '_')}",status="${status}"`;
-    let s = this.series.get(key);
-    if (!s) {
-      s = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
-      this.series.set(key, s);
-    }
-    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]) s.counts[i]++;
-    s.sum += seconds;
-    s.count++;
-  }
-
-  render(name: string): string {
-    const lines = [`# HELP ${name} HTTP request latency.`, `# TYPE ${name} histogram`];
-    for (const [labels, s] of this.series) {
-      BUCKETS.forEach((b, i) => lines.push(`${name}_bucket{${labels},le="${b}"} ${s.counts[i]}`));
-      lines.push(`${name}_bucket{${labels},le="+Inf"} ${s.count}`, `${name}_sum{${labels}} ${s.sum}`, `${name}_count{${labels}} ${s.count}`);
-    }
-    return lines.join('\n');
-  }
-}
-
 declare module 'fastify' {
   interface FastifyInstance {
-    latency: LatencyHistogram;
+    metrics: ProcessMetrics;
   }
 }
 
+/**
+ * The API's Prometheus registry: the shared process metrics (defaults, queue depth, Redis latency), HTTP latency by
+ * route pattern and runs by status (one Redis call per scrape). GET /metrics (routes/ops.ts) renders it.
+ */
 export default fp(async function metrics(app: FastifyInstance) {
-  app.decorate('latency', new LatencyHistogram());
+  const ctx = app.ql;
+  const m = createProcessMetrics(ctx.queue);
+  m.instrumentRedis(ctx.redis);
+  const http = new Histogram({
+    name: 'quantlab_http_request_duration_seconds',
+    help: 'HTTP request latency by method, route pattern and status code.',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: BUCKETS,
+    registers: [m.registry],
+  });
+  new Gauge({
+    name: 'quantlab_runs',
+    help: 'Runs by status (from the run store, one Redis call per scrape).',
+    labelNames: ['status'] as const,
+    registers: [m.registry],
+    async collect() {
+      try {
+        const counts = await ctx.runs.countByStatus();
+        for (const status of RUN_STATUSES) this.set({ status }, counts[status]);
+      } catch {
+        this.reset();
+      }
+    },
+  });
+  app.decorate('metrics', m);
+
+  // Every route's success series exists from the start (zero-filled), so rates and quantiles have a series to read.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const codes = Object.keys((route.schema?.response as Record<string, unknown> | undefined) ?? {});
+    const status = codes.find((c) => /^2\d\d$/.test(c)) ?? '200';
+    for (const method of methods) if (method !== 'HEAD') http.zero({ method, route: route.url, status });
+  });
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL: one series per endpoint, whatever the ids.
-    app.latency.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    http.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 });

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EventToken, FINAL_STATUSES, IdParams, Problem, type RunEvent } from '@quantlab/shared';
 import { mintEventToken } from '../plugins/auth.ts';
-import { readRun } from '../runs.ts';
+import { readRun } from '../services/experiments.ts';
 
 export interface EventsOptions {
   /** Comment lines that keep proxies and browsers from closing an idle stream. */
@@ -28,9 +28,10 @@ const events: FastifyPluginAsyncZod<EventsOptions> = async (app, opts) => {
     {
       config: { eventToken: true },
       schema: {
+        operationId: 'streamExperimentEvents',
         summary: 'Live events of a run (Server-Sent Events)',
         description:
-          'text/event-stream: `snapshot` (the RunDocument), then `status`, `progress` and `epoch` events; heartbeat comments; closes after a final status. With API_TOKEN set, send the bearer header (fetch streams) or `?token=` from /experiments/:id/events/token (EventSource).',
+          'text/event-stream: `snapshot` (the RunDocument), then `status`, `progress` and `epoch` events; heartbeat comments; closes after a final status. Event ids count epochs (the snapshot\'s is its last epoch): a client that reconnects with Last-Event-ID gets a fresh snapshot holding every epoch, those after its id being the ones it missed. With API_TOKEN set, send the bearer header (fetch streams) or `?token=` from /experiments/:id/events/token (EventSource).',
         tags: ['experiments'],
         params: IdParams,
         querystring: z.strictObject({ token: z.string().max(200).optional() }),
@@ -52,7 +53,7 @@ const events: FastifyPluginAsyncZod<EventsOptions> = async (app, opts) => {
         } catch {
           return;
         }
-        res.write(`event: ${event.type}\ndata: ${msg}\n\n`);
+        res.write(`${event.type === 'epoch' ? `id: ${event.epoch.epoch}\n` : ''}event: ${event.type}\ndata: ${msg}\n\n`);
         if (event.type === 'status' && FINAL_STATUSES.includes(event.status)) finish();
       };
       // Subscribe before reading the document, so nothing that happens in between is lost.
@@ -89,7 +90,7 @@ const events: FastifyPluginAsyncZod<EventsOptions> = async (app, opts) => {
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
-      res.write(`retry: 3000\nevent: snapshot\ndata: ${JSON.stringify(doc)}\n\n`);
+      res.write(`retry: 3000\nid: ${doc.epochs.at(-1)?.epoch ?? 0}\nevent: snapshot\ndata: ${JSON.stringify(doc)}\n\n`);
       if (FINAL_STATUSES.includes(doc.status)) return finish();
       for (const msg of pending.splice(0)) write(msg);
     },
@@ -99,6 +100,7 @@ const events: FastifyPluginAsyncZod<EventsOptions> = async (app, opts) => {
     '/experiments/:id/events/token',
     {
       schema: {
+        operationId: 'getEventToken',
         summary: 'A short-lived token for one run’s event stream',
         description: 'For clients that cannot send headers (EventSource): valid for 10 minutes, for this run’s /events only.',
         tags: ['experiments'],

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { Health, Problem, RUN_STATUSES, type RunStatus } from '@quantlab/shared';
+import { Health, Problem } from '@quantlab/shared';
+import { slotsWanted } from '@quantlab/shared/metrics';
 
 /** GET /healthz (open, for load balancers) and GET /metrics (Prometheus text). */
 const ops: FastifyPluginAsyncZod = async (app) => {
@@ -11,7 +12,15 @@ const ops: FastifyPluginAsyncZod = async (app) => {
     '/healthz',
     {
       config: { public: true },
-      schema: { summary: 'Liveness: Redis reachable, queue depth', tags: ['operations'], security: [], response: { 200: Health, 503: Health } },
+      schema: {
+        operationId: 'getHealth',
+        summary: 'Liveness: Redis reachable, queue depth',
+        tags: ['operations'],
+        security: [],
+        // No parameters: a probe that sends some is misconfigured, and hears so.
+        querystring: z.strictObject({}),
+        response: { 200: Health, 400: Problem, 503: Health },
+      },
     },
     async (_request, reply) => {
       const t0 = performance.now();
@@ -22,7 +31,7 @@ const ops: FastifyPluginAsyncZod = async (app) => {
         ok = (await ctx.redis.ping()) === 'PONG';
         latencyMs = Math.round((performance.now() - t0) * 100) / 100;
         const c = await ctx.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-        queue = { waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0, prioritized: c.prioritized ?? 0 };
+        queue = { waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0, prioritized: c.prioritized ?? 0, slotsWanted: slotsWanted(c) };
       } catch {
         ok = false;
       }
@@ -35,50 +44,15 @@ const ops: FastifyPluginAsyncZod = async (app) => {
     '/metrics',
     {
       schema: {
+        operationId: 'getMetrics',
         summary: 'Prometheus metrics',
-        description: 'Queue depth by state, runs by status, HTTP latency histogram, training images/s of running runs.',
+        description: 'Queue depth by state, runs by status, HTTP latency, Redis command latency and the process metrics (prom-client). Training metrics (epochs, images/s) come from each worker on its METRICS_PORT.',
         tags: ['operations'],
         response: { 200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: z.string() } } }, 401: Problem },
       },
     },
-    async (_request, reply) => {
-      const counts = await ctx.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
-      const { byStatus, imagesPerSec } = await runStats();
-      const lines = ['# HELP quantlab_queue_jobs Jobs in the run queue by state.', '# TYPE quantlab_queue_jobs gauge'];
-      for (const [state, n] of Object.entries(counts)) lines.push(`quantlab_queue_jobs{state="${state}"} ${n ?? 0}`);
-      lines.push('# HELP quantlab_runs Runs by status.', '# TYPE quantlab_runs gauge');
-      for (const s of RUN_STATUSES) lines.push(`quantlab_runs{status="${s}"} ${byStatus[s]}`);
-      lines.push('# HELP quantlab_training_images_per_second Training throughput of the running runs (latest epoch), summed.', '# TYPE quantlab_training_images_per_second gauge');
-      lines.push(`quantlab_training_images_per_second ${imagesPerSec}`);
-      lines.push(app.latency.render('quantlab_http_request_duration_seconds'));
-      return reply.type('text/plain; version=0.0.4; charset=utf-8').send(lines.join('\n') + '\n');
-    },
+    async (_request, reply) => reply.type(app.metrics.contentType).send(await app.metrics.render()),
   );
-
-  /** Statuses of every run (a pipelined HGET per run, in chunks) and the speed of the running ones. */
-  async function runStats(): Promise<{ byStatus: Record<RunStatus, number>; imagesPerSec: number }> {
-    const byStatus = Object.fromEntries(RUN_STATUSES.map((s) => [s, 0])) as Record<RunStatus, number>;
-    const ids = await ctx.redis.zrange(ctx.runs.keys.runs, 0, -1);
-    const running: string[] = [];
-    for (let i = 0; i < ids.length; i += 1000) {
-      const chunk = ids.slice(i, i + 1000);
-      const p = ctx.redis.pipeline();
-      for (const id of chunk) p.hget(ctx.runs.keys.run(id), 'status');
-      const res = (await p.exec()) ?? [];
-      chunk.forEach((id, j) => {
-        const v = res[j]?.[1] as string | null;
-        if (!v) return;
-        const s = JSON.parse(v) as RunStatus;
-        if (s in byStatus) byStatus[s]++;
-        if (s === 'running') running.push(id);
-      });
-    }
-    let imagesPerSec = 0;
-    for (const doc of await ctx.runs.getMany(running)) {
-      imagesPerSec += doc.metrics.imagesPerSec ?? doc.epochs[doc.epochs.length - 1]?.imagesPerSec ?? 0;
-    }
-    return { byStatus, imagesPerSec };
-  }
 };
 
 export default ops;

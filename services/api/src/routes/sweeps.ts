@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import {
-  FINAL_STATUSES,
   GridSweepRequest,
   IdParams,
   PageQuery,
@@ -11,23 +10,12 @@ import {
   SweepCancelResult,
   SweepDocument,
   SweepList,
-  SweepPlanError,
   SweepRequest,
-  countByStatus,
-  newId,
-  planSweep,
-  presetInfo,
-  summarize,
-  sweepStatus,
-  type RunDocument,
-  type RunStatus,
-  type SweepRecord,
-  newRunDocument,
 } from '@quantlab/shared';
 import { idempotent } from '../idempotency.ts';
 import { toProblem } from '../plugins/errors.ts';
 import { HttpProblem } from '../problem.ts';
-import { cancelRun, enqueueRuns, readRuns } from '../runs.ts';
+import { cancelSweep, createSweep, listPresets, listSweeps, planSweepRuns, readSweep } from '../services/sweeps.ts';
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
 
@@ -41,6 +29,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
       // A union's errors are unreadable; the handler re-validates against the branch the body meant.
       attachValidation: true,
       schema: {
+        operationId: 'createSweep',
         summary: 'Queue a sweep',
         description:
           'Either `{name, base, vary}` (list-valued representation fields expand inside their entry; the product with phases and seeds) or `{preset: "paper", budget, base, seeds}`. Every expanded config is validated before anything is queued; identical configs run once; a float32 baseline per seed runs first.',
@@ -61,70 +50,24 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
         }
         throw toProblem(request.validationError as never);
       }
-      const body = request.body;
-      let plan;
-      try {
-        plan = planSweep(body);
-      } catch (err) {
-        if (err instanceof SweepPlanError) throw new HttpProblem(err.kind === 'too-large' ? 'sweep-too-large' : 'validation', err.message, err.issues);
-        throw err;
-      }
-      const id = newId('swp');
-      const now = Date.now();
-      const createdAt = new Date(now).toISOString();
-      const ids = plan.runs.map(() => newId('run'));
-      // A millisecond apart, in queue order, so lists (newest first) show a sweep's runs in a stable order.
-      const createdAtOf = (i: number) => new Date(now + i).toISOString();
-      const baselines: Record<string, string> = {};
-      for (const [seed, index] of plan.baselineOf) baselines[String(seed)] = ids[index];
-      const docs: RunDocument[] = plan.runs.map((run, i) =>
-        newRunDocument(run.config, { id: ids[i], sweepId: id, baselineId: run.isBaseline ? null : (baselines[String(run.seed)] ?? null), createdAt: createdAtOf(i) }),
-      );
-      const record: SweepRecord = {
-        id,
-        name: plan.name,
-        createdAt,
-        preset: 'preset' in body ? body.preset : null,
-        budget: 'preset' in body ? body.budget : null,
-        request: body,
-        runIds: ids,
-        baselines,
-      };
-      const accepted = { id, runs: ids, baselines, links: { self: `/sweeps/${id}`, runs: `/experiments?sweep=${id}` } };
+      const planned = planSweepRuns(request.body);
+      const { accepted } = planned;
       reply.header('location', accepted.links.self);
-      return idempotent(ctx, request, reply, 'sweeps', { status: 202, body: accepted }, async () => {
-        await ctx.sweeps.create(record);
-        try {
-          await enqueueRuns(ctx, docs);
-        } catch (err) {
-          await ctx.sweeps.delete(id).catch(() => {});
-          throw err;
-        }
-      });
+      return idempotent(ctx, request, reply, 'sweeps', { status: 202, body: accepted }, () => createSweep(ctx, planned));
     },
   );
 
   app.get(
     '/sweeps',
-    { schema: { summary: 'List sweeps, newest first', tags: ['sweeps'], querystring: PageQuery, response: { 200: SweepList, ...errors } } },
-    async (request) => {
-      const page = await ctx.sweeps.listIds({ limit: request.query.limit, cursor: request.query.cursor }).catch((err: Error) => {
-        throw err instanceof RangeError ? new HttpProblem('validation', err.message, [{ path: ['cursor'], message: err.message }]) : err;
-      });
-      const records = await ctx.sweeps.getMany(page.ids);
-      const statuses = await statusesOf(records.flatMap((r) => r.runIds));
-      const items = records.map(({ request: _r, ...rec }) => {
-        const counts = countByStatus(rec.runIds.flatMap((rid) => (statuses.has(rid) ? [{ status: statuses.get(rid) as RunStatus }] : [])));
-        return { ...rec, status: sweepStatus(counts), counts };
-      });
-      return { items, nextCursor: page.nextCursor };
-    },
+    { schema: { operationId: 'listSweeps', summary: 'List sweeps, newest first', tags: ['sweeps'], querystring: PageQuery, response: { 200: SweepList, ...errors } } },
+    async (request) => listSweeps(ctx, request.query),
   );
 
   app.get(
     '/sweeps/:id',
     {
       schema: {
+        operationId: 'getSweep',
         summary: 'A sweep: its runs and the summary per series and bit width',
         description: 'relativeAccuracy = a run’s test accuracy / its seed’s float32 baseline’s, filled in when read.',
         tags: ['sweeps'],
@@ -132,12 +75,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
         response: { 200: SweepDocument, ...errors },
       },
     },
-    async (request) => {
-      const rec = await getSweep(request.params.id);
-      const runs = await readRuns(ctx, rec.runIds);
-      const counts = countByStatus(runs);
-      return { id: rec.id, name: rec.name, status: sweepStatus(counts), createdAt: rec.createdAt, preset: rec.preset, budget: rec.budget, counts, baselines: rec.baselines, runs, summary: summarize(runs) };
-    },
+    async (request) => readSweep(ctx, request.params.id),
   );
 
   app.post(
@@ -145,6 +83,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
     {
       config: { rateLimit: {} },
       schema: {
+        operationId: 'cancelSweep',
         summary: 'Cancel every unfinished run of a sweep',
         tags: ['sweeps'],
         params: IdParams,
@@ -152,47 +91,18 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const rec = await getSweep(request.params.id);
-      const runs = await ctx.runs.getMany(rec.runIds);
-      let cancelled = 0;
-      let cancelRequested = 0;
-      // Queued runs first (newest last), so a worker cannot start one while running ones are being flagged.
-      for (const run of runs.filter((r) => !FINAL_STATUSES.includes(r.status))) {
-        const r = await cancelRun(ctx, run);
-        if (r.cancelRequested) cancelRequested++;
-        else if (r.status === 'cancelled') cancelled++;
-      }
+      const r = await cancelSweep(ctx, request.params.id);
       reply.code(202);
-      return { id: rec.id, cancelled, cancelRequested };
+      return r;
     },
   );
 
   app.get(
     '/presets',
-    { schema: { summary: 'Sweep presets and their grids', tags: ['sweeps'], response: { 200: PresetList, 401: Problem } } },
-    async () => ({
-      items: (['full', 'small'] as const).map((budget) => presetInfo(budget, planSweep(PresetSweepRequest.parse({ preset: 'paper', budget })).runs.length)),
-    }),
+    { schema: { operationId: 'listPresets', summary: 'Sweep presets and their grids', tags: ['sweeps'], response: { 200: PresetList, 401: Problem } } },
+    async () => listPresets(),
   );
 
-  async function getSweep(id: string): Promise<SweepRecord> {
-    const rec = await ctx.sweeps.get(id);
-    if (!rec) throw new HttpProblem('not-found', `no sweep with id ${id}`);
-    return rec;
-  }
-
-  async function statusesOf(ids: string[]): Promise<Map<string, RunStatus>> {
-    const out = new Map<string, RunStatus>();
-    if (ids.length === 0) return out;
-    const p = ctx.redis.pipeline();
-    for (const id of ids) p.hget(ctx.runs.keys.run(id), 'status');
-    const res = (await p.exec()) ?? [];
-    ids.forEach((id, i) => {
-      const [err, v] = res[i] as [Error | null, string | null];
-      if (!err && v) out.set(id, JSON.parse(v) as RunStatus);
-    });
-    return out;
-  }
 };
 
 export default sweeps;

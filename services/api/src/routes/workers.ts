@@ -6,7 +6,7 @@ const workers: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.ql;
   app.get(
     '/workers',
-    { schema: { summary: 'Live workers', tags: ['operations'], response: { 200: WorkerList, 401: Problem } } },
+    { schema: { operationId: 'listWorkers', summary: 'Live workers', tags: ['operations'], response: { 200: WorkerList, 401: Problem } } },
     async () => ({ items: await listWorkers(ctx.redis, ctx.env.KEY_PREFIX) }),
   );
 };

@@ -5,19 +5,20 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
+  ARTIFACT_FORMAT,
   ExperimentConfig,
-  RunDocument,
   loadEnvOrExit,
   newId,
-  seriesOf,
+  newRunDocument,
   labelOf,
+  type RunDocument,
   type EpochMetrics,
   type ExperimentConfigInput,
   type RunStatus,
 } from '@quantlab/shared';
 import { selectBackend, BACKEND_CHOICES, trainExperiment, RunInputError, BackendError, type BackendChoice, type StopReason, type TrainOutcome } from '@quantlab/ml';
 import { provenanceOf } from '@quantlab/ml/training/provenance';
-import { FORMAT_NAME } from '@quantlab/ml/artifact/index';
+import { version_core as tfVersion } from '@tensorflow/tfjs';
 import { CONFIG_OPTIONS, parseRepr } from '../flags.ts';
 import { CliError } from '../cli-error.ts';
 
@@ -25,9 +26,10 @@ const USAGE = `usage: quantlab train --dataset NAME [options]
 
   --dataset mnist|fashion-mnist|cifar10|synthetic   (cifar10 reads DATA_DIR)
   --model cnn5|mlp                 default cnn5
-  --repr REPR                      float32 (default), fixed:BITS[:RANGE][:ROUNDING][:fFRAC],
-                                   dictionary:BITS[:SCOPE][:INIT][:rREFINE][:REFIT], or a JSON object
-                                   RANGE pow2|maxabs  ROUNDING nearest|stochastic  fFRAC fraction bits (pow2)
+  --repr REPR                      float32 (default), fixed:BITS[:RANGE][:ROUNDING][:fFRAC][:SCALE],
+                                   dictionary:BITS[:SCOPE][:INIT][:rREFINE][:REFIT][:SCALE], or a JSON object
+                                   RANGE pow2 (Q-format) | maxabs | mse (linear)  ROUNDING nearest|stochastic
+                                   fFRAC fraction bits (pow2)  SCALE layer|channel (one scale a layer or an output channel)
                                    SCOPE global|per-layer  INIT uniform|nonuniform  rN Lloyd iterations
                                    REFIT step|epoch     e.g. fixed:8:pow2:stochastic, dictionary:4:per-layer:nonuniform:r5
   --phase training|inference       compact weights while training, or quantize a float32 model once
@@ -186,24 +188,20 @@ export async function run(argv: string[]): Promise<number> {
 
   const status: RunStatus = outcome ? STATUS[outcome.status] : 'failed';
   if (outcome?.status === 'timeout') error = 'the run exceeded its time limit';
-  const doc = RunDocument.parse({
-    id,
-    name: config.name,
+  const fresh = newRunDocument(config, { id, createdAt });
+  const doc: RunDocument = {
+    ...fresh,
     status,
     progress: { epoch: epochs.length, epochs: config.training.epochs, fraction: epochs.length / config.training.epochs },
-    config,
-    metrics: outcome?.metrics ?? { testAccuracy: null, trainLoss: null, durationMs: null, backend: null },
+    metrics: outcome?.metrics ?? fresh.metrics,
     epochs,
-    workerId: null,
     error: error ? { message: error } : null,
-    createdAt,
     startedAt: createdAt,
     finishedAt: new Date().toISOString(),
-    series: seriesOf(config.representation, config.phase),
     dataset: outcome?.dataset ?? null,
-    provenance: provenanceOf(config, backend, null),
-    artifact: outcome?.artifact ? { bytes: outcome.artifact.length, format: FORMAT_NAME } : null,
-  });
+    provenance: provenanceOf(config, { backend, tfjsVersion: tfVersion }, null),
+    artifact: outcome?.artifact ? { bytes: outcome.artifact.length, format: ARTIFACT_FORMAT } : null,
+  };
   if (json) process.stdout.write(JSON.stringify(doc) + '\n');
   else process.stdout.write(summary(doc) + '\n');
   if (status !== 'completed') {

@@ -48,7 +48,7 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', signal);
   process.on('SIGINT', signal);
   const worker = await startWorker(env);
-  process.stderr.write(`quantlab: backend ${worker.backend.name} (${worker.backend.reason})\n`);
+  process.stderr.write(`quantlab: backend ${worker.runtime.backend}${worker.runtime.backendReason ? ` (${worker.runtime.backendReason})` : ''}\n`);
   process.stderr.write(`quantlab: worker ${worker.id} is training runs from ${env.REDIS_URL} (concurrency ${env.WORKER_CONCURRENCY}); Ctrl-C stops it\n`);
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -8,7 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
-import { RunInputError } from '../training/types.ts';
+import { RunInputError } from '../errors.ts';
 import { gather, interleaveByClass } from './split.ts';
 import type { RawDataset, Split } from './types.ts';
 

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { RunInputError } from '../training/types.ts';
+import { RunInputError } from '../errors.ts';
 import { loadCifar10 } from './cifar10.ts';
 import { loadNpmImages } from './npm-images.ts';
 import { head } from './split.ts';

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { RunInputError } from '../training/types.ts';
+import { RunInputError } from '../errors.ts';
 import { stratifiedSplit } from './split.ts';
 import type { RawDataset } from './types.ts';
 

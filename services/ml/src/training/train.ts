@@ -5,13 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import type { EpochMetrics, ExperimentConfig, RunMetrics } from '@quantlab/shared';
+import { configIdentityHash, type EpochMetrics, type ExperimentConfig, type RunMetrics } from '@quantlab/shared';
 import { fillBatch, loadDataset, prepareDataset, imageSize, type PreparedDataset } from '../datasets/index.ts';
 import { buildModel, initWeights, paramCount, type Model } from '../models/index.ts';
 import { Rng } from '../random.ts';
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from './checkpoint.ts';
 import { evaluateSplit, weightTensors } from './evaluate.ts';
 import { restoreModel, evaluateWeights, type ArtifactMeta } from './artifact-model.ts';
+import { firstNonFinite } from '../representations/channels.ts';
 import { Compactor, refitsEachStep } from './quantization.ts';
 import { learningRateAt } from './schedule.ts';
 import { sgdStep } from './sgd.ts';
@@ -20,8 +21,8 @@ import { currentBackend } from '../backend/index.ts';
 
 const PROGRESS_EVERY_MS = 2000;
 
-/** sha256 of what determines the training trajectory (not name, priority or keep). */
-export function trainingKey(c: ExperimentConfig): string {
+/** The key checkpoints carried before config identity had one module: still accepted, so those runs resume. */
+function legacyCheckpointKey(c: ExperimentConfig): string {
   const { dataset, model, phase, representation, quantizeBiases, training } = c;
   const { maxMinutes: _ignored, ...t } = training;
   return createHash('sha256').update(JSON.stringify({ dataset, model, phase, representation, quantizeBiases, t })).digest('hex');
@@ -50,8 +51,8 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   const model = buildModel(config.model, raw.shape, raw.numClasses);
   const backend = currentBackend();
   const compactor = new Compactor(config, model);
-  const key = trainingKey(config);
-  const state = input.resumeFrom ? resume(input.resumeFrom, model, data, key) : fresh(model, data, t.seed);
+  const key = configIdentityHash(config);
+  const state = input.resumeFrom ? resume(input.resumeFrom, model, data, [key, legacyCheckpointKey(config)]) : fresh(model, data, t.seed);
   // Inference phase: train in float32 (or take the baseline's weights), quantize once at the end.
   const trainCompact = config.phase === 'training' && config.representation.kind !== 'float32' ? compactor : null;
   const refitEachStep = refitsEachStep(config);
@@ -77,18 +78,23 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
     const augment = t.augment ? state.dataRng.fork() : null;
     let lossSum = 0;
     let correct = 0;
-    const epochLr = learningRateAt(t, epoch, 0, steps);
+    let lrSum = 0;
     for (let step = 0; step < steps; step++) {
       const stop = hooks.shouldStop?.() ?? null;
       if (stop) return stopped(stop, state, epochsDone, data, backend);
       const from = step * batchSize;
       const count = Math.min(batchSize, n - from);
       fillBatch(data.train, order, from, count, xBuf, yBuf, { shape: raw.shape, norm: data.norm, augment });
+      const where = { epoch: epoch + 1, step: step + 1, steps };
+      checkFinite(model, state.weights, 'weights', where);
       const arrays = trainCompact ? trainCompact.apply(state.weights, state.quantRng, refitEachStep || step === 0).all : state.weights;
       const r = trainStep(model, arrays, xBuf.subarray(0, count * size), yBuf.subarray(0, count), [count, h, w, c]);
+      if (!Number.isFinite(r.loss)) throw numericalFault(`the training loss is ${r.loss}`, where);
+      checkFinite(model, r.grads, 'gradient', where);
       lossSum += r.loss * count;
       correct += r.correct;
       const lr = learningRateAt(t, epoch, step, steps);
+      lrSum += lr;
       sgdStep(state.weights, state.velocity, r.grads, decays, { lr, momentum: t.momentum, weightDecay: t.weightDecay });
       if (Date.now() - lastProgress >= (input.progressEveryMs ?? PROGRESS_EVERY_MS) && hooks.onProgress) {
         lastProgress = Date.now();
@@ -97,16 +103,14 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
       }
     }
     const trainMs = performance.now() - epochStart;
-    // A diverged run would report NaN metrics (null in JSON): fail it once, with what to change.
-    if (!Number.isFinite(lossSum / n)) {
-      throw new RunInputError(`training diverged: the training loss is not finite in epoch ${epoch + 1} (learning rate ${epochLr}); lower training.learningRate`);
-    }
-    // Test the model as it would be deployed: with the compact weights in the training phase.
-    const evalArrays = trainCompact ? trainCompact.apply(state.weights, state.quantRng, true) : null;
+    // The last step's update is checked here (the others were checked before the step that followed them).
+    checkFinite(model, state.weights, 'weights', { epoch: epoch + 1, step: steps, steps });
+    // Test the model as it would be deployed: the compact weights rounded to nearest in the training phase (the
+    // artifact's weights when this is the last epoch), so no stochastic draw decides a reported accuracy.
+    const evalArrays = trainCompact ? trainCompact.deploy(state.weights, true) : null;
     const testAccuracy = evaluate(model, evalArrays?.all ?? state.weights, data);
-    // The inference phase reports the error quantizing now would give, without using those weights (and without
-    // advancing quantRng, so quantizing a baseline's artifact later gives the very same compact model).
-    const errArrays = evalArrays ?? (config.representation.kind !== 'float32' ? compactor.apply(state.weights, new Rng(state.quantRng.state), true) : null);
+    // The inference phase reports the error quantizing now would give, without using those weights.
+    const errArrays = evalArrays ?? (config.representation.kind !== 'float32' ? compactor.deploy(state.weights, true) : null);
     const werr = errArrays ? compactor.quantizer.error(errArrays.layers, errArrays.compact) : null;
     state.epoch = epoch + 1;
     state.trainMs += trainMs;
@@ -121,7 +125,8 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
       testAccuracy,
       durationMs: Math.round(performance.now() - epochStart),
       imagesPerSec: n / (trainMs / 1000),
-      learningRate: epochLr,
+      // The mean of the rates this epoch's steps used (a cosine schedule moves within an epoch).
+      learningRate: lrSum / steps,
       ...(werr ? { weightMse: werr.mse } : {}),
     };
     epochsDone.push(metrics);
@@ -133,6 +138,28 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   }
 
   return finish(config, state, epochsDone, data, backend, compactor);
+}
+
+/** Where in a run a check happens: epoch and step are 1-based. */
+interface StepAt {
+  epoch: number;
+  step: number;
+  steps: number;
+}
+
+/** A NaN or ±Inf fails the run at the step it appears: continuing would only spread it through every weight. */
+function numericalFault(what: string, at: StepAt): RunInputError {
+  return new RunInputError(
+    `numerical fault in epoch ${at.epoch}, step ${at.step} of ${at.steps}: ${what}; the run diverged (lower training.learningRate) or its checkpoint is damaged`,
+  );
+}
+
+/** Throws numericalFault naming the first param of `arrays` (weights or gradients, in param order) that is not finite. */
+function checkFinite(model: Model, arrays: readonly Float32Array[], what: 'weights' | 'gradient', at: StepAt): void {
+  for (let p = 0; p < arrays.length; p++) {
+    const i = firstNonFinite(arrays[p]);
+    if (i >= 0) throw numericalFault(`the ${what} of layer ${model.params[p].name} ${what === 'weights' ? 'hold' : 'holds'} ${arrays[p][i]} (element ${i})`, at);
+  }
 }
 
 /** One SGD step's forward and backward pass; gradients w.r.t. the weights actually used (compact or master). */
@@ -186,9 +213,9 @@ function fresh(model: Model, data: PreparedDataset, seed: number): RunState {
   };
 }
 
-function resume(bytes: Uint8Array, model: Model, data: PreparedDataset, key: string): RunState {
+function resume(bytes: Uint8Array, model: Model, data: PreparedDataset, keys: readonly string[]): RunState {
   const s = decodeCheckpoint(bytes);
-  if (s.configKey !== key) throw new RunInputError('checkpoint: it was written by a run with a different config');
+  if (!keys.includes(s.configKey)) throw new RunInputError('checkpoint: it was written by a run with a different config');
   const same = s.params.length === model.params.length && s.params.every((p, i) => p.name === model.params[i].name && p.shape.join() === model.params[i].shape.join());
   if (!same) throw new RunInputError('checkpoint: its weights do not fit the model');
   return {
@@ -268,10 +295,10 @@ function finish(config: ExperimentConfig, s: RunState, epochs: EpochMetrics[], d
     testLimit: config.training.testLimit ?? null,
     trainLoss: s.lastTrainLoss,
   };
-  const packOnce = (m: ArtifactMeta) => compactor.quantizer.pack(layers, new Rng(s.quantRng.state), { float32: compactor.floatLayers(s.weights), meta: m as unknown as Record<string, unknown> });
+  const packOnce = (m: ArtifactMeta) => compactor.quantizer.pack(layers, { float32: compactor.floatLayers(s.weights), meta: m as unknown as Record<string, unknown> });
   const restored = restoreModel(packOnce(meta));
   const testAccuracy = evaluateWeights(s.model, restored.weights, data, data.norm);
-  // Pack again with the accuracy in the meta (same rng state, so the same codes).
+  // Pack again with the accuracy in the meta (packing rounds to nearest: the same codes).
   const artifact = packOnce({ ...meta, testAccuracy });
   const decoded = compactor.indices.map((i) => restored.weights[i]);
   const metrics = baseMetrics(s, backend);

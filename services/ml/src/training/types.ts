@@ -43,5 +43,4 @@ export interface TrainOutcome {
   artifact: Uint8Array | null;
 }
 
-/** A config or data problem: retrying cannot help (the worker fails the run once, with this message). */
-export class RunInputError extends Error {}
+export { RunInputError } from '../errors.ts';

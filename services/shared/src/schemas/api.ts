@@ -48,7 +48,16 @@ export const EventToken = z.object({ token: z.string(), expiresAt: z.string(), u
 export const Health = z.object({
   status: z.enum(['ok', 'degraded']),
   redis: z.object({ ok: z.boolean(), latencyMs: z.number().nullable() }),
-  queue: z.object({ waiting: z.number().int(), active: z.number().int(), delayed: z.number().int(), prioritized: z.number().int() }).nullable(),
+  queue: z
+    .object({
+      waiting: z.number().int(),
+      active: z.number().int(),
+      delayed: z.number().int(),
+      prioritized: z.number().int(),
+      /** waiting + prioritized + active: the worker slots the queue can use now (the autoscaler's metric). */
+      slotsWanted: z.number().int(),
+    })
+    .nullable(),
   uptimeSec: z.number(),
 });
 export type Health = z.infer<typeof Health>;

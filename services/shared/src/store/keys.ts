@@ -1,13 +1,29 @@
 /** Every Redis key quantlab writes outside BullMQ, under one prefix. */
 export function keysFor(prefix: string) {
+  const index = `${prefix}:runs:`;
+  const run = `${prefix}:run:`;
   return {
-    run: (id: string) => `${prefix}:run:${id}`,
+    /** The run's hash (RunStore alone reads and writes it); its Lua scripts build it as `runKeyPrefix .. id`. */
+    run: (id: string) => `${run}${id}`,
+    runKeyPrefix: run,
     epochs: (id: string) => `${prefix}:run:${id}:epochs`,
     artifact: (id: string) => `${prefix}:run:${id}:artifact`,
     checkpoint: (id: string) => `${prefix}:run:${id}:checkpoint`,
     events: (id: string) => `${prefix}:events:${id}`,
     /** zset of run ids scored by creation time (ms). */
     runs: `${prefix}:runs`,
+    /**
+     * The run indexes (zsets scored like `runs`), kept by RunStore in the same atomic write as the field they index.
+     * RunStore's Lua scripts build the same names from this prefix: `<index>status:<s>`, `<index>dataset:<d>`, ...
+     */
+    runIndexPrefix: index,
+    runsByStatus: (status: string) => `${index}status:${status}`,
+    runsByDataset: (dataset: string) => `${index}dataset:${dataset}`,
+    runsByKind: (kind: string) => `${index}kind:${kind}`,
+    /** Every run that carries the sweep's id, earlier attempts of retried runs included. */
+    runsBySweep: (sweepId: string) => `${index}sweep:${sweepId}`,
+    /** The version of the indexes above that the stored runs have been brought to (see RunStore.ensureIndexes). */
+    indexVersion: `${index}indexed`,
     sweep: (id: string) => `${prefix}:sweep:${id}`,
     sweeps: `${prefix}:sweeps`,
     idempotency: (key: string) => `${prefix}:idem:${key}`,

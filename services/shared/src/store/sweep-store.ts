@@ -2,6 +2,37 @@ import type { Redis } from 'ioredis';
 import type { SweepRecord } from '../schemas/sweep.ts';
 import { keysFor, type Keys } from './keys.ts';
 
+// The sweep record keeps runIds and baselines as JSON in hash fields. Editing them in Lua makes concurrent deletes and
+// retries of one sweep's runs safe without WATCH (which a shared, auto-pipelined connection cannot do).
+// KEYS[1] sweep hash; ARGV: pairs of (old id, new id or '') — '' removes the id; a missing old id with a new id appends.
+// cjson encodes an empty table as {}, hence the explicit '[]'.
+const EDIT_SWEEP_RUNS = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local ids = cjson.decode(redis.call('HGET', KEYS[1], 'runIds') or '[]')
+local baselines = cjson.decode(redis.call('HGET', KEYS[1], 'baselines') or '{}')
+for i = 1, #ARGV, 2 do
+  local old, new = ARGV[i], ARGV[i + 1]
+  local out, found = {}, false
+  for _, id in ipairs(ids) do
+    if id == old then
+      found = true
+      if new ~= '' then out[#out + 1] = new end
+    else
+      out[#out + 1] = id
+    end
+  end
+  if not found and new ~= '' and old == '' then out[#out + 1] = new end
+  ids = out
+  for seed, id in pairs(baselines) do
+    if id == old and new ~= '' then baselines[seed] = new end
+  end
+end
+redis.call('HSET', KEYS[1], 'runIds', #ids == 0 and '[]' or cjson.encode(ids))
+if next(baselines) ~= nil then redis.call('HSET', KEYS[1], 'baselines', cjson.encode(baselines)) end
+return #ids
+`;
+
+
 /**
  * Sweeps in Redis: a hash per sweep (its runs, baselines and the request) and a zset by creation time. The runs
  * themselves live in RunStore; a sweep's status and summary are derived from them when read.
@@ -46,6 +77,16 @@ export class SweepStore {
   /** Removes the sweep's own record (not its runs: RunStore.delete does those). */
   async delete(id: string): Promise<void> {
     await this.redis.multi().del(this.keys.sweep(id)).zrem(this.keys.sweeps, id).exec();
+  }
+
+  /**
+   * Edits a sweep's run list atomically: each [old, new] pair replaces old by new (and in the baselines map), [old, '']
+   * removes old, ['', new] appends new. Returns the number of runs left, or 0 when the sweep does not exist.
+   */
+  async editRuns(sweepId: string, pairs: [string, string][]): Promise<number> {
+    // EVAL rather than defineCommand: a command defined later than an auto-pipelined connection was made is missing
+    // from its pipelines.
+    return (await this.redis.eval(EDIT_SWEEP_RUNS, 1, this.keys.sweep(sweepId), ...pairs.flat())) as number;
   }
 
   /** Newest first; the cursor names the last sweep of the previous page. */

@@ -1,14 +1,11 @@
 import { ExperimentConfig, LIMITS } from '../schemas/experiment.ts';
 import { Representation, labelOf, seriesOf } from '../schemas/representation.ts';
-import type { GridSweepRequest, RepresentationPattern, SweepRequest, SweepVary } from '../schemas/sweep.ts';
+import type { GridSweepRequest, RepresentationPattern, SweepRequest } from '../schemas/sweep.ts';
+import type { Grid } from './grid.ts';
 import { presetGrid } from './presets.ts';
+import { configIdentity } from '../config-identity.ts';
 
-/** A sweep reduced to its essentials: the effective base config and what varies. */
-export interface Grid {
-  name: string;
-  base: ExperimentConfig;
-  vary: SweepVary;
-}
+export type { Grid };
 
 /** One run a sweep will queue. Baselines come first, then training-phase runs, then inference-phase runs. */
 export interface PlannedRun {
@@ -95,7 +92,7 @@ export function planSweep(req: SweepRequest, maxRuns: number = LIMITS.maxSweepRu
       priority: Math.max(1, base.priority - 1),
       training: { ...base.training, seed },
     });
-    const key = keyOf(config);
+    const key = configIdentity(config);
     if (seen.has(key)) continue;
     seen.add(key);
     baselineOf.set(seed, runs.length);
@@ -121,7 +118,7 @@ export function planSweep(req: SweepRequest, maxRuns: number = LIMITS.maxSweepRu
             for (const issue of parsed.error.issues.slice(0, 3)) issues.push({ path: issue.path.map(toKey), message: `${JSON.stringify(repr)} (${phase}, seed ${seed}): ${issue.message}`, code: issue.code });
             continue;
           }
-          const key = keyOf(parsed.data);
+          const key = configIdentity(parsed.data);
           if (seen.has(key)) continue;
           seen.add(key);
           (phase === 'training' ? training : inference).push({ config: parsed.data, seed, series: seriesOf(parsed.data.representation, phase), isBaseline: false });
@@ -149,23 +146,4 @@ function nameOf(sweep: string, run: PlannedRun): string {
   const label = run.isBaseline ? 'float32 baseline' : `${labelOf(run.config.representation)} ${run.config.phase}`;
   const name = `${sweep}: ${label} seed ${run.seed}`;
   return name.length <= LIMITS.maxNameLength ? name : name.slice(0, LIMITS.maxNameLength);
-}
-
-/** Identity of a run's work: the effective config without its name and queue priority. */
-function keyOf(config: ExperimentConfig): string {
-  const { name: _n, priority: _p, ...rest } = config;
-  return canonical(rest);
-}
-
-/** JSON with sorted keys, so equal configs give equal strings whatever their field order. */
-export function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { ExperimentConfig, FenceLostError, lockKeyOf, type Fence, type RunDocument, type RunJobData, type RunJobResult } from '@quantlab/shared';
+import { ARTIFACT_FORMAT, ExperimentConfig, FenceLostError, lockKeyOf, type Fence, type RunDocument, type RunJobData, type RunJobResult } from '@quantlab/shared';
 import type { TrainOutcome } from '@quantlab/ml/training/types';
 import { provenanceOf } from '@quantlab/ml/training/provenance';
 import { StopFlag, TrainInputFailure } from '../training/pool.ts';
@@ -11,7 +11,6 @@ export const BASELINE_RECHECK_MS = 2_000;
 export const CANCEL_POLL_MS = 500;
 /** Progress writes at most this often; epochs are always written. */
 const PROGRESS_EVERY_MS = 1_000;
-export const ARTIFACT_FORMAT = 'quantlab-packed';
 
 const now = () => new Date().toISOString();
 
@@ -37,16 +36,16 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
   }
 
   const parsed = ExperimentConfig.safeParse(job.data.config);
-  if (!parsed.success) return failRun(ctx, runId, fence, `invalid config: ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success) return failRun(ctx, doc, fence, `invalid config: ${parsed.error.issues[0]?.message}`);
   const config = parsed.data;
 
   // Inference-phase runs quantize their float32 baseline's trained weights instead of training again.
   let baselineArtifact: Uint8Array | null = null;
   if (config.phase === 'inference' && job.data.baselineId) {
     const baseline = await store.get(job.data.baselineId);
-    if (!baseline) return failRun(ctx, runId, fence, `baseline run ${job.data.baselineId} does not exist`);
+    if (!baseline) return failRun(ctx, doc, fence, `baseline run ${job.data.baselineId} does not exist`);
     if (baseline.status === 'failed' || baseline.status === 'cancelled') {
-      return failRun(ctx, runId, fence, `baseline run ${baseline.id} ${baseline.status}${baseline.error ? `: ${baseline.error.message}` : ''}`);
+      return failRun(ctx, doc, fence, `baseline run ${baseline.id} ${baseline.status}${baseline.error ? `: ${baseline.error.message}` : ''}`);
     }
     if (baseline.status !== 'completed') {
       // Not trained yet: hand the job back to the queue for a while, without spending an attempt.
@@ -54,23 +53,27 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
       throw new DelayedError();
     }
     baselineArtifact = await store.getArtifact(baseline.id);
-    if (!baselineArtifact) return failRun(ctx, runId, fence, `baseline run ${baseline.id} completed without an artifact`);
+    if (!baselineArtifact) return failRun(ctx, doc, fence, `baseline run ${baseline.id} completed without an artifact`);
   }
 
   const startedAt = doc.startedAt ?? now();
+  const metrics = ctx.metrics;
+  const representation = config.representation;
   await store.update(
     runId,
     // Provenance (issue 9): versions, backend, host and config hash of the worker that trains it, from its start.
-    { status: 'running', startedAt, workerId: ctx.workerId, attempts: doc.attempts + 1, error: null, provenance: provenanceOf(config, ctx.registry.current.backend ?? 'unknown', ctx.workerId) },
+    { status: 'running', startedAt, workerId: ctx.workerId, attempts: doc.attempts + 1, error: null, provenance: provenanceOf(config, ctx.runtime, ctx.workerId) },
     fence,
     { type: 'status', runId, status: 'running' },
   );
+  metrics.runStarted(representation);
   const resumeFrom = await store.loadCheckpoint(runId);
   if (resumeFrom) log.info('resuming run from its checkpoint', { runId, bytes: resumeFrom.length });
 
   const stop = new StopFlag();
   if (ctx.isClosing()) stop.set('shutdown');
   ctx.running.set(job.id!, stop);
+  metrics.setBusySlots(ctx.running.size);
   await ctx.registry.update({ currentRuns: [...ctx.registry.current.currentRuns, runId] }).catch(() => {});
   const poll = setInterval(() => {
     cancelRequested(ctx, runId).then(
@@ -96,16 +99,19 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
         // same hash field (an epoch is keyed by its number), so none goes missing and none is recorded twice.
         onEpoch: async (epoch, checkpoint) => {
           await store.addEpoch(runId, epoch, config.training.epochs, fence);
+          metrics.epoch(epoch);
           await store.saveCheckpoint(runId, checkpoint, fence);
+          metrics.checkpointWritten(checkpoint.byteLength);
         },
       });
     } catch (e) {
-      if (e instanceof TrainInputFailure) return failRun(ctx, runId, fence, e.message);
+      if (e instanceof TrainInputFailure) return failRun(ctx, doc, fence, e.message);
       throw e;
     }
     return await finish(ctx, job, token, fence, doc, outcome);
   } catch (e) {
     if (e instanceof FenceLostError) {
+      metrics.fenceRejected();
       log.warn('lost the job lock; this worker stops writing to the run', { runId });
     } else if (!(e instanceof UnrecoverableError) && !(e instanceof DelayedError)) {
       await onTransientError(ctx, job, fence, e as Error);
@@ -115,6 +121,7 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
     clearInterval(poll);
     if (deadline) clearTimeout(deadline);
     ctx.running.delete(job.id!);
+    metrics.setBusySlots(ctx.running.size);
     await ctx.registry.update({ currentRuns: ctx.registry.current.currentRuns.filter((r) => r !== runId) }).catch(() => {});
   }
 }
@@ -122,7 +129,7 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
 async function finish(ctx: WorkerContext, job: Job<RunJobData>, token: string, fence: Fence, doc: RunDocument, outcome: TrainOutcome): Promise<RunJobResult> {
   const { store } = ctx;
   const runId = doc.id;
-  const epochsDone = (await store.get(runId))?.epochs.length ?? 0;
+  const epochsDone = await store.epochCount(runId);
   const epochs = doc.config.training.epochs;
   switch (outcome.status) {
     case 'completed': {
@@ -143,14 +150,16 @@ async function finish(ctx: WorkerContext, job: Job<RunJobData>, token: string, f
         { type: 'status', runId, status: 'completed' },
       );
       await store.deleteCheckpoint(runId);
+      ctx.metrics.runCompleted(doc.config.representation);
       return { status: 'completed', testAccuracy: metrics.testAccuracy };
     }
     case 'cancel':
       await store.update(runId, { status: 'cancelled', metrics: outcome.metrics, dataset: outcome.dataset, finishedAt: now() }, fence, { type: 'status', runId, status: 'cancelled' });
       await store.deleteCheckpoint(runId);
+      ctx.metrics.runStopped(doc.config.representation, 'cancel');
       return { status: 'cancelled', testAccuracy: null };
     case 'timeout':
-      return failRun(ctx, runId, fence, `time limit: training.maxMinutes = ${doc.config.training.maxMinutes} was reached after ${epochsDone} of ${epochs} epochs`, {
+      return failRun(ctx, doc, fence, `time limit: training.maxMinutes = ${doc.config.training.maxMinutes} was reached after ${epochsDone} of ${epochs} epochs`, {
         metrics: outcome.metrics,
         dataset: outcome.dataset,
       });
@@ -159,6 +168,7 @@ async function finish(ctx: WorkerContext, job: Job<RunJobData>, token: string, f
       // moveToDelayed (not a thrown error) so that a shutdown does not spend one of the job's attempts.
       await store.update(runId, { status: 'queued', workerId: null }, fence, { type: 'status', runId, status: 'queued' });
       await job.moveToDelayed(Date.now(), token);
+      ctx.metrics.runStopped(doc.config.representation, 'shutdown');
       ctx.log.info('run handed back to the queue at shutdown', { runId, epochsDone });
       throw new DelayedError();
     }
@@ -166,10 +176,12 @@ async function finish(ctx: WorkerContext, job: Job<RunJobData>, token: string, f
 }
 
 /** Fails a run once (config or data problem): the message goes into the run, BullMQ does not retry. */
-async function failRun(ctx: WorkerContext, runId: string, fence: Fence, message: string, extra: Partial<RunDocument> = {}): Promise<never> {
+async function failRun(ctx: WorkerContext, doc: RunDocument, fence: Fence, message: string, extra: Partial<RunDocument> = {}): Promise<never> {
+  const runId = doc.id;
   const error = { message };
   await ctx.store.update(runId, { ...extra, status: 'failed', error, finishedAt: now() }, fence, { type: 'status', runId, status: 'failed', error });
   await ctx.store.deleteCheckpoint(runId);
+  ctx.metrics.runFailed(doc.config.representation);
   throw new UnrecoverableError(message);
 }
 
@@ -184,6 +196,7 @@ async function onTransientError(ctx: WorkerContext, job: Job<RunJobData>, fence:
       const error = { message: `failed after ${attempts} attempts: ${e.message}` };
       await ctx.store.update(runId, { status: 'failed', error, finishedAt: now() }, fence, { type: 'status', runId, status: 'failed', error });
       await ctx.store.deleteCheckpoint(runId);
+      ctx.metrics.runFailed(job.data.config.representation);
     } else {
       await ctx.store.update(runId, { status: 'queued', workerId: null }, fence, { type: 'status', runId, status: 'queued' });
     }
@@ -192,7 +205,6 @@ async function onTransientError(ctx: WorkerContext, job: Job<RunJobData>, fence:
   }
 }
 
-async function cancelRequested(ctx: WorkerContext, runId: string): Promise<boolean> {
-  const v = await ctx.store.redis.hget(ctx.store.keys.run(runId), 'cancelRequested');
-  return v !== null && v !== 'false' && v !== '0' && v !== 'null';
+function cancelRequested(ctx: WorkerContext, runId: string): Promise<boolean> {
+  return ctx.store.isCancelRequested(runId);
 }

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { EpochMetrics } from '@quantlab/shared';
 import type { StopReason, TrainInput, TrainOutcome, TrainProgress } from '@quantlab/ml/training/types';
-import type { BackendChoice, BackendSelection } from '@quantlab/ml/backend/index';
+import type { BackendChoice } from '@quantlab/ml/backend/index';
 import { STOP_CODES, type FromThread, type ToThread } from './protocol.ts';
 
 export interface TrainCallbacks {
@@ -32,9 +32,17 @@ export class StopFlag {
   }
 }
 
+/** What a training thread reports once its backend is loaded. */
+export interface ThreadRuntime {
+  backend: string;
+  /** Why this backend and not a faster one (the start-up line). */
+  backendReason?: string;
+  tfjsVersion: string;
+}
+
 /** One long-lived training thread; it dies with the process, so it can never outlive a killed worker. */
 class TrainingThread {
-  readonly ready: Promise<BackendSelection>;
+  readonly ready: Promise<ThreadRuntime>;
   private worker: Worker;
   private current: { onMessage(m: FromThread): void; onDeath(e: Error): void } | null = null;
 
@@ -42,7 +50,7 @@ class TrainingThread {
     this.worker = new Worker(new URL('./thread-boot.mjs', import.meta.url), { workerData: backend });
     this.ready = new Promise((resolve, reject) => {
       const first = (m: FromThread) => {
-        if (m.type === 'ready') resolve({ name: m.backend, reason: m.reason });
+        if (m.type === 'ready') resolve({ backend: m.backend, backendReason: m.reason, tfjsVersion: m.tfjsVersion });
         else if (m.type === 'init-error') reject(new Error(m.message));
         else return;
         this.worker.off('message', first);
@@ -108,8 +116,15 @@ class TrainingThread {
   }
 }
 
+/** What a worker needs from its training threads; benches substitute a simulated pool (bench/redis-scale.ts). */
+export interface Trainer {
+  ready(): Promise<ThreadRuntime>;
+  train(input: TrainInput, stop: StopFlag, cb: TrainCallbacks): Promise<TrainOutcome>;
+  close(): Promise<void>;
+}
+
 /** One training thread per concurrency slot. */
-export class TrainingPool {
+export class TrainingPool implements Trainer {
   private threads: TrainingThread[];
 
   constructor(
@@ -119,10 +134,10 @@ export class TrainingPool {
     this.threads = Array.from({ length: size }, () => new TrainingThread(backend));
   }
 
-  /** The backend the threads loaded and why; rejects when a thread cannot load it (TFJS_BACKEND=native without the addon). */
-  async ready(): Promise<BackendSelection> {
-    const selections = await Promise.all(this.threads.map((t) => t.ready));
-    return selections[0];
+  /** The backend the threads loaded and their TF.js version; rejects when a thread cannot load it (TFJS_BACKEND=native without the addon). */
+  async ready(): Promise<ThreadRuntime> {
+    const all = await Promise.all(this.threads.map((t) => t.ready));
+    return all[0];
   }
 
   /** BullMQ's concurrency equals the pool size, so a free thread exists whenever a job starts. */

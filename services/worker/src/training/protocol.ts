@@ -13,7 +13,8 @@ export const STOP_REASONS: Record<number, StopReason> = { 1: 'cancel', 2: 'shutd
 export type ToThread = { type: 'train'; input: TrainInput; stop: SharedArrayBuffer };
 
 export type FromThread =
-  | { type: 'ready'; backend: string; reason: string }
+  /** tfjsVersion: so the main thread can record provenance without loading TF.js itself. */
+  | { type: 'ready'; backend: string; reason: string; tfjsVersion: string }
   | { type: 'init-error'; message: string }
   | { type: 'progress'; progress: TrainProgress }
   | { type: 'epoch'; epoch: EpochMetrics; checkpoint: Uint8Array }

@@ -1,5 +1,6 @@
 // A long-lived training thread: one per concurrency slot, so the datasets it loads stay cached between runs.
 import { parentPort, workerData } from 'node:worker_threads';
+import { version_core as tfVersion } from '@tensorflow/tfjs';
 import { BackendError, selectBackend, type BackendChoice } from '@quantlab/ml/backend/index';
 import { RunInputError, type TrainHooks } from '@quantlab/ml/training/types';
 import { trainExperiment } from '@quantlab/ml/training/train';
@@ -11,7 +12,7 @@ const post = (m: FromThread) => port.postMessage(m);
 try {
   const { backend, threads } = workerData as { backend: BackendChoice; threads: number };
   const selection = await selectBackend(backend, { threads });
-  post({ type: 'ready', backend: selection.name, reason: selection.reason });
+  post({ type: 'ready', backend: selection.name, reason: selection.reason, tfjsVersion: tfVersion });
 } catch (e) {
   post({ type: 'init-error', message: (e as Error).message });
 }

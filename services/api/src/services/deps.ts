@@ -1,0 +1,14 @@
+import type { Env, RunQueue, RunStore, SweepStore } from '@quantlab/shared';
+
+/**
+ * What the use cases need: the stores (the only code that knows the Redis layout), the run queue and the settings.
+ * Narrow on purpose: unit tests hand in fakes of exactly this.
+ */
+export interface ServiceDeps {
+  env: Pick<Env, 'KEY_PREFIX' | 'QUEUE_NAME' | 'RETENTION_DAYS'>;
+  runs: RunStore;
+  sweeps: SweepStore;
+  queue: Pick<RunQueue, 'add' | 'addBulk' | 'getJob'>;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,0 +1,99 @@
+import { CursorError, FINAL_STATUSES, runJob, withRelativeAccuracy, type RunDocument, type RunListQuery, type RunStatus } from '@quantlab/shared';
+import { HttpProblem } from '../problem.ts';
+import type { ServiceDeps } from './deps.ts';
+
+export const runLinks = (id: string) => ({ self: `/experiments/${id}`, events: `/experiments/${id}/events`, artifact: `/experiments/${id}/artifact`, cancel: `/experiments/${id}/cancel` });
+
+/**
+ * Stores the documents first, then adds their jobs (job id = run id, so a retried add cannot queue a run twice).
+ * If adding fails, the runs are removed again: nothing may stay 'queued' without a job behind it.
+ */
+export async function enqueueRuns(deps: ServiceDeps, docs: RunDocument[]): Promise<void> {
+  await deps.runs.createMany(docs);
+  try {
+    const jobs = docs.map((doc) => runJob(doc));
+    if (jobs.length === 1) await deps.queue.add(jobs[0].name, jobs[0].data, jobs[0].opts);
+    else await deps.queue.addBulk(jobs);
+  } catch (err) {
+    await Promise.all(docs.map((d) => deps.runs.delete(d.id))).catch(() => {});
+    throw new HttpProblem('unavailable', `the run could not be queued (${(err as Error).message}); nothing was stored`, undefined, { 'retry-after': '5' });
+  }
+}
+
+/** Documents with relative accuracy filled in from their baselines (fetched in one round trip). */
+export async function readRuns(deps: ServiceDeps, ids: readonly string[]): Promise<RunDocument[]> {
+  return withBaselines(deps, await deps.runs.getMany(ids));
+}
+
+export async function withBaselines(deps: ServiceDeps, docs: RunDocument[]): Promise<RunDocument[]> {
+  const want = [...new Set(docs.filter((d) => d.baselineId && d.status === 'completed').map((d) => d.baselineId as string))];
+  if (want.length === 0) return docs.map((d) => withRelativeAccuracy(d, null));
+  const known = new Map<string, Pick<RunDocument, 'status' | 'metrics'>>(docs.map((d) => [d.id, d]));
+  const missing = want.filter((id) => !known.has(id));
+  const fetched = await deps.runs.fields(missing, ['status', 'metrics']);
+  missing.forEach((id, i) => {
+    const f = fetched[i];
+    if (f?.status && f.metrics) known.set(id, f);
+  });
+  return docs.map((d) => withRelativeAccuracy(d, d.baselineId ? known.get(d.baselineId) : null));
+}
+
+export async function readRun(deps: ServiceDeps, id: string): Promise<RunDocument> {
+  const doc = await deps.runs.get(id);
+  if (!doc) throw new HttpProblem('not-found', `no experiment with id ${id}`);
+  return (await withBaselines(deps, [doc]))[0];
+}
+
+/** GET /experiments: newest first, filters combined, from the store's indexes (a sweep's runs in its own order). */
+export async function listRuns(deps: ServiceDeps, q: RunListQuery): Promise<{ items: RunDocument[]; nextCursor: string | null }> {
+  const order = q.sweep ? ((await deps.sweeps.get(q.sweep))?.runIds ?? []) : undefined;
+  const page = await deps.runs
+    .listIds({ limit: q.limit, cursor: q.cursor ?? null, filter: { status: q.status, dataset: q.dataset, kind: q.kind, sweepId: q.sweep }, order })
+    .catch((err: Error) => {
+      throw err instanceof CursorError ? new HttpProblem('validation', err.message, [{ path: ['cursor'], message: err.message }]) : err;
+    });
+  return { items: await readRuns(deps, page.ids), nextCursor: page.nextCursor };
+}
+
+/**
+ * Cancels a run. Queued: its job is removed and the run marked cancelled, so it never starts. Running (or a job a
+ * worker has just locked): a cancel request is stored; the worker checks it every batch and ends the run cancelled,
+ * keeping its finished epochs. A finished run is left as it is.
+ */
+export async function cancelRunDoc(deps: ServiceDeps, doc: Pick<RunDocument, 'id' | 'status'>): Promise<{ status: RunStatus; cancelRequested: boolean }> {
+  if (FINAL_STATUSES.includes(doc.status)) return { status: doc.status, cancelRequested: false };
+  if (doc.status === 'queued') {
+    const job = await deps.queue.getJob(doc.id);
+    let removed = !job;
+    if (job) {
+      // remove() refuses a job a worker holds the lock of; then it is running in all but name.
+      removed = await job.remove().then(
+        () => true,
+        () => false,
+      );
+    }
+    if (removed) {
+      const finishedAt = new Date().toISOString();
+      await deps.runs.update(doc.id, { status: 'cancelled', finishedAt, error: null }, undefined, { type: 'status', runId: doc.id, status: 'cancelled', error: null });
+      return { status: 'cancelled', cancelRequested: false };
+    }
+  }
+  await deps.runs.requestCancel(doc.id);
+  return { status: doc.status, cancelRequested: true };
+}
+
+/** POST /experiments/:id/cancel: 409 for a finished run. */
+export async function cancelRun(deps: ServiceDeps, id: string): Promise<{ id: string; status: RunStatus; cancelRequested: boolean }> {
+  const status = await deps.runs.status(id);
+  if (status === null) throw new HttpProblem('not-found', `no experiment with id ${id}`);
+  if (FINAL_STATUSES.includes(status)) throw new HttpProblem('conflict', `run ${id} has already finished (${status})`);
+  return { id, ...(await cancelRunDoc(deps, { id, status })) };
+}
+
+/** The packed artifact's bytes; 404 with the reason when there are none. */
+export async function runArtifact(deps: ServiceDeps, id: string): Promise<Buffer> {
+  const bytes = await deps.runs.getArtifact(id);
+  if (bytes) return bytes;
+  const exists = await deps.runs.exists(id);
+  throw new HttpProblem('not-found', exists ? `run ${id} has no artifact (yet)` : `no experiment with id ${id}`);
+}

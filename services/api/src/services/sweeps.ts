@@ -1,0 +1,122 @@
+import {
+  CursorError,
+  FINAL_STATUSES,
+  PresetSweepRequest,
+  SweepPlanError,
+  countByStatus,
+  newId,
+  newRunDocument,
+  planSweep,
+  presetInfo,
+  summarize,
+  sweepStatus,
+  type RunDocument,
+  type RunStatus,
+  type SweepRecord,
+  type SweepRequest,
+} from '@quantlab/shared';
+import { HttpProblem } from '../problem.ts';
+import type { ServiceDeps } from './deps.ts';
+import { cancelRunDoc, enqueueRuns, readRuns } from './experiments.ts';
+
+/** A sweep planned and named, not stored yet: the route decides the response (idempotency) before creating it. */
+export interface PlannedSweep {
+  record: SweepRecord;
+  docs: RunDocument[];
+  accepted: { id: string; runs: string[]; baselines: Record<string, string>; links: { self: string; runs: string } };
+}
+
+/** Expands and validates a sweep request into its runs (400 problems for a bad or too large grid). */
+export function planSweepRuns(body: SweepRequest): PlannedSweep {
+  let plan;
+  try {
+    plan = planSweep(body);
+  } catch (err) {
+    if (err instanceof SweepPlanError) throw new HttpProblem(err.kind === 'too-large' ? 'sweep-too-large' : 'validation', err.message, err.issues);
+    throw err;
+  }
+  const id = newId('swp');
+  const now = Date.now();
+  const ids = plan.runs.map(() => newId('run'));
+  // A millisecond apart, in queue order, so lists (newest first) show a sweep's runs in a stable order.
+  const createdAtOf = (i: number) => new Date(now + i).toISOString();
+  const baselines: Record<string, string> = {};
+  for (const [seed, index] of plan.baselineOf) baselines[String(seed)] = ids[index];
+  const docs = plan.runs.map((run, i) =>
+    newRunDocument(run.config, { id: ids[i], sweepId: id, baselineId: run.isBaseline ? null : (baselines[String(run.seed)] ?? null), createdAt: createdAtOf(i) }),
+  );
+  const record: SweepRecord = {
+    id,
+    name: plan.name,
+    createdAt: new Date(now).toISOString(),
+    preset: 'preset' in body ? body.preset : null,
+    budget: 'preset' in body ? body.budget : null,
+    request: body,
+    runIds: ids,
+    baselines,
+  };
+  return { record, docs, accepted: { id, runs: ids, baselines, links: { self: `/sweeps/${id}`, runs: `/experiments?sweep=${id}` } } };
+}
+
+/** Stores the sweep record, then its runs and jobs; if queueing fails, the record goes again. */
+export async function createSweep(deps: ServiceDeps, planned: PlannedSweep): Promise<void> {
+  await deps.sweeps.create(planned.record);
+  try {
+    await enqueueRuns(deps, planned.docs);
+  } catch (err) {
+    await deps.sweeps.delete(planned.record.id).catch(() => {});
+    throw err;
+  }
+}
+
+export async function getSweepRecord(deps: ServiceDeps, id: string): Promise<SweepRecord> {
+  const rec = await deps.sweeps.get(id);
+  if (!rec) throw new HttpProblem('not-found', `no sweep with id ${id}`);
+  return rec;
+}
+
+/** GET /sweeps: records newest first, each with its runs' status counts (the statuses in one round trip). */
+export async function listSweeps(deps: ServiceDeps, q: { limit: number; cursor?: string }) {
+  const page = await deps.sweeps.listIds({ limit: q.limit, cursor: q.cursor }).catch((err: Error) => {
+    throw err instanceof RangeError || err instanceof CursorError ? new HttpProblem('validation', err.message, [{ path: ['cursor'], message: err.message }]) : err;
+  });
+  const records = await deps.sweeps.getMany(page.ids);
+  const ids = records.flatMap((r) => r.runIds);
+  const fields = await deps.runs.fields(ids, ['status']);
+  const statuses = new Map<string, RunStatus>();
+  ids.forEach((id, i) => fields[i] && statuses.set(id, fields[i]!.status));
+  const items = records.map(({ request: _r, ...rec }) => {
+    const counts = countByStatus(rec.runIds.flatMap((rid) => (statuses.has(rid) ? [{ status: statuses.get(rid)! }] : [])));
+    return { ...rec, status: sweepStatus(counts), counts };
+  });
+  return { items, nextCursor: page.nextCursor };
+}
+
+/** GET /sweeps/:id: the record, its runs (relative accuracy filled in) and the summary per series and bit width. */
+export async function readSweep(deps: ServiceDeps, id: string) {
+  const rec = await getSweepRecord(deps, id);
+  const runs = await readRuns(deps, rec.runIds);
+  const counts = countByStatus(runs);
+  return { id: rec.id, name: rec.name, status: sweepStatus(counts), createdAt: rec.createdAt, preset: rec.preset, budget: rec.budget, counts, baselines: rec.baselines, runs, summary: summarize(runs) };
+}
+
+/** Cancels every unfinished run of a sweep: queued ones at once, running ones by request. */
+export async function cancelSweep(deps: ServiceDeps, id: string): Promise<{ id: string; cancelled: number; cancelRequested: number }> {
+  const rec = await getSweepRecord(deps, id);
+  const fields = await deps.runs.fields(rec.runIds, ['status']);
+  let cancelled = 0;
+  let cancelRequested = 0;
+  // Queued runs first (newest last), so a worker cannot start one while running ones are being flagged.
+  for (let i = 0; i < rec.runIds.length; i++) {
+    const status = fields[i]?.status;
+    if (!status || FINAL_STATUSES.includes(status)) continue;
+    const r = await cancelRunDoc(deps, { id: rec.runIds[i], status });
+    if (r.cancelRequested) cancelRequested++;
+    else if (r.status === 'cancelled') cancelled++;
+  }
+  return { id: rec.id, cancelled, cancelRequested };
+}
+
+export function listPresets() {
+  return { items: (['full', 'small'] as const).map((budget) => presetInfo(budget, planSweep(PresetSweepRequest.parse({ preset: 'paper', budget })).runs.length)) };
+}

@@ -1,0 +1,60 @@
+/**
+ * A config's identity, in one place. Two effective configs (defaults filled in) that differ only in the fields listed
+ * in RESULT_NEUTRAL_FIELDS train the same weights and give the same numbers: they are the same run's work. Used for
+ * sweeps (identical configs run once) and checkpoints (a checkpoint resumes only the work that wrote it).
+ */
+import { createHash } from 'node:crypto';
+import type { ExperimentConfig } from './schemas/experiment.ts';
+
+/**
+ * The fields that do not change a run's result: its label, its queue priority, its exemption from retention and its
+ * wall-clock budget (a run stopped by the budget fails; one that finishes within it is the same run). Paths into
+ * ExperimentConfig; everything else is part of the identity. Add a field here only when it cannot move a number.
+ */
+export const RESULT_NEUTRAL_FIELDS = ['name', 'priority', 'keep', 'training.maxMinutes'] as const;
+
+/** JSON with object keys sorted and undefined members left out, so equal values give equal strings. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .filter((k) => o[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The config without its result-neutral fields. */
+export function resultFields(config: ExperimentConfig): Record<string, unknown> {
+  const out = structuredClone(config) as unknown as Record<string, unknown>;
+  for (const path of RESULT_NEUTRAL_FIELDS) {
+    const parts = path.split('.');
+    let at: Record<string, unknown> | undefined = out;
+    for (const p of parts.slice(0, -1)) at = at?.[p] as Record<string, unknown> | undefined;
+    if (at) delete at[parts[parts.length - 1]];
+  }
+  return out;
+}
+
+/** The identity of a config's work: canonical JSON of its result fields (equal strings = the same run's work). */
+export function configIdentity(config: ExperimentConfig): string {
+  return canonicalJson(resultFields(config));
+}
+
+/** sha256 (hex) of configIdentity: what a checkpoint records to resume only the work that wrote it. */
+export function configIdentityHash(config: ExperimentConfig): string {
+  return sha256(configIdentity(config));
+}
+
+/**
+ * sha256 (hex) of the whole effective config, canonical JSON: a run's provenance.configHash, which names exactly the
+ * config it ran (result-neutral fields included, so it tells two such runs apart).
+ */
+export function configHash(config: ExperimentConfig): string {
+  return sha256(canonicalJson(config));
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');

@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { canonicalJson, configHash, configIdentity, configIdentityHash, ExperimentConfig, planSweep, RESULT_NEUTRAL_FIELDS, SweepRequest } from '@quantlab/shared';
+
+const base = ExperimentConfig.parse({ dataset: 'mnist', model: 'mlp', training: { epochs: 2, seed: 3 } });
+
+test('canonical JSON sorts keys at every depth and drops undefined members', () => {
+  assert.equal(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: undefined, x: 'x' }], c: null } }), '{"a":{"c":null,"d":[1,{"x":"x","z":0}]},"b":1}');
+  assert.equal(canonicalJson({ a: 1, b: 2 }), canonicalJson({ b: 2, a: 1 }));
+});
+
+test('the result-neutral fields, and only those, leave a config’s identity unchanged', () => {
+  assert.deepEqual([...RESULT_NEUTRAL_FIELDS], ['name', 'priority', 'keep', 'training.maxMinutes']);
+  const neutral = ExperimentConfig.parse({ ...base, name: 'other', priority: 3, keep: true, training: { ...base.training, maxMinutes: 5 } });
+  assert.equal(configIdentity(neutral), configIdentity(base));
+  assert.equal(configIdentityHash(neutral), configIdentityHash(base));
+  assert.notEqual(configHash(neutral), configHash(base), 'provenance hashes the whole config');
+  for (const changed of [
+    { ...base, training: { ...base.training, seed: 4 } },
+    { ...base, quantizeBiases: true },
+    { ...base, representation: { kind: 'fixed', bits: 8 } },
+    { ...base, phase: 'inference' },
+    { ...base, training: { ...base.training, trainLimit: 100 } },
+  ]) {
+    assert.notEqual(configIdentity(ExperimentConfig.parse(changed)), configIdentity(base), JSON.stringify(changed));
+  }
+  assert.ok(!configIdentity(neutral).includes('maxMinutes'));
+});
+
+test('a sweep runs configs of the same identity once', () => {
+  const plan = planSweep(SweepRequest.parse({ name: 's', base: { dataset: 'mnist', model: 'mlp' }, vary: { representation: [{ kind: 'fixed', bits: [4, 4, 8] }] } }));
+  const ids = plan.runs.map((r) => configIdentity(r.config));
+  assert.equal(new Set(ids).size, ids.length);
+  assert.equal(plan.runs.filter((r) => !r.isBaseline).length, 2);
+});
