@@ -18,6 +18,12 @@ test('quantlab work --concurrency 0: one line on stderr, exit 2', () => {
   assert.equal(r.stderr, 'quantlab: --concurrency must be a positive integer, not "0"\n');
 });
 
+test('quantlab work --threads 0: one line on stderr, exit 2', () => {
+  const r = spawnSync(process.execPath, ['services/cli/bin/quantlab.js', 'work', '--threads', '0'], { env: vars, encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr, 'quantlab: --threads must be a positive integer, not "0"\n');
+});
+
 test('quantlab work --concurrency 2 registers with concurrency 2 and exits 0 on SIGTERM', async () => {
   const child = spawn(process.execPath, ['services/cli/bin/quantlab.js', 'work', '--concurrency', '2'], { env: vars, stdio: 'ignore' });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
