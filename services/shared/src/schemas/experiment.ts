@@ -1,8 +1,15 @@
 import { z } from 'zod';
+import { MODEL_DEFAULT, TRAINING_DEFAULTS as D } from './defaults.ts';
 import { Representation } from './representation.ts';
 
+/** The built-in datasets: every worker serves them (cifar10 only where its files are under DATA_DIR). */
 export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10', 'synthetic'] as const;
-export const MODELS = ['cnn5', 'mlp'] as const;
+/** Datasets a user brings, as `KIND:NAME` for a file or folder under the worker's DATA_DIR (docs/DATASETS.md). */
+export const DATASET_KINDS = ['idx', 'npz', 'folder'] as const;
+export type DatasetKind = (typeof DATASET_KINDS)[number];
+/** A name, never a path: letters, digits, _ and - only, so no request can reach outside DATA_DIR. */
+export const DATASET_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+export const MODELS = ['cnn5', 'mlp', 'resnet20', 'vgg-small'] as const;
 export const PHASES = ['training', 'inference'] as const;
 
 /** Caps that keep one request from occupying the cluster for days. */
@@ -14,21 +21,37 @@ export const LIMITS = {
   maxSeeds: 20,
 } as const;
 
-export const Dataset = z.enum(DATASETS);
+const DATASET_RE = new RegExp(`^(?:${DATASETS.join('|')}|(?:${DATASET_KINDS.join('|')}):[A-Za-z0-9_-]{1,64})$`);
+export const Dataset = z
+  .string()
+  .regex(DATASET_RE, `expected ${DATASETS.join(', ')}, or ${DATASET_KINDS.map((k) => `${k}:NAME`).join(', ')} with NAME of 1-64 letters, digits, _ or -`);
+
+/** A dataset name taken apart: a built-in, or a user dataset's kind and name under DATA_DIR. */
+export type DatasetRef = { kind: 'builtin'; name: (typeof DATASETS)[number] } | { kind: DatasetKind; name: string };
+export function datasetRef(dataset: string): DatasetRef {
+  if ((DATASETS as readonly string[]).includes(dataset)) return { kind: 'builtin', name: dataset as (typeof DATASETS)[number] };
+  const at = dataset.indexOf(':');
+  const kind = dataset.slice(0, at) as DatasetKind;
+  const name = dataset.slice(at + 1);
+  if (at < 0 || !DATASET_KINDS.includes(kind) || !DATASET_NAME.test(name)) throw new Error(`not a dataset name: "${dataset}"`);
+  return { kind, name };
+}
+export const isBuiltinDataset = (dataset: string): boolean => (DATASETS as readonly string[]).includes(dataset);
 export const Model = z.enum(MODELS);
 export const Phase = z.enum(PHASES);
 
 export const TrainingConfig = z.strictObject({
-  epochs: z.number().int().min(1).max(LIMITS.maxEpochs).default(1),
-  batchSize: z.number().int().min(1).max(LIMITS.maxBatchSize).default(100),
-  learningRate: z.number().positive().max(10).default(0.01),
-  momentum: z.number().min(0).max(0.999).default(0.9),
-  weightDecay: z.number().min(0).max(0.1).default(5e-4),
+  // Defaults: TRAINING_DEFAULTS (schemas/defaults.ts), shared with the dashboard's New run form.
+  epochs: z.number().int().min(1).max(LIMITS.maxEpochs).default(D.epochs),
+  batchSize: z.number().int().min(1).max(LIMITS.maxBatchSize).default(D.batchSize),
+  learningRate: z.number().positive().max(10).default(D.learningRate),
+  momentum: z.number().min(0).max(0.999).default(D.momentum),
+  weightDecay: z.number().min(0).max(0.1).default(D.weightDecay),
   /** constant; step: multiply by lrGamma every lrStepEpochs; cosine: decay to 0 over the run. */
-  schedule: z.enum(['constant', 'step', 'cosine']).default('cosine'),
+  schedule: z.enum(['constant', 'step', 'cosine']).default(D.schedule),
   lrStepEpochs: z.number().int().min(1).max(LIMITS.maxEpochs).default(10),
   lrGamma: z.number().positive().max(1).default(0.1),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(D.seed),
   /** Use only the first N training / test images of the (fixed, stratified) split. */
   trainLimit: z.number().int().min(1).max(1_000_000).optional(),
   testLimit: z.number().int().min(1).max(1_000_000).optional(),
@@ -41,7 +64,7 @@ export const TrainingConfig = z.strictObject({
 export const ExperimentConfig = z.strictObject({
   name: z.string().min(1).max(LIMITS.maxNameLength).default('experiment'),
   dataset: Dataset,
-  model: Model.default('cnn5'),
+  model: Model.default(MODEL_DEFAULT),
   /** training: train with compact weights; inference: train in float32, quantize once, evaluate. */
   phase: Phase.default('training'),
   representation: Representation.default({ kind: 'float32' }),
