@@ -19,7 +19,10 @@ export const Env = z.object({
   /** Failed authentications per client and RATE_LIMIT_WINDOW_MS; over it, requests without a valid token get 429. */
   AUTH_FAIL_MAX: z.coerce.number().int().min(1).default(20),
   WORKER_CONCURRENCY: positiveInt(1),
-  TFJS_BACKEND: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  /** auto: tfjs-node, else wasm with the oneDNN kernels (wasm+onednn), else plain wasm; the others force one. */
+  TFJS_BACKEND: z.enum(['auto', 'tensorflow', 'native', 'wasm', 'cpu']).default('auto'),
+  /** oneDNN threads per training thread (wasm+onednn). One, as one worker process per core is the rule; more for a machine running fewer processes than cores. */
+  NATIVE_THREADS: z.coerce.number().int().positive().max(256).default(1),
   /** BullMQ lock and stall detection; tests shorten them. */
   LOCK_DURATION_MS: positiveInt(30_000),
   STALLED_INTERVAL_MS: positiveInt(30_000),

@@ -38,6 +38,8 @@ export interface RunningWorker {
   metrics: WorkerMetrics;
   /** Where GET /metrics answers (METRICS_PORT set), else null. */
   metricsUrl: string | null;
+  /** The backend the training threads use ('wasm+onednn', 'wasm', ...) and why the faster ones were not taken. */
+  runtime: ThreadRuntime;
   /** Takes no new job, stops the current runs at their next batch (they return to the queue), exits within SHUTDOWN_TIMEOUT_MS. */
   close(): Promise<void>;
 }
@@ -49,7 +51,7 @@ export interface RunningWorker {
 export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const id = opts.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = opts.log ?? createLogger(env.LOG_LEVEL, { worker: id });
-  const pool = opts.pool ?? new TrainingPool(env.WORKER_CONCURRENCY, env.TFJS_BACKEND);
+  const pool = opts.pool ?? new TrainingPool(env.WORKER_CONCURRENCY, { backend: env.TFJS_BACKEND, threads: env.NATIVE_THREADS });
   let runtime: ThreadRuntime;
   try {
     runtime = await pool.ready();
@@ -120,7 +122,7 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
   await worker.waitUntilReady();
   const served = env.METRICS_PORT === undefined ? null : await serveMetrics(metrics.process, env.METRICS_HOST, env.METRICS_PORT);
   const metricsUrl = served ? `http://${env.METRICS_HOST.includes(':') ? `[${env.METRICS_HOST}]` : env.METRICS_HOST}:${served.port}/metrics` : null;
-  log.info('worker started', { backend, concurrency: env.WORKER_CONCURRENCY, queue: env.QUEUE_NAME, metrics: metricsUrl });
+  log.info('worker started', { backend, backendReason: runtime.backendReason, concurrency: env.WORKER_CONCURRENCY, queue: env.QUEUE_NAME, metrics: metricsUrl });
 
   let closed: Promise<void> | null = null;
   const close = () =>
@@ -153,5 +155,5 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
       await bullConnection.quit().catch(() => bullConnection.disconnect());
       log.info('worker stopped', { graceful });
     })());
-  return { id, pool, metrics, metricsUrl, close };
+  return { id, pool, metrics, metricsUrl, runtime, close };
 }

@@ -1,7 +1,7 @@
 // A long-lived training thread: one per concurrency slot, so the datasets it loads stay cached between runs.
 import { parentPort, workerData } from 'node:worker_threads';
 import { version_core as tfVersion } from '@tensorflow/tfjs';
-import { BackendError, initBackend, type BackendChoice } from '@quantlab/ml/backend/index';
+import { BackendError, selectBackend, type BackendChoice } from '@quantlab/ml/backend/index';
 import { RunInputError, type TrainHooks } from '@quantlab/ml/training/types';
 import { trainExperiment } from '@quantlab/ml/training/train';
 import { STOP_REASONS, type FromThread, type ToThread } from './protocol.ts';
@@ -10,7 +10,9 @@ const port = parentPort!;
 const post = (m: FromThread) => port.postMessage(m);
 
 try {
-  post({ type: 'ready', backend: await initBackend((workerData as { backend: BackendChoice }).backend), tfjsVersion: tfVersion });
+  const { backend, threads } = workerData as { backend: BackendChoice; threads: number };
+  const selection = await selectBackend(backend, { threads });
+  post({ type: 'ready', backend: selection.name, reason: selection.reason, tfjsVersion: tfVersion });
 } catch (e) {
   post({ type: 'init-error', message: (e as Error).message });
 }
