@@ -15,8 +15,8 @@ declare module 'fastify' {
 
 /**
  * The API's Prometheus registry: the shared process metrics (defaults, queue depth, Redis latency), HTTP latency by
- * route pattern, runs by status and the running runs' images/s (one Redis round trip per scrape, from the run
- * store's indexes). GET /metrics (routes/ops.ts) renders it.
+ * route pattern and runs by status (one Redis round trip per scrape, from the run store's indexes). GET /metrics
+ * (routes/ops.ts) renders it.
  */
 export default fp(async function metrics(app: FastifyInstance) {
   const ctx = app.ql;
@@ -29,10 +29,7 @@ export default fp(async function metrics(app: FastifyInstance) {
     buckets: BUCKETS,
     registers: [m.registry],
   });
-  // Runs by status and the running runs' speed come from the run store's indexes: one round trip per scrape,
-  // whatever the number of runs. One read serves both gauges (prom-client collects them one after the other).
-  let pending: ReturnType<typeof ctx.runs.stats> | null = null;
-  const stats = () => (pending ??= ctx.runs.stats().finally(() => setImmediate(() => (pending = null))));
+  // From the run store's status indexes: one round trip per scrape, whatever the number of runs.
   new Gauge({
     name: 'quantlab_runs',
     help: 'Runs by status (from the run store’s status indexes).',
@@ -40,20 +37,8 @@ export default fp(async function metrics(app: FastifyInstance) {
     registers: [m.registry],
     async collect() {
       try {
-        const { byStatus } = await stats();
+        const byStatus = await ctx.runs.countByStatus();
         for (const status of RUN_STATUSES) this.set({ status }, byStatus[status]);
-      } catch {
-        this.reset();
-      }
-    },
-  });
-  new Gauge({
-    name: 'quantlab_training_images_per_second',
-    help: 'Training throughput of the running runs (their latest epoch), summed.',
-    registers: [m.registry],
-    async collect() {
-      try {
-        this.set((await stats()).imagesPerSec);
       } catch {
         this.reset();
       }
