@@ -16,7 +16,7 @@ import { firstNonFinite } from '../representations/channels.ts';
 import { Compactor, refitsEachStep } from './quantization.ts';
 import { learningRateAt } from './schedule.ts';
 import { sgdStep } from './sgd.ts';
-import { RunInputError, type TrainHooks, type TrainInput, type TrainOutcome } from './types.ts';
+import { RunInputError, type StopReason, type TrainHooks, type TrainInput, type TrainOutcome } from './types.ts';
 
 const PROGRESS_EVERY_MS = 2000;
 
@@ -290,7 +290,7 @@ function baseMetrics(s: RunState, backend: string): RunMetrics {
   };
 }
 
-function stopped(reason: 'cancel' | 'shutdown' | 'timeout', s: RunState, epochs: EpochMetrics[], data: PreparedDataset, backend: string): TrainOutcome {
+function stopped(reason: StopReason, s: RunState, epochs: EpochMetrics[], data: PreparedDataset, backend: string): TrainOutcome {
   return { status: reason, metrics: baseMetrics(s, backend), epochs, dataset: datasetInfo(data), artifact: null };
 }
 
