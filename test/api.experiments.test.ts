@@ -28,7 +28,7 @@ test('POST /experiments stores the effective config, then queues the job with th
   assert.equal(doc.series, 'fixed/maxabs/nearest/training');
   assert.deepEqual(doc.config.representation, { kind: 'fixed', bits: 8, range: 'maxabs', rounding: 'nearest', granularity: 'layer' });
   assert.equal(doc.config.training.batchSize, 100, 'defaults filled in');
-  assert.deepEqual(doc.progress, { epoch: 0, epochs: 1, fraction: 0 });
+  assert.deepEqual(doc.progress, { epoch: 0, epochs: 8, fraction: 0 });
 
   const job = await queue.getJob(body.id);
   assert.ok(job, 'job id = run id');
