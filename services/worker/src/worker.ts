@@ -18,7 +18,7 @@ import {
 } from '@quantlab/shared';
 import { createLogger, type Logger } from './log.ts';
 import { checkHandlers, createHandlers, type JobHandlers } from './jobs/handlers.ts';
-import { TrainingPool, type StopFlag, type ThreadRuntime } from './training/pool.ts';
+import { TrainingPool, type StopFlag, type ThreadRuntime, type ThreadTestHooks } from './training/pool.ts';
 import type { WorkerContext } from './jobs/context.ts';
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics.ts';
 
@@ -26,6 +26,8 @@ export interface WorkerOptions {
   id?: string;
   log?: Logger;
   heartbeatMs?: number;
+  /** Tests only: hooks into the training threads (see ThreadTestHooks). */
+  testHooks?: ThreadTestHooks;
 }
 
 export interface RunningWorker {
@@ -52,7 +54,7 @@ function servableDatasets(dataDir: string): (typeof DATASETS)[number][] {
 export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const id = opts.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = opts.log ?? createLogger(env.LOG_LEVEL, { worker: id });
-  const pool = new TrainingPool(env.WORKER_CONCURRENCY, env.TFJS_BACKEND);
+  const pool = new TrainingPool(env.WORKER_CONCURRENCY, env.TFJS_BACKEND, opts.testHooks);
   let runtime: ThreadRuntime;
   try {
     runtime = await pool.ready();

@@ -5,10 +5,32 @@ import type { Env, RunQueue, RunStore, SweepStore } from '@quantlab/shared';
  * Narrow on purpose: unit tests hand in fakes of exactly this.
  */
 export interface ServiceDeps {
-  env: Pick<Env, 'KEY_PREFIX' | 'QUEUE_NAME' | 'RETENTION_DAYS'>;
-  runs: RunStore;
-  sweeps: SweepStore;
+  env: Pick<Env, 'KEY_PREFIX' | 'QUEUE_NAME'>;
+  runs: RunStorePort;
+  sweeps: SweepStorePort;
   queue: Pick<RunQueue, 'add' | 'addBulk' | 'getJob'>;
 }
+
+/** The part of RunStore the use cases call. */
+export type RunStorePort = Pick<
+  RunStore,
+  | 'createMany'
+  | 'importMany'
+  | 'update'
+  | 'requestCancel'
+  | 'delete'
+  | 'revokeFence'
+  | 'get'
+  | 'getMany'
+  | 'fields'
+  | 'status'
+  | 'exists'
+  | 'getArtifact'
+  | 'listIds'
+  | 'sweepMembers'
+  | 'idsByStatusCreatedBefore'
+  | 'idsPage'
+>;
+export type SweepStorePort = Pick<SweepStore, 'create' | 'get' | 'getMany' | 'delete' | 'editRuns' | 'listIds'>;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -3,15 +3,21 @@ import type { Logger } from '../log.ts';
 import type { WorkerMetrics } from '../metrics.ts';
 import type { StopFlag, ThreadRuntime, TrainingPool } from '../training/pool.ts';
 
-/** What a job handler needs from the worker that runs it. */
+/** The part of RunStore a job handler uses: its own run's document, fenced writes, artifacts and checkpoints. */
+export type RunWriter = Pick<
+  RunStore,
+  'get' | 'update' | 'addEpoch' | 'isCancelRequested' | 'epochCount' | 'setArtifact' | 'getArtifact' | 'saveCheckpoint' | 'loadCheckpoint' | 'deleteCheckpoint'
+>;
+
+/** What a job handler needs from the worker that runs it (narrow, so the fast tests hand in fakes). */
 export interface WorkerContext {
   env: Env;
   workerId: string;
   /** The training threads' backend and TF.js version (from their ready message). */
   runtime: ThreadRuntime;
-  store: RunStore;
-  pool: TrainingPool;
-  registry: WorkerRegistration;
+  store: RunWriter;
+  pool: Pick<TrainingPool, 'train'>;
+  registry: Pick<WorkerRegistration, 'current' | 'update'>;
   log: Logger;
   metrics: WorkerMetrics;
   /** Stop flags of the runs in progress, by job id: shutdown sets them all. */

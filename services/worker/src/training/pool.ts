@@ -26,6 +26,15 @@ export class StopFlag {
 }
 
 /** One long-lived training thread; it dies with the process, so it can never outlive a killed worker. */
+/** Test hooks of the training threads (tests only; production passes none). */
+export interface ThreadTestHooks {
+  /**
+   * An Int32 slot: while it holds 1, a training thread stops at its next batch boundary and waits there, as if that
+   * batch took as long as the test wants (the forced-stop test, independent of how fast batches really are).
+   */
+  batchGate?: SharedArrayBuffer;
+}
+
 /** What a training thread reports once its backend is loaded. */
 export interface ThreadRuntime {
   backend: string;
@@ -37,8 +46,8 @@ class TrainingThread {
   private worker: Worker;
   private current: { onMessage(m: FromThread): void; onDeath(e: Error): void } | null = null;
 
-  constructor(backend: string) {
-    this.worker = new Worker(new URL('./thread-boot.mjs', import.meta.url), { workerData: { backend } });
+  constructor(backend: string, hooks: ThreadTestHooks = {}) {
+    this.worker = new Worker(new URL('./thread-boot.mjs', import.meta.url), { workerData: { backend, batchGate: hooks.batchGate ?? null } });
     this.ready = new Promise((resolve, reject) => {
       const first = (m: FromThread) => {
         if (m.type === 'ready') resolve({ backend: m.backend, tfjsVersion: m.tfjsVersion });
@@ -114,8 +123,9 @@ export class TrainingPool {
   constructor(
     size: number,
     private readonly backend: string,
+    private readonly hooks: ThreadTestHooks = {},
   ) {
-    this.threads = Array.from({ length: size }, () => new TrainingThread(backend));
+    this.threads = Array.from({ length: size }, () => new TrainingThread(backend, hooks));
   }
 
   /** The backend the threads loaded and their TF.js version; rejects when a thread cannot load it (TFJS_BACKEND=tensorflow without tfjs-node). */
@@ -134,7 +144,7 @@ export class TrainingPool {
     } finally {
       // A thread that died (out of memory, a crash in native code) is replaced for the next run.
       if (thread.dead) {
-        this.threads[i] = new TrainingThread(this.backend);
+        this.threads[i] = new TrainingThread(this.backend, this.hooks);
         this.threads[i].ready.catch(() => {});
       }
     }

@@ -7,10 +7,13 @@ import { trainExperiment } from '@quantlab/ml/training/train';
 import { STOP_REASONS, type FromThread, type ToThread } from './protocol.ts';
 
 const port = parentPort!;
+const { backend, batchGate } = workerData as { backend: BackendChoice; batchGate: SharedArrayBuffer | null };
+// Test hook (ThreadTestHooks.batchGate): hold this thread at a batch boundary while the gate reads 1.
+const gate = batchGate ? new Int32Array(batchGate) : null;
 const post = (m: FromThread) => port.postMessage(m);
 
 try {
-  post({ type: 'ready', backend: await initBackend((workerData as { backend: BackendChoice }).backend), tfjsVersion: tfVersion });
+  post({ type: 'ready', backend: await initBackend(backend), tfjsVersion: tfVersion });
 } catch (e) {
   post({ type: 'init-error', message: (e as Error).message });
 }
@@ -21,7 +24,10 @@ port.on('message', (msg: ToThread) => {
   const hooks: TrainHooks = {
     onProgress: (progress) => post({ type: 'progress', progress }),
     onEpoch: (epoch, checkpoint) => post({ type: 'epoch', epoch, checkpoint }),
-    shouldStop: () => STOP_REASONS[Atomics.load(stop, 0)] ?? null,
+    shouldStop: () => {
+      if (gate) Atomics.wait(gate, 0, 1);
+      return STOP_REASONS[Atomics.load(stop, 0)] ?? null;
+    },
   };
   trainExperiment(msg.input, hooks).then(
     (outcome) => post({ type: 'done', outcome }),
