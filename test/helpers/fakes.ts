@@ -118,11 +118,20 @@ export class FakeRunStore implements RunStorePort, RunWriter {
     return (await this.getMany([id]))[0] ?? null;
   }
   async getMany(ids: readonly string[]): Promise<RunDocument[]> {
+    return this.getManySync(ids);
+  }
+  private getManySync(ids: readonly string[]): RunDocument[] {
     return ids.flatMap((id) => {
       const run = this.runs.get(id);
       if (!run) return [];
       const { cancelRequested: _c, ...fields } = structuredClone(run);
       return [{ ...fields, epochs: [...(this.epochs.get(id)?.values() ?? [])].sort((a, b) => a.epoch - b.epoch) }];
+    });
+  }
+  async getJson(ids: readonly string[]): Promise<(string | null)[]> {
+    return ids.map((id) => {
+      const [doc] = this.getManySync([id]);
+      return doc ? JSON.stringify(doc) : null;
     });
   }
   async fields<K extends keyof RunFields>(ids: readonly string[], names: readonly K[]): Promise<(Pick<RunFields, K> | null)[]> {

@@ -22,6 +22,7 @@ export type RunStorePort = Pick<
   | 'revokeFence'
   | 'get'
   | 'getMany'
+  | 'getJson'
   | 'fields'
   | 'status'
   | 'exists'
