@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import quantlab, { HASH_COMMAND_SELECTORS } from './scripts/eslint/quantlab-plugin.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'services/dashboard/public/build/**', 'test-artifacts/**', 'data/**', '.data/**'] },
+  { ignores: ['node_modules/**', 'services/dashboard/public/build/**', 'services/cli/dist/**', 'services/client/src/openapi.gen.ts', 'test-artifacts/**', 'data/**', '.data/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

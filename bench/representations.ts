@@ -73,7 +73,7 @@ for (let r = 0; r < repeats + 1; r++) {
     const t1 = performance.now();
     q.apply(layers, new Rng(r), out);
     const t2 = performance.now();
-    const bytes = q.pack(layers, new Rng(r), { meta: { bench: true } });
+    const bytes = q.pack(layers, { meta: { bench: true } });
     const t3 = performance.now();
     const tm = timings[c];
     if (r === 0) {

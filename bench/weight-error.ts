@@ -84,7 +84,7 @@ if (process.argv.includes('--accuracy')) {
         continue;
       }
       const q = createQuantizer(Representation.parse(s.repr(bits)));
-      const bytes = q.pack(kernels, new Rng(1), { float32: others, meta: artifact.meta });
+      const bytes = q.pack(kernels, { float32: others, meta: artifact.meta });
       const r = await evaluateArtifact(bytes);
       cells.push(`${(100 * r.testAccuracy).toFixed(2)}%`);
     }

@@ -26,6 +26,9 @@ if (files.length === 0) {
   console.error('run-tests: no test files matched');
   process.exit(1);
 }
+// The tests run `quantlab` through its bin, which runs the CLI's bundle: build it from the sources under test.
+const built = spawnSync(process.execPath, ['services/cli/build.mjs'], { stdio: 'inherit' });
+if (built.status !== 0) process.exit(built.status ?? 1);
 // The fast tier gets a Redis URL nothing answers at: a test that reaches for Redis fails instead of passing slowly.
 const env = fast ? { ...process.env, REDIS_URL: 'redis://127.0.0.1:1' } : process.env;
 const t0 = Date.now();

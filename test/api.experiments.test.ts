@@ -26,7 +26,7 @@ test('POST /experiments stores the effective config, then queues the job with th
   const doc = RunDocument.parse((await get(`/experiments/${body.id}`)).json());
   assert.equal(doc.status, 'queued');
   assert.equal(doc.series, 'fixed/maxabs/nearest/training');
-  assert.deepEqual(doc.config.representation, { kind: 'fixed', bits: 8, range: 'maxabs', rounding: 'nearest' });
+  assert.deepEqual(doc.config.representation, { kind: 'fixed', bits: 8, range: 'maxabs', rounding: 'nearest', granularity: 'layer' });
   assert.equal(doc.config.training.batchSize, 100, 'defaults filled in');
   assert.deepEqual(doc.progress, { epoch: 0, epochs: 1, fraction: 0 });
 

@@ -13,8 +13,13 @@ const bitsOf = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteO
 const reprArb: fc.Arbitrary<Representation> = fc.oneof(
   fc.constant({ kind: 'float32' as const }),
   fc
-    .record({ bits: fc.oneof(fc.integer({ min: 2, max: 16 }), fc.constant(32)), range: fc.constantFrom('pow2' as const, 'maxabs' as const), rounding: fc.constantFrom('nearest' as const, 'stochastic' as const) })
-    .map((r) => Representation.parse({ kind: 'fixed', ...r })),
+    .record({
+      bits: fc.oneof(fc.integer({ min: 2, max: 16 }), fc.constant(32)),
+      range: fc.constantFrom('pow2' as const, 'maxabs' as const, 'mse' as const),
+      rounding: fc.constantFrom('nearest' as const, 'stochastic' as const),
+      granularity: fc.constantFrom('layer' as const, 'channel' as const),
+    })
+    .map((r) => Representation.parse({ kind: 'fixed', ...r, bits: r.range === 'mse' ? Math.min(r.bits, 16) : r.bits })),
   fc
     .record({ bits: fc.integer({ min: 1, max: 10 }), range: fc.integer({ min: -4, max: 24 }) })
     .map((r) => Representation.parse({ kind: 'fixed', bits: Math.min(16, r.bits + 1), range: 'pow2', fractionBits: r.range })),
@@ -24,6 +29,7 @@ const reprArb: fc.Arbitrary<Representation> = fc.oneof(
       scope: fc.constantFrom('global' as const, 'per-layer' as const),
       init: fc.constantFrom('uniform' as const, 'nonuniform' as const),
       refine: fc.integer({ min: 0, max: 3 }),
+      granularity: fc.constantFrom('layer' as const, 'channel' as const),
     })
     .map((r) => Representation.parse({ kind: 'dictionary', ...r })),
 );
@@ -38,14 +44,16 @@ const layerArb = (prefix: string) =>
     { minLength: 1, maxLength: 4 },
   ).map((ls) => ls.map((l, i): LayerWeights => ({ name: `${prefix}${i}/kernel ü`, ...l })));
 
-test('decode(pack) gives bit for bit the values apply gave (same generator state), names, shapes, meta and float32 extras', () => {
+test('decode(pack) gives bit for bit the values deploy gave (round to nearest), names, shapes, meta and float32 extras', () => {
   fc.assert(
     fc.property(reprArb, layerArb('conv'), layerArb('bias'), fc.integer(), fc.jsonValue(), (repr, layers, biases, seed, extraMeta) => {
       const q = createQuantizer(repr);
       q.fit(layers);
-      const applied = q.apply(layers, new Rng(seed));
+      const applied = q.deploy(layers);
+      // Only stochastic rounding makes apply differ from deploy: the artifact never holds a random draw.
+      if (repr.kind !== 'fixed' || repr.rounding === 'nearest') assert.deepEqual(q.apply(layers, new Rng(seed)), applied);
       const meta = { model: 'cnn5', dataset: 'mnist', inputShape: [28, 28, 1], extra: extraMeta };
-      const bytes = q.pack(layers, new Rng(seed), { float32: biases, meta });
+      const bytes = q.pack(layers, { float32: biases, meta });
       const a = decodeArtifact(bytes);
       assert.deepEqual(a.representation, repr);
       assert.deepEqual(a.meta, JSON.parse(JSON.stringify(meta)));
@@ -80,16 +88,14 @@ test('at 8 bits the artifact is about 4x smaller than float32, at 4 bits about 8
     [{ kind: 'float32' }, 0.99, 1],
   ] as const) {
     const repr = Representation.parse(input);
-    const bytes = createQuantizer(repr).pack(layers, new Rng(1), { float32: biases, meta: { model: 'cnn5' } });
+    const bytes = createQuantizer(repr).pack(layers, { float32: biases, meta: { model: 'cnn5' } });
     const ratio = total / bytes.length;
     assert.ok(ratio > lo && ratio <= hi, `${JSON.stringify(input)}: float32/artifact = ${ratio}`);
   }
 });
 
-test('the byte layout is the one docs/ARTIFACT.md documents', () => {
-  const repr = Representation.parse({ kind: 'fixed', bits: 4, range: 'pow2', fractionBits: 1 });
-  const layers = [{ name: 'w', shape: [3], values: Float32Array.of(1, -0.5, 9) }];
-  const bytes = createQuantizer(repr).pack(layers, new Rng(1), { meta: { m: 1 }, float32: [{ name: 'b', shape: [1], values: Float32Array.of(2) }] });
+/** The bytes docs/ARTIFACT.md describes for a 4-bit Q-format layer (step 2^-1) and a float32 bias, in `version`. */
+function handBuilt(repr: Representation, version: 1 | 2): number[] {
   const enc = new TextEncoder();
   const r = enc.encode(JSON.stringify(repr));
   const m = enc.encode('{"m":1}');
@@ -99,7 +105,7 @@ test('the byte layout is the one docs/ARTIFACT.md documents', () => {
   const f64 = (v: number) => expected.push(...new Uint8Array(Float64Array.of(v).buffer));
   const f32le = (v: number) => expected.push(...new Uint8Array(Float32Array.of(v).buffer));
   expected.push(...enc.encode('QLAB'));
-  u16(1);
+  u16(version);
   u16(0);
   u32(r.length);
   expected.push(...r);
@@ -110,6 +116,7 @@ test('the byte layout is the one docs/ARTIFACT.md documents', () => {
   u16(1);
   expected.push(...enc.encode('w'), 1, 4, 1); // fixed, 4 bits, rank 1
   u32(3);
+  if (version === 2) u32(1); // one step for the layer
   f64(0.5); // step 2^-1
   u16(0xffff);
   // codes 2, -1, 7 (9 saturates at 7·0.5): 4-bit fields 0x2, 0xf, 0x7 → bytes 0xf2, 0x07
@@ -117,13 +124,60 @@ test('the byte layout is the one docs/ARTIFACT.md documents', () => {
   u16(1);
   expected.push(...enc.encode('b'), 0, 32, 1);
   u32(1);
+  if (version === 2) u32(1);
   f64(1);
   u16(0xffff);
   f32le(2);
   u32(zlibCrc32(Uint8Array.from(expected)));
+  return expected;
+}
+
+test('the byte layout is the one docs/ARTIFACT.md documents; version-1 artifacts still decode', () => {
+  const repr = Representation.parse({ kind: 'fixed', bits: 4, range: 'pow2', fractionBits: 1 });
+  const layers = [{ name: 'w', shape: [3], values: Float32Array.of(1, -0.5, 9) }];
+  const bytes = createQuantizer(repr).pack(layers, { meta: { m: 1 }, float32: [{ name: 'b', shape: [1], values: Float32Array.of(2) }] });
+  const expected = handBuilt(repr, 2);
   assert.deepEqual(Array.from(bytes), expected);
   assert.equal(crc32(Uint8Array.from(expected.slice(0, -4))), zlibCrc32(Uint8Array.from(expected.slice(0, -4))));
   assert.deepEqual(Array.from(decodeArtifact(bytes).layers[0].values), [1, -0.5, 3.5]);
+  // Version 1 (one f64 scale a record, no count) is read as before; its representation gets today's defaults.
+  const v1 = decodeArtifact(Uint8Array.from(handBuilt(Representation.parse({ kind: 'fixed', bits: 4, range: 'pow2', fractionBits: 1 }), 1)));
+  assert.equal(v1.version, 1);
+  assert.deepEqual(Array.from(v1.layers[0].values), [1, -0.5, 3.5]);
+  assert.deepEqual(Array.from(v1.layers[1].values), [2]);
+  assert.equal(v1.representation.kind === 'fixed' && v1.representation.granularity, 'layer');
+});
+
+test('per-channel steps and scales are stored one per output channel and decode as value = code × scales[i mod C]', () => {
+  const rng = new Rng(4);
+  // Output channels of very different spreads: per-channel ranges must follow each.
+  const values = Float32Array.from({ length: 5 * 3 }, (_, i) => rng.normal() * 10 ** ((i % 3) - 1));
+  const layers = [{ name: 'fc/kernel', shape: [5, 3], values }];
+  for (const input of [
+    { kind: 'fixed', bits: 6, range: 'maxabs', granularity: 'channel' },
+    { kind: 'fixed', bits: 6, range: 'pow2', granularity: 'channel' },
+    { kind: 'fixed', bits: 6, range: 'mse', granularity: 'channel' },
+    { kind: 'dictionary', bits: 3, granularity: 'channel' },
+    { kind: 'dictionary', bits: 3, scope: 'per-layer', granularity: 'channel' },
+  ] as const) {
+    const q = createQuantizer(Representation.parse(input));
+    const a = decodeArtifact(q.pack(layers));
+    const l = a.layers[0];
+    assert.equal(l.scales.length, 3, JSON.stringify(input));
+    // The three channels' scales differ by about 10x each.
+    assert.ok(l.scales[2] / l.scales[0] > 20, `${JSON.stringify(input)}: scales ${Array.from(l.scales)}`);
+    const dict = l.dictionary === null ? null : a.dictionaries[l.dictionary];
+    for (let i = 0; i < values.length; i++) assert.equal(l.values[i], f32((dict ? dict[l.codes![i]] : l.codes![i]) * l.scales[i % 3]));
+    assert.deepEqual(bitsOf(l.values), bitsOf(q.deploy(layers)[0]));
+    // Per-channel ranges approximate the small channel far better than one range for the layer does.
+    const perLayer = createQuantizer(Representation.parse({ ...input, granularity: 'layer' }));
+    const channel0Error = (d: Float32Array) => [0, 3, 6, 9, 12].reduce((e, i) => e + (values[i] - d[i]) ** 2, 0);
+    assert.ok(channel0Error(q.deploy(layers)[0]) < channel0Error(perLayer.deploy(layers)[0]) / 4, JSON.stringify(input));
+  }
+  assert.throws(
+    () => packArtifact({ representation: { kind: 'float32' }, layers: [{ name: 'x', shape: [2, 3], encoding: 'fixed', bits: 4, scales: [1, 2], codes: new Int32Array(6) }] }),
+    /2 scales for shape \[2, 3\]/,
+  );
 });
 
 test('dictionary artifacts carry their entries; decoded codes and scales match the quantizer', () => {
@@ -132,7 +186,7 @@ test('dictionary artifacts carry their entries; decoded codes and scales match t
   for (const scope of ['global', 'per-layer'] as const) {
     const repr = Representation.parse({ kind: 'dictionary', bits: 3, scope });
     const q = createQuantizer(repr) as import('../services/ml/src/representations/index.ts').DictionaryQuantizer;
-    const a = decodeArtifact(q.pack(layers, new Rng(1)));
+    const a = decodeArtifact(q.pack(layers));
     assert.equal(a.dictionaries.length, scope === 'global' ? 1 : 2);
     a.dictionaries.forEach((d, i) => assert.deepEqual(d, q.dictionaries[i]));
     a.layers.forEach((l, i) => {
@@ -145,22 +199,22 @@ test('dictionary artifacts carry their entries; decoded codes and scales match t
 
 test('malformed artifacts are refused with a clear ArtifactError', () => {
   const q = createQuantizer(Representation.parse({ kind: 'fixed', bits: 8 }));
-  const good = q.pack([{ name: 'w', shape: [2, 2], values: Float32Array.of(1, 2, 3, 4) }], new Rng(1), { meta: { model: 'mlp' } });
+  const good = q.pack([{ name: 'w', shape: [2, 2], values: Float32Array.of(1, 2, 3, 4) }], { meta: { model: 'mlp' } });
   const flipped = good.slice();
   flipped[good.length - 8] ^= 1;
   assert.throws(() => decodeArtifact(flipped), (e) => e instanceof ArtifactError && /CRC-32/.test(e.message));
   assert.throws(() => decodeArtifact(good.subarray(0, 20)), ArtifactError);
   assert.throws(() => decodeArtifact(new Uint8Array(3)), /magic "QLAB" missing/);
-  const v2 = good.slice();
-  v2[4] = 2;
-  assert.throws(() => decodeArtifact(v2), /version 2 is not supported/);
+  const v3 = good.slice();
+  v3[4] = 3;
+  assert.throws(() => decodeArtifact(v3), /version 3 is not supported/);
   // A Buffer that is a view into a larger pool decodes like a plain Uint8Array.
   const pooled = Buffer.concat([Buffer.alloc(7), Buffer.from(good)]).subarray(7);
   assert.deepEqual(Array.from(decodeArtifact(pooled).layers[0].values), Array.from(decodeArtifact(good).layers[0].values));
   // The writer refuses inconsistent records.
   assert.throws(() => packArtifact({ representation: { kind: 'float32' }, layers: [{ name: 'x', shape: [3], encoding: 'float32', values: new Float32Array(2) }] }), /2 values for shape \[3\]/);
   assert.throws(
-    () => packArtifact({ representation: { kind: 'float32' }, dictionaries: [Float32Array.of(0, 1)], layers: [{ name: 'x', shape: [1], encoding: 'dictionary', bits: 1, scale: 1, dictionary: 0, codes: Int32Array.of(2) }] }),
+    () => packArtifact({ representation: { kind: 'float32' }, dictionaries: [Float32Array.of(0, 1)], layers: [{ name: 'x', shape: [1], encoding: 'dictionary', bits: 1, scales: [1], dictionary: 0, codes: Int32Array.of(2) }] }),
     /code 2 outside its dictionary/,
   );
 });

@@ -35,7 +35,7 @@ test('submit --json prints the API response as one line; status and ls show it',
   const accepted = oneLine(sub.stdout);
   assert.equal(accepted.status, 'queued');
   const doc = await app.ql.runs.get(accepted.id);
-  assert.deepEqual(doc?.config.representation, { kind: 'dictionary', bits: 4, init: 'nonuniform', scope: 'global', refine: 0, refitEvery: 'epoch' });
+  assert.deepEqual(doc?.config.representation, { kind: 'dictionary', bits: 4, init: 'nonuniform', scope: 'global', refine: 0, refitEvery: 'epoch', granularity: 'layer' });
   assert.equal(doc?.config.training.epochs, 2);
 
   const [status, statusTable, ls] = await Promise.all([cli(['status', accepted.id, '--json']), cli(['status', accepted.id]), cli(['ls', '--json', '--kind', 'dictionary'])]);
@@ -57,7 +57,7 @@ test('sweep: comma lists expand on the API; --preset paper --budget small', asyn
   assert.equal(grid.code, 0, grid.stderr);
   const g = oneLine(grid.stdout);
   assert.equal(g.runs.length, (6 + 4) * 2 + 2);
-  const preset = await cli(['sweep', '--preset', 'paper', '--budget', 'small', '--dataset', 'mnist', '--epochs', '1']);
+  const preset = await cli(['sweep', '--preset', 'paper', '--budget', 'small', '--seeds', '1', '--dataset', 'mnist', '--epochs', '1']);
   assert.equal(preset.code, 0, preset.stderr);
   assert.match(preset.stdout, /^swp_\w+ {2}33 runs queued \(1 float32 baseline first\)/);
   const ls = await cli(['ls', '--sweeps']);
@@ -70,6 +70,8 @@ test('failures: non-zero exit and one line on stderr', async () => {
     [['submit', '--dataset', 'mnist', '--repr', 'fixed:40'], {}, /^quantlab: POST \/experiments: 400 invalid body at representation\.bits/, 1],
     [['submit', '--dataset', 'mnist', '--epochs', 'many'], {}, /--epochs must be a number/, 2],
     [['status', 'run_doesnotexist'], {}, /404 no experiment with id run_doesnotexist/, 1],
+    [['logs', 'run_doesnotexist'], {}, /^quantlab: GET \/experiments\/run_doesnotexist\/events: 404 no experiment with id run_doesnotexist/, 1],
+    [['submit', '--dataset', 'mnist', '--lr', '99', '--wait'], {}, /^quantlab: POST \/experiments: 400 /, 1],
     [['ls'], { QUANTLAB_TOKEN: 'wrong' }, /401 .*check QUANTLAB_TOKEN/, 1],
     [['ls'], { QUANTLAB_URL: 'http://127.0.0.1:9' }, /cannot reach the API at http:\/\/127\.0\.0\.1:9/, 1],
     [['sweep', '--preset', 'paper', '--repr', 'fixed:8'], {}, /leave out --repr/, 2],

@@ -29,7 +29,7 @@ test('--json prints exactly one line, a valid RunDocument of the completed run; 
   assert.ok(r.stdout.endsWith('}\n'));
   const doc = RunDocument.parse(JSON.parse(lines[0]));
   assert.equal(doc.status, 'completed');
-  assert.deepEqual(doc.config.representation, { kind: 'dictionary', bits: 4, scope: 'per-layer', init: 'uniform', refine: 0, refitEvery: 'epoch' });
+  assert.deepEqual(doc.config.representation, { kind: 'dictionary', bits: 4, scope: 'per-layer', init: 'uniform', refine: 0, refitEvery: 'epoch', granularity: 'layer' });
   assert.equal(doc.config.training.seed, 3);
   assert.equal(doc.epochs.length, 2);
   assert.equal(doc.metrics.backend, 'wasm');
@@ -75,12 +75,15 @@ test('--repr short forms', () => {
   assert.deepEqual(parseRepr('fixed:8'), { kind: 'fixed', bits: 8 });
   assert.deepEqual(parseRepr('fixed:6:pow2:stochastic:f7'), { kind: 'fixed', bits: 6, range: 'pow2', rounding: 'stochastic', fractionBits: 7 });
   assert.deepEqual(parseRepr('dictionary:4:nonuniform:r5:step:global'), { kind: 'dictionary', bits: 4, init: 'nonuniform', refine: 5, refitEvery: 'step', scope: 'global' });
+  assert.deepEqual(parseRepr('fixed:4:mse:channel'), { kind: 'fixed', bits: 4, range: 'mse', granularity: 'channel' });
+  assert.deepEqual(parseRepr('dictionary:3:per-layer:channel'), { kind: 'dictionary', bits: 3, scope: 'per-layer', granularity: 'channel' });
   assert.deepEqual(parseRepr('{"kind":"fixed","bits":4}'), { kind: 'fixed', bits: 4 });
   assert.throws(() => parseRepr('fixed:8:nearest:stochastic'), /sets rounding twice/);
 });
 
 test('--repr lists (for sweeps) expand inside one token, and float32 takes no options', () => {
   assert.deepEqual(parseRepr('fixed:2,4,8:nearest,stochastic', true), { kind: 'fixed', bits: [2, 4, 8], rounding: ['nearest', 'stochastic'] });
+  assert.deepEqual(parseRepr('fixed:4:maxabs,mse,pow2:layer,channel', true), { kind: 'fixed', bits: 4, range: ['maxabs', 'mse', 'pow2'], granularity: ['layer', 'channel'] });
   assert.throws(() => parseRepr('float32:8'), /float32 takes no options/);
   assert.throws(() => parseRepr('dictionary:4:uniform,global', true), /mixes options/);
 });

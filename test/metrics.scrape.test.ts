@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { parseEnv, type RunDocument } from '@quantlab/shared';
+import { lockKeyOf, parseEnv, type RunDocument } from '@quantlab/shared';
 import { buildApp } from '@quantlab/api/app';
 import { startWorker, type RunningWorker } from '@quantlab/worker';
 import { testEnv } from './helpers/redis.ts';
@@ -146,4 +146,22 @@ test('every series the Grafana dashboard (deploy/grafana/quantlab.json) draws is
   assert.ok(used.size >= 15, [...used].join(' '));
   for (const name of used) assert.ok(exported.has(name), `the dashboard draws ${name}, which nothing exports`);
   assert.ok(dashboard.panels.length >= 10);
+});
+
+test('a worker that lost its job lock counts the refused write', { timeout: 90_000 }, async () => {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/experiments',
+    headers: auth,
+    payload: { name: 'metrics fence', dataset: 'mnist', model: 'mlp', training: { epochs: 20, trainLimit: 300, testLimit: 100, batchSize: 50 } },
+  });
+  assert.equal(res.statusCode, 202);
+  const id = res.json().id as string;
+  const epochs = async () => ((await app.inject({ method: 'GET', url: `/experiments/${id}`, headers: auth })).json() as RunDocument).epochs.length;
+  await waitUntil('the first epoch', async () => (await epochs()) >= 1, 60_000, 100);
+  // Another worker "took" the job: its lock now holds someone else's token, so this worker's next write is refused.
+  await app.ql.redis.set(lockKeyOf(env, id), 'someone-else', 'PX', 60_000);
+  await waitUntil('the rejection is counted', async () => sample(await scrapeWorker(), 'quantlab_fenced_write_rejections_total') >= 1, 30_000, 200);
+  await app.ql.redis.del(lockKeyOf(env, id));
+  await app.inject({ method: 'DELETE', url: `/experiments/${id}`, headers: auth });
 });

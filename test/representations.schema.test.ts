@@ -23,16 +23,27 @@ test('invalid representations are refused with a clear message (issue 3, point 8
   refused({ kind: 'fixed', bits: 8, rounding: 'up' }, /rounding/);
   refused({ kind: 'dictionary', bits: 4, refine: 21 }, /refine/);
   refused({ kind: 'int8' }, /kind/);
+  refused({ kind: 'fixed', bits: 32, range: 'mse' }, /range "mse" takes bits 2..16/);
+  refused({ kind: 'fixed', bits: 8, range: 'pow2', fractionBits: 4, granularity: 'channel' }, /granularity "channel" does not apply/);
+  refused({ kind: 'dictionary', bits: 4, granularity: 'row' }, /granularity/);
 });
 
 test('valid representations are accepted with their defaults filled in', () => {
-  assert.deepEqual(config({ kind: 'fixed', bits: 32 }).data?.representation, { kind: 'fixed', bits: 32, range: 'maxabs', rounding: 'nearest' });
+  assert.deepEqual(config({ kind: 'fixed', bits: 32 }).data?.representation, { kind: 'fixed', bits: 32, range: 'maxabs', rounding: 'nearest', granularity: 'layer' });
   assert.deepEqual(config({ kind: 'fixed', bits: 4, range: 'pow2', fractionBits: 10 }).data?.representation, {
     kind: 'fixed',
     bits: 4,
     range: 'pow2',
     fractionBits: 10,
     rounding: 'nearest',
+    granularity: 'layer',
+  });
+  assert.deepEqual(config({ kind: 'fixed', bits: 6, range: 'mse', granularity: 'channel' }).data?.representation, {
+    kind: 'fixed',
+    bits: 6,
+    range: 'mse',
+    rounding: 'nearest',
+    granularity: 'channel',
   });
   assert.deepEqual(config({ kind: 'dictionary', bits: 10 }).data?.representation, {
     kind: 'dictionary',
@@ -41,6 +52,7 @@ test('valid representations are accepted with their defaults filled in', () => {
     init: 'uniform',
     refine: 0,
     refitEvery: 'epoch',
+    granularity: 'layer',
   });
   assert.equal(config(undefined).data?.representation.kind, 'float32');
 });

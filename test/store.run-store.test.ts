@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { ARTIFACT_FORMAT, CursorError, encodeCursor, ExperimentConfig, FenceLostError, LEGACY_ARTIFACT_FORMAT, newRunDocument, RunDocument, RunStore } from '@quantlab/shared';
+import { ARTIFACT_FORMAT, ARTIFACT_FORMAT_V1, CursorError, encodeCursor, ExperimentConfig, FenceLostError, LEGACY_ARTIFACT_FORMAT, newRunDocument, RunDocument, RunStore } from '@quantlab/shared';
 import { testEnv, keysUnder } from './helpers/redis.ts';
 
 const env = testEnv('run-store');
@@ -160,8 +160,9 @@ test('a run stored with the old artifact format name reads with the current one'
   const doc = newDoc();
   await store.create(doc);
   await redis.hset(store.keys.run(doc.id), 'artifact', JSON.stringify({ bytes: 12, format: LEGACY_ARTIFACT_FORMAT }));
-  assert.deepEqual((await store.get(doc.id))?.artifact, { bytes: 12, format: ARTIFACT_FORMAT });
-  assert.equal(ARTIFACT_FORMAT, 'quantlab-artifact/1');
+  // The legacy name was only ever written for format version 1 bytes.
+  assert.deepEqual((await store.get(doc.id))?.artifact, { bytes: 12, format: ARTIFACT_FORMAT_V1 });
+  assert.equal(ARTIFACT_FORMAT, 'quantlab-artifact/2');
   assert.equal(RunDocument.shape.artifact.parse({ bytes: 1, format: LEGACY_ARTIFACT_FORMAT })?.format, LEGACY_ARTIFACT_FORMAT, 'imports of old exports validate');
   assert.throws(() => RunDocument.shape.artifact.parse({ bytes: 1, format: 'something-else' }));
 });

@@ -102,8 +102,13 @@ test('preset paper: the full grid and the small budget', () => {
   assert.deepEqual(bits('fixed'), [2, 3, 4, 5, 6, 8, 10, 12, 16]);
   assert.deepEqual(bits('dictionary'), [1, 2, 3, 4, 5, 6, 7, 8]);
 
+  // The paper's fixed point is the Q-format.
+  assert.ok(full.runs.filter((r) => r.config.representation.kind === 'fixed').every((r) => r.config.representation.kind === 'fixed' && r.config.representation.range === 'pow2'));
+
   const small = planSweep(PresetSweepRequest.parse({ preset: 'paper', budget: 'small', base: { training: { epochs: 3 } } }));
-  assert.equal(small.runs.length, (8 + 8) * 2 + 1);
+  // Seeds 1, 2, 3 by default, as for the full grid.
+  assert.equal(small.runs.length, ((8 + 8) * 2 + 1) * 3);
+  assert.deepEqual([...new Set(small.runs.map((r) => r.config.training.seed))], [1, 2, 3]);
   const s = small.runs[0].config;
   assert.equal(s.dataset, 'fashion-mnist');
   assert.equal(s.training.augment, false);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ExperimentConfig, EpochMetrics, type ExperimentConfigInput } from '@quantlab/shared';
 import { initBackend, RunInputError, trainExperiment, type TrainOutcome, type TrainProgress } from '@quantlab/ml';
+import { decodeCheckpoint, encodeCheckpoint } from '../services/ml/src/training/checkpoint.ts';
 
 const cfg = (c: Partial<ExperimentConfigInput> & { training?: ExperimentConfigInput['training'] }) =>
   ExperimentConfig.parse({ dataset: 'synthetic', model: 'mlp', ...c });
@@ -95,5 +96,29 @@ test('shouldStop ends the run at a batch boundary with the finished epochs', asy
 
 test('a diverging run fails with a reason instead of reporting NaN metrics', async () => {
   const config = cfg({ training: { epochs: 8, learningRate: 10, momentum: 0.99, schedule: 'constant', trainLimit: 500, testLimit: 100 } });
-  await assert.rejects(trainExperiment({ config, dataDir: './data' }, {}), (e: Error) => e instanceof RunInputError && /diverged.*learningRate/.test(e.message));
+  await assert.rejects(
+    trainExperiment({ config, dataDir: './data' }, {}),
+    (e: Error) => e instanceof RunInputError && /^numerical fault in epoch \d+, step \d+ of 5: .*diverged.*learningRate/.test(e.message),
+  );
+});
+
+test('a NaN in the weights fails the run at the step it appears, naming the layer and the step', async () => {
+  for (const representation of [{ kind: 'float32' as const }, { kind: 'dictionary' as const, bits: 3 }]) {
+    const config = cfg({ representation, training: { epochs: 2, trainLimit: 300, testLimit: 100, seed: 4 } });
+    let checkpoint: Uint8Array | null = null;
+    await trainExperiment({ config: cfg({ representation, training: { ...config.training, epochs: 2 } }), dataDir: './data' }, {
+      onEpoch: (_e, c) => {
+        checkpoint ??= c;
+      },
+      shouldStop: () => (checkpoint ? 'shutdown' : null),
+    });
+    // The checkpoint after epoch 1 with one NaN in fc2/kernel (param 2 of the mlp): a damaged checkpoint, or what a
+    // diverging update leaves; the dictionary would otherwise fit on it and zero every entry.
+    const state = decodeCheckpoint(checkpoint!);
+    state.weights[2][7] = NaN;
+    await assert.rejects(
+      trainExperiment({ config, dataDir: './data', resumeFrom: encodeCheckpoint(state) }),
+      (e: Error) => e instanceof RunInputError && e.message.startsWith('numerical fault in epoch 2, step 1 of 3: the weights of layer fc2/kernel hold NaN (element 7)'),
+    );
+  }
 });

@@ -46,7 +46,7 @@ function setup(train: Train, opts: { closing?: boolean } = {}) {
     workerId: 'w1',
     runtime: { backend: 'cpu', tfjsVersion: '4.22.0' },
     store,
-    pool: { train: train as never },
+    pool: { train: train as never, ready: async () => ({ backend: 'cpu', tfjsVersion: '4.22.0' }), close: async () => {} },
     registry: registry as never,
     log: { debug: noop, info: noop, warn: noop, error: noop } as never,
     metrics: new Proxy({}, { get: () => noop }) as WorkerMetrics,

@@ -1,55 +1,55 @@
-/** A small client of the quantlab API for the CLI: QUANTLAB_URL (default http://127.0.0.1:3000), QUANTLAB_TOKEN. */
+/**
+ * The CLI's API client: the typed client generated from the OpenAPI document (@quantlab/client), pointed at
+ * QUANTLAB_URL (default http://127.0.0.1:3000) with QUANTLAB_TOKEN. A non-2xx answer or an unreachable API becomes a
+ * CliError with one line: the request, the status and the problem's detail.
+ */
+import { createApi, type Api } from '@quantlab/client';
 import { CliError } from './cli-error.ts';
+import { httpFetch } from './http-fetch.ts';
 
-export interface ApiResponse<T> {
-  status: number;
-  body: T;
-  /** The body as received, for --json (printed compact, as the API sent it). */
-  text: string;
+export function apiBase(): string {
+  return (process.env.QUANTLAB_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
 }
 
-export class ApiClient {
-  readonly base: string;
+export function api(): Api {
+  const base = apiBase();
+  const token = process.env.QUANTLAB_TOKEN ?? '';
+  // Requests time out after 30 s; event streams (which stay open for a run's lifetime) do not.
+  const timed = (req: Request) => httpFetch(req, req.headers.get('accept') === 'text/event-stream' ? undefined : { signal: AbortSignal.any([req.signal, AbortSignal.timeout(30_000)]) });
+  const client = createApi({ baseUrl: base, token: () => token, fetch: timed as typeof fetch });
+  client.use({
+    async onResponse({ request, response }) {
+      if (response.ok) return undefined;
+      let p: { title?: string; detail?: string } | null;
+      try {
+        p = (await response.clone().json()) as { title?: string; detail?: string } | null;
+      } catch {
+        p = null;
+      }
+      const url = new URL(request.url);
+      const hint = response.status === 401 ? (token ? ' (check QUANTLAB_TOKEN)' : ' (set QUANTLAB_TOKEN)') : '';
+      const message = `${request.method} ${url.pathname}${url.search}: ${response.status} ${p?.detail ?? p?.title ?? response.statusText}${hint}`.split('\n')[0];
+      // The status goes along: a follower (followRun) retries a 5xx, not a 4xx.
+      throw Object.assign(new CliError(message), { status: response.status });
+    },
+    onError({ error }) {
+      if (error instanceof CliError || (error as Error).name === 'AbortError') return undefined;
+      const e = error as { code?: string; message: string; cause?: { code?: string; message?: string } };
+      const cause = e.code ?? e.cause?.code ?? e.cause?.message ?? e.message;
+      return new CliError(`cannot reach the API at ${base} (${cause}); start it with npm start or set QUANTLAB_URL`);
+    },
+  });
+  return client;
+}
 
-  constructor(
-    base = process.env.QUANTLAB_URL ?? 'http://127.0.0.1:3000',
-    private readonly token = process.env.QUANTLAB_TOKEN ?? '',
-  ) {
-    this.base = base.replace(/\/+$/, '');
-  }
-
-  /** Sends a request; a non-2xx answer becomes a CliError with the problem's one-line detail. */
-  async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
-    const h: Record<string, string> = { accept: 'application/json', ...headers };
-    if (this.token) h.authorization = `Bearer ${this.token}`;
-    if (body !== undefined) h['content-type'] = 'application/json';
-    let res: Response;
-    try {
-      res = await fetch(`${this.base}${path}`, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
-    } catch (err) {
-      const c = (err as { cause?: { code?: string; message?: string } }).cause;
-      const cause = c?.code ?? c?.message ?? (err as Error).message;
-      throw new CliError(`cannot reach the API at ${this.base} (${cause}); start it with npm start or set QUANTLAB_URL`);
-    }
-    const text = await res.text();
-    let parsed: unknown = null;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      parsed = null;
-    }
-    if (!res.ok) {
-      const p = parsed as { title?: string; detail?: string } | null;
-      const hint = res.status === 401 ? (this.token ? ' (check QUANTLAB_TOKEN)' : ' (set QUANTLAB_TOKEN)') : '';
-      throw new CliError(`${method} ${path}: ${res.status} ${p?.detail ?? p?.title ?? res.statusText}${hint}`.split('\n')[0]);
-    }
-    return { status: res.status, body: parsed as T, text };
-  }
+/** The body of an answer the middleware let through (a 2xx one). */
+export function body<T>(r: { data?: T }): T {
+  return r.data as T;
 }
 
 /** --json output: the API's response body as one compact line. */
-export function printJson(text: string): void {
-  process.stdout.write(JSON.stringify(JSON.parse(text)) + '\n');
+export function printJson(body: unknown): void {
+  process.stdout.write(JSON.stringify(body) + '\n');
 }
 
 /** A plain-text table: columns padded to their widest cell; numbers right-aligned. */

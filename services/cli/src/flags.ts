@@ -26,6 +26,7 @@ export const CONFIG_OPTIONS = {
   keep: { type: 'boolean' },
   file: { type: 'string' },
   'idempotency-key': { type: 'string' },
+  wait: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -83,7 +84,7 @@ export function parseRepr(text: string, lists = false): Record<string, unknown> 
   const r: Record<string, unknown> = { kind, bits: one(bits.map(Number)) };
   const keyOf = (t: string): [string, unknown] => {
     if (kind === 'fixed') {
-      if (t === 'pow2' || t === 'maxabs') return ['range', t];
+      if (t === 'pow2' || t === 'maxabs' || t === 'mse') return ['range', t];
       if (t === 'nearest' || t === 'stochastic') return ['rounding', t];
       if (/^f-?\d+$/.test(t)) return ['fractionBits', Number(t.slice(1))];
     } else {
@@ -92,6 +93,7 @@ export function parseRepr(text: string, lists = false): Record<string, unknown> 
       if (/^r\d+$/.test(t)) return ['refine', Number(t.slice(1))];
       if (t === 'step' || t === 'epoch') return ['refitEvery', t];
     }
+    if (t === 'layer' || t === 'channel') return ['granularity', t];
     throw new CliError(`--repr ${kind}: unknown option "${t}"`, 2);
   };
   for (const token of rest) {

@@ -1,58 +1,23 @@
-import type { Problem } from '@quantlab/shared/schemas/problem';
-import type { RunDocument, RunList } from '@quantlab/shared/schemas/run';
-import type { ExperimentAccepted, CancelResult } from '@quantlab/shared/schemas/api';
-import type { PresetInfo, SweepAccepted, SweepDocument, SweepList } from '@quantlab/shared/schemas/sweep';
-import { authHeaders } from './token.ts';
+/**
+ * The dashboard's API calls: the typed client generated from the OpenAPI document (@quantlab/client), on this
+ * page's origin, with the token from the browser's storage. A 401 is announced so the token field lights up.
+ */
+import { ApiError, createApi, ok, readEvents, type JsonBody, type paths, type ServerEvent } from '@quantlab/client';
+import { getToken } from './token.ts';
 
-/** A failed API call: the HTTP status and, when the API sent one, its problem+json body (zod issues included). */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly problem: Problem | null,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { ApiError };
 
-/** Fetch with the token header; non-2xx responses become ApiError. A 401 is announced so the token field lights up. */
-export async function apiFetch(path: string, init: RequestInit = {}): Promise<Response> {
-  const headers = { Accept: 'application/json', ...authHeaders(), ...(init.headers as Record<string, string> | undefined) };
-  let res: Response;
-  try {
-    res = await fetch(path, { ...init, headers });
-  } catch (e) {
-    if ((e as Error).name === 'AbortError') throw e;
-    throw new ApiError(0, null, `cannot reach the API (${(e as Error).message})`);
-  }
-  if (res.ok) return res;
-  let problem: Problem | null = null;
-  try {
-    const body = await res.json();
-    if (body && typeof body === 'object' && 'status' in body) problem = body as Problem;
-  } catch {
-    /* not JSON: keep the status line */
-  }
-  if (res.status === 401) window.dispatchEvent(new CustomEvent('quantlab:unauthorized'));
-  const message = problem ? `${problem.title}: ${problem.detail}` : `${res.status} ${res.statusText}`;
-  throw new ApiError(res.status, problem, message);
-}
-
-async function json<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const res = await apiFetch(path, init);
-  return (await res.json()) as T;
-}
-
-function post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-  return json<T>(path, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body), headers: body === undefined ? {} : { 'Content-Type': 'application/json' }, signal });
-}
-
-function query(params: Record<string, string | number | undefined>): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
-  const s = q.toString();
-  return s ? `?${s}` : '';
-}
+const client = createApi({ baseUrl: '', token: () => getToken() || undefined });
+client.use({
+  onResponse({ response }) {
+    if (response.status === 401) window.dispatchEvent(new CustomEvent('quantlab:unauthorized'));
+    return undefined;
+  },
+  onError({ error }) {
+    if ((error as Error).name === 'AbortError') return undefined;
+    return new ApiError(0, null, `cannot reach the API (${(error as Error).message})`);
+  },
+});
 
 export interface RunFilters {
   status?: string;
@@ -63,22 +28,38 @@ export interface RunFilters {
   limit?: number;
 }
 
+type RunQuery = paths['/experiments']['get']['parameters']['query'];
+
+const path = (id: string) => ({ path: { id } });
+
 export const api = {
-  listRuns: (f: RunFilters, signal?: AbortSignal) => json<RunList>(`/experiments${query({ ...f })}`, { signal }),
-  getRun: (id: string, signal?: AbortSignal) => json<RunDocument>(`/experiments/${encodeURIComponent(id)}`, { signal }),
-  createRun: (body: unknown) => post<ExperimentAccepted>('/experiments', body),
-  cancelRun: (id: string) => post<CancelResult>(`/experiments/${encodeURIComponent(id)}/cancel`, undefined),
-  listSweeps: (f: { cursor?: string; limit?: number }, signal?: AbortSignal) => json<SweepList>(`/sweeps${query({ ...f })}`, { signal }),
-  getSweep: (id: string, signal?: AbortSignal) => json<SweepDocument>(`/sweeps/${encodeURIComponent(id)}`, { signal }),
-  createSweep: (body: unknown) => post<SweepAccepted>('/sweeps', body),
-  cancelSweep: (id: string) => post<unknown>(`/sweeps/${encodeURIComponent(id)}/cancel`, undefined),
-  presets: (signal?: AbortSignal) => json<{ items: PresetInfo[] }>('/presets', { signal }),
+  listRuns: async (f: RunFilters, signal?: AbortSignal) => ok(await client.GET('/experiments', { params: { query: f as RunQuery }, signal })),
+  getRun: async (id: string, signal?: AbortSignal) => ok(await client.GET('/experiments/{id}', { params: path(id), signal })),
+  createRun: async (body: unknown) => ok(await client.POST('/experiments', { body: body as JsonBody<'/experiments', 'post'> })),
+  cancelRun: async (id: string) => ok(await client.POST('/experiments/{id}/cancel', { params: path(id) })),
+  listSweeps: async (f: { cursor?: string; limit?: number }, signal?: AbortSignal) => ok(await client.GET('/sweeps', { params: { query: f }, signal })),
+  getSweep: async (id: string, signal?: AbortSignal) => ok(await client.GET('/sweeps/{id}', { params: path(id), signal })),
+  createSweep: async (body: unknown) => ok(await client.POST('/sweeps', { body: body as JsonBody<'/sweeps', 'post'> })),
+  cancelSweep: async (id: string) => ok(await client.POST('/sweeps/{id}/cancel', { params: path(id) })),
+  presets: async (signal?: AbortSignal) => ok(await client.GET('/presets', { signal })),
   /** The packed compact model as a Blob (fetched with the token, so it works with API_TOKEN set). */
   async artifact(id: string): Promise<{ blob: Blob; filename: string }> {
-    const res = await apiFetch(`/experiments/${encodeURIComponent(id)}/artifact`, { headers: { Accept: '*/*' } });
-    const cd = res.headers.get('content-disposition') ?? '';
+    const r = await client.GET('/experiments/{id}/artifact', { params: path(id), parseAs: 'blob', headers: { Accept: '*/*' } });
+    const blob = ok(r) as unknown as Blob;
+    const cd = r.response.headers.get('content-disposition') ?? '';
     const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(cd);
-    return { blob: await res.blob(), filename: m ? decodeURIComponent(m[1]) : `${id}.qlm` };
+    return { blob, filename: m ? decodeURIComponent(m[1]) : `${id}.qlm` };
+  },
+  /** A run's Server-Sent Events until the server ends the stream; stops quietly when `signal` aborts. */
+  async events(id: string, onEvent: (e: ServerEvent) => void, signal: AbortSignal): Promise<void> {
+    const r = await client.GET('/experiments/{id}/events', { params: path(id), parseAs: 'stream', headers: { Accept: 'text/event-stream' }, signal });
+    const body = ok(r) as ReadableStream<Uint8Array> | null;
+    if (!body) return;
+    try {
+      await readEvents(body, onEvent);
+    } catch (e) {
+      if (!signal.aborted) throw e;
+    }
   },
 };
 

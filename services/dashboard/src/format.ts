@@ -59,15 +59,24 @@ export function bitsLabel(r: Representation): string {
   return r.kind === 'float32' ? '32' : String(r.bits);
 }
 
+/** What a fixed-point range is: maxabs and mse are linear quantization, pow2 the paper's Q-format. */
+const RANGE_NAMES: Record<string, string> = { maxabs: 'linear (max-abs)', mse: 'linear (MSE)', pow2: 'Q-format' };
+
+/** A fixed series' range part (`maxabs`, `pow2:f6`, `mse:channel`) with the range named. */
+function rangePart(part: string): string {
+  const [range, ...tail] = part.split(':');
+  return RANGE_NAMES[range] ? [RANGE_NAMES[range], ...tail].join(' ') : part;
+}
+
 /** The representation without bits, as a short readable phrase. */
 export function reprLabel(r: Representation): string {
   switch (r.kind) {
     case 'float32':
       return 'float32';
     case 'fixed':
-      return `fixed · ${r.range}${r.fractionBits === undefined ? '' : ` f${r.fractionBits}`} · ${r.rounding}`;
+      return `fixed · ${RANGE_NAMES[r.range]}${r.fractionBits === undefined ? '' : ` f${r.fractionBits}`} · ${r.rounding}${r.granularity === 'channel' ? ' · per channel' : ''}`;
     case 'dictionary':
-      return `dictionary · ${r.scope} · ${r.init}${r.refine ? ` · ${r.refine} Lloyd` : ''}`;
+      return `dictionary · ${r.scope} · ${r.init}${r.refine ? ` · ${r.refine} Lloyd` : ''}${r.granularity === 'channel' ? ' · per channel' : ''}`;
   }
 }
 
@@ -78,7 +87,7 @@ export function seriesLabel(series: string): string {
   const [kind, ...rest] = parts;
   if (kind === 'float32') return `float32 (${phase})`;
   const name = kind === 'fixed' ? 'Fixed point' : kind === 'dictionary' ? 'Dictionary' : kind;
-  const details = rest.filter((p) => p !== 'r0' && p !== 'epoch');
+  const details = rest.filter((p) => p !== 'r0' && p !== 'epoch').map((p) => (kind === 'fixed' ? rangePart(p) : p));
   return `${name} ${details.join(' ')} · ${phase}`;
 }
 

@@ -18,7 +18,7 @@ import {
 } from '@quantlab/shared';
 import { createLogger, type Logger } from './log.ts';
 import { checkHandlers, createHandlers, type JobHandlers } from './jobs/handlers.ts';
-import { TrainingPool, type StopFlag, type ThreadRuntime, type ThreadTestHooks } from './training/pool.ts';
+import { TrainingPool, type StopFlag, type ThreadRuntime, type ThreadTestHooks, type Trainer } from './training/pool.ts';
 import type { WorkerContext } from './jobs/context.ts';
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics.ts';
 
@@ -28,12 +28,14 @@ export interface WorkerOptions {
   heartbeatMs?: number;
   /** Tests only: hooks into the training threads (see ThreadTestHooks). */
   testHooks?: ThreadTestHooks;
+  /** Trains the runs; default: WORKER_CONCURRENCY training threads on TFJS_BACKEND. The scale bench simulates it. */
+  pool?: Trainer;
 }
 
 export interface RunningWorker {
   id: string;
   /** The training threads; fault tests end them to play a thread that crashed. */
-  pool: TrainingPool;
+  pool: Trainer;
   metrics: WorkerMetrics;
   /** Where GET /metrics answers (METRICS_PORT set), else null. */
   metricsUrl: string | null;
@@ -54,7 +56,7 @@ function servableDatasets(dataDir: string): (typeof DATASETS)[number][] {
 export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const id = opts.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = opts.log ?? createLogger(env.LOG_LEVEL, { worker: id });
-  const pool = new TrainingPool(env.WORKER_CONCURRENCY, env.TFJS_BACKEND, opts.testHooks);
+  const pool = opts.pool ?? new TrainingPool(env.WORKER_CONCURRENCY, env.TFJS_BACKEND, opts.testHooks);
   let runtime: ThreadRuntime;
   try {
     runtime = await pool.ready();

@@ -31,7 +31,7 @@ const events: FastifyPluginAsyncZod<EventsOptions> = async (app, opts) => {
         operationId: 'streamExperimentEvents',
         summary: 'Live events of a run (Server-Sent Events)',
         description:
-          'text/event-stream: `snapshot` (the RunDocument), then `status`, `progress` and `epoch` events; heartbeat comments; closes after a final status. With API_TOKEN set, send the bearer header (fetch streams) or `?token=` from /experiments/:id/events/token (EventSource).',
+          'text/event-stream: `snapshot` (the RunDocument), then `status`, `progress` and `epoch` events; heartbeat comments; closes after a final status. Event ids count epochs (the snapshot\'s is its last epoch): a client that reconnects with Last-Event-ID gets a fresh snapshot holding every epoch, those after its id being the ones it missed. With API_TOKEN set, send the bearer header (fetch streams) or `?token=` from /experiments/:id/events/token (EventSource).',
         tags: ['experiments'],
         params: IdParams,
         querystring: z.strictObject({ token: z.string().max(200).optional() }),
@@ -53,7 +53,7 @@ const events: FastifyPluginAsyncZod<EventsOptions> = async (app, opts) => {
         } catch {
           return;
         }
-        res.write(`event: ${event.type}\ndata: ${msg}\n\n`);
+        res.write(`${event.type === 'epoch' ? `id: ${event.epoch.epoch}\n` : ''}event: ${event.type}\ndata: ${msg}\n\n`);
         if (event.type === 'status' && FINAL_STATUSES.includes(event.status)) finish();
       };
       // Subscribe before reading the document, so nothing that happens in between is lost.
@@ -90,7 +90,7 @@ const events: FastifyPluginAsyncZod<EventsOptions> = async (app, opts) => {
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
-      res.write(`retry: 3000\nevent: snapshot\ndata: ${JSON.stringify(doc)}\n\n`);
+      res.write(`retry: 3000\nid: ${doc.epochs.at(-1)?.epoch ?? 0}\nevent: snapshot\ndata: ${JSON.stringify(doc)}\n\n`);
       if (FINAL_STATUSES.includes(doc.status)) return finish();
       for (const msg of pending.splice(0)) write(msg);
     },

@@ -1,5 +1,5 @@
 /** `quantlab cancel ID`: a queued run never starts; a running one stops at its next batch. A sweep id cancels all its runs. */
-import { ApiClient, printJson } from '../api-client.ts';
+import { api as client, body, printJson } from '../api-client.ts';
 import { onePositional, parseFlags } from '../flags.ts';
 
 export async function run(argv: string[]): Promise<number> {
@@ -9,15 +9,15 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const id = onePositional(positionals, 'cancel', 'one run or sweep id');
-  const api = new ApiClient();
+  const api = client();
   if (id.startsWith('swp_')) {
-    const res = await api.request<{ cancelled: number; cancelRequested: number }>('POST', `/sweeps/${encodeURIComponent(id)}/cancel`);
-    if (f.json) printJson(res.text);
-    else process.stdout.write(`${id}: ${res.body.cancelled} queued runs cancelled, ${res.body.cancelRequested} running runs stopping\n`);
+    const res = body(await api.POST('/sweeps/{id}/cancel', { params: { path: { id } } }));
+    if (f.json) printJson(res);
+    else process.stdout.write(`${id}: ${res.cancelled} queued runs cancelled, ${res.cancelRequested} running runs stopping\n`);
     return 0;
   }
-  const res = await api.request<{ status: string; cancelRequested: boolean }>('POST', `/experiments/${encodeURIComponent(id)}/cancel`);
-  if (f.json) printJson(res.text);
-  else process.stdout.write(res.body.cancelRequested ? `${id}: stopping at its next batch\n` : `${id}: ${res.body.status}\n`);
+  const res = body(await api.POST('/experiments/{id}/cancel', { params: { path: { id } } }));
+  if (f.json) printJson(res);
+  else process.stdout.write(res.cancelRequested ? `${id}: stopping at its next batch\n` : `${id}: ${res.status}\n`);
   return 0;
 }

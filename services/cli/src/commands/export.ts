@@ -1,6 +1,6 @@
 /** `quantlab export SWEEP_ID > sweep.json`: a sweep, its run documents and artifacts, to import on another cluster. */
 import { writeFileSync } from 'node:fs';
-import { ApiClient } from '../api-client.ts';
+import { api, body } from '../api-client.ts';
 import { onePositional, parseFlags } from '../flags.ts';
 
 const HELP = `usage: quantlab export SWEEP_ID [--out FILE]
@@ -14,13 +14,14 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const id = onePositional(positionals, 'export', 'one sweep id');
-  const res = await new ApiClient().request<{ runs: unknown[] }>('GET', `/sweeps/${encodeURIComponent(id)}/export`);
+  // The text as received: an export carries every artifact in base64, so it is not parsed and printed again.
+  const text = body(await api().GET('/sweeps/{id}/export', { params: { path: { id } }, parseAs: 'text' }));
   if (typeof f.out === 'string') {
-    writeFileSync(f.out, res.text);
-    process.stderr.write(`wrote ${f.out}: sweep ${id} with ${res.body.runs.length} runs\n`);
+    writeFileSync(f.out, text);
+    process.stderr.write(`wrote ${f.out}: sweep ${id} with ${(JSON.parse(text) as { runs: unknown[] }).runs.length} runs\n`);
   } else {
     // Wait until the pipe took it all: main() exits right after, which would cut a large export short.
-    await new Promise<void>((resolve, reject) => process.stdout.write(res.text.endsWith('\n') ? res.text : res.text + '\n', (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) => process.stdout.write(text.endsWith('\n') ? text : text + '\n', (e) => (e ? reject(e) : resolve())));
   }
   return 0;
 }

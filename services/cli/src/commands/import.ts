@@ -1,7 +1,7 @@
 /** `quantlab import sweep.json`: loads a sweep written by `quantlab export`; statuses are kept, nothing is queued. */
 import { readFileSync } from 'node:fs';
-import type { ImportResult } from '@quantlab/shared';
-import { ApiClient, printJson } from '../api-client.ts';
+import type { JsonBody } from '@quantlab/client';
+import { api, body, printJson } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
 import { onePositional, parseFlags } from '../flags.ts';
 
@@ -21,15 +21,14 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const file = onePositional(positionals, 'import', 'one file');
-  let data: unknown;
+  let data: JsonBody<'/import', 'post'>;
   try {
-    data = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8'));
+    data = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8')) as typeof data;
   } catch (e) {
     throw new CliError(`${file}: ${(e as Error).message.split('\n')[0]}`, 2);
   }
-  const query = f['same-ids'] ? '?ids=same' : '';
-  const res = await new ApiClient().request<ImportResult>('POST', `/import${query}`, data);
-  if (f.json) printJson(res.text);
-  else process.stdout.write(`imported sweep ${res.body.id} with ${res.body.runs.length} runs\n`);
+  const res = body(await api().POST('/import', { params: { query: f['same-ids'] ? { ids: 'same' } : {} }, body: data }));
+  if (f.json) printJson(res);
+  else process.stdout.write(`imported sweep ${res.id} with ${res.runs.length} runs\n`);
   return 0;
 }

@@ -1,7 +1,6 @@
 /** `quantlab ls`: runs newest first (filters, pages), or sweeps with --sweeps. */
-import type { RunList, SweepList } from '@quantlab/shared';
-import { labelOf } from '@quantlab/shared';
-import { ApiClient, pct, printJson, table } from '../api-client.ts';
+import { labelOf } from '@quantlab/shared/schemas/label';
+import { api as client, body, pct, printJson, table } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
 import { parseFlags } from '../flags.ts';
 
@@ -27,30 +26,30 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length) throw new CliError(`ls takes no arguments, got "${positionals[0]}" (quantlab ls --help)`, 2);
-  const q = new URLSearchParams();
+  const q: Record<string, string> = {};
   const keys = f.sweeps ? ['limit', 'cursor'] : ['status', 'sweep', 'dataset', 'kind', 'limit', 'cursor'];
   for (const k of Object.keys(OPTIONS)) {
     if (typeof f[k] !== 'string') continue;
     if (!keys.includes(k)) throw new CliError(`--${k} does not go with --sweeps`, 2);
-    q.set(k, f[k] as string);
+    q[k] = f[k] as string;
   }
-  const qs = q.size ? `?${q}` : '';
-  const api = new ApiClient();
+  const api = client();
   if (f.sweeps) {
-    const res = await api.request<SweepList>('GET', `/sweeps${qs}`);
-    if (f.json) return printJson(res.text), 0;
-    process.stdout.write(table(['id', 'status', 'runs', 'done', 'created', 'name'], res.body.items.map((s) => [s.id, s.status, s.runIds.length, s.counts.completed, s.createdAt.slice(0, 19), s.name])) + '\n');
-    if (res.body.nextCursor) process.stdout.write(`more: quantlab ls --sweeps --cursor ${res.body.nextCursor}\n`);
+    // The API checks the values (limit is a number, cursor its own): its problem detail is the message.
+    const res = body(await api.GET('/sweeps', { params: { query: q as { limit?: number } } }));
+    if (f.json) return printJson(res), 0;
+    process.stdout.write(table(['id', 'status', 'runs', 'done', 'created', 'name'], res.items.map((s) => [s.id, s.status, s.runIds.length, s.counts.completed, s.createdAt.slice(0, 19), s.name])) + '\n');
+    if (res.nextCursor) process.stdout.write(`more: quantlab ls --sweeps --cursor ${res.nextCursor}\n`);
     return 0;
   }
-  const res = await api.request<RunList>('GET', `/experiments${qs}`);
-  if (f.json) return printJson(res.text), 0;
+  const res = body(await api.GET('/experiments', { params: { query: q as { limit?: number } } }));
+  if (f.json) return printJson(res), 0;
   process.stdout.write(
     table(
       ['id', 'status', 'progress', 'dataset', 'model', 'repr', 'phase', 'test acc', 'relative', 'name'],
-      res.body.items.map((d) => [d.id, d.status, `${Math.round(d.progress.fraction * 100)}%`, d.config.dataset, d.config.model, labelOf(d.config.representation), d.config.phase, pct(d.metrics.testAccuracy), pct(d.metrics.relativeAccuracy), d.name]),
+      res.items.map((d) => [d.id, d.status, `${Math.round(d.progress.fraction * 100)}%`, d.config.dataset, d.config.model, labelOf(d.config.representation), d.config.phase, pct(d.metrics.testAccuracy), pct(d.metrics.relativeAccuracy), d.name]),
     ) + '\n',
   );
-  if (res.body.nextCursor) process.stdout.write(`more: repeat with --cursor ${res.body.nextCursor}\n`);
+  if (res.nextCursor) process.stdout.write(`more: repeat with --cursor ${res.nextCursor}\n`);
   return 0;
 }

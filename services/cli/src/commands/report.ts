@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ApiClient } from '../api-client.ts';
+import { api, body } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
 import { relativeAccuracyChart, sweepReportMarkdown, type SweepForReport } from '../report/sweep-report.ts';
 
@@ -10,7 +10,7 @@ Writes a Markdown report of a sweep (table, figure, fewest bits keeping 99% / 98
 Reads the sweep from QUANTLAB_URL (default http://127.0.0.1:3000) with QUANTLAB_TOKEN.`;
 
 async function fetchSweep(id: string): Promise<SweepForReport> {
-  return (await new ApiClient().request<SweepForReport>('GET', `/sweeps/${encodeURIComponent(id)}`)).body;
+  return body(await api().GET('/sweeps/{id}', { params: { path: { id } } })) as SweepForReport;
 }
 
 export async function run(argv: string[]): Promise<number> {

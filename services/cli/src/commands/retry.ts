@@ -1,6 +1,5 @@
 /** `quantlab retry ID`: queues a failed or cancelled run again (a sweep id: every failed or cancelled run of it). */
-import type { RetryAccepted, SweepRetryResult } from '@quantlab/shared';
-import { ApiClient, printJson } from '../api-client.ts';
+import { api as client, body, printJson } from '../api-client.ts';
 import { onePositional, parseFlags } from '../flags.ts';
 
 const HELP = `usage: quantlab retry ID [--json]
@@ -14,16 +13,16 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const id = onePositional(positionals, 'retry', 'one run or sweep id');
-  const api = new ApiClient();
+  const api = client();
   if (id.startsWith('swp_')) {
-    const res = await api.request<SweepRetryResult>('POST', `/sweeps/${encodeURIComponent(id)}/retry`);
-    if (f.json) printJson(res.text);
-    else if (res.body.runs.length === 0) process.stdout.write(`${id}: no failed or cancelled run to retry\n`);
-    else for (const r of res.body.runs) process.stdout.write(`${r.id}  (retry of ${r.retryOf})\n`);
+    const res = body(await api.POST('/sweeps/{id}/retry', { params: { path: { id } } }));
+    if (f.json) printJson(res);
+    else if (res.runs.length === 0) process.stdout.write(`${id}: no failed or cancelled run to retry\n`);
+    else for (const r of res.runs) process.stdout.write(`${r.id}  (retry of ${r.retryOf})\n`);
     return 0;
   }
-  const res = await api.request<RetryAccepted>('POST', `/experiments/${encodeURIComponent(id)}/retry`);
-  if (f.json) printJson(res.text);
-  else process.stdout.write(`${res.body.id}  (retry of ${res.body.retryOf}, ${res.body.status})\n`);
+  const res = body(await api.POST('/experiments/{id}/retry', { params: { path: { id } } }));
+  if (f.json) printJson(res);
+  else process.stdout.write(`${res.id}  (retry of ${res.retryOf}, ${res.status})\n`);
   return 0;
 }

@@ -1,5 +1,5 @@
 /** `quantlab rm ID...`: deletes runs or sweeps and everything stored for them; a running run is cancelled first. */
-import { ApiClient } from '../api-client.ts';
+import { api as client } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
 import { parseFlags } from '../flags.ts';
 
@@ -14,10 +14,11 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (ids.length === 0) throw new CliError('rm takes one or more run or sweep ids (quantlab rm --help)', 2);
-  const api = new ApiClient();
+  const api = client();
   for (const id of ids) {
     const kind = id.startsWith('swp_') ? 'sweep' : 'run';
-    await api.request('DELETE', `/${kind === 'sweep' ? 'sweeps' : 'experiments'}/${encodeURIComponent(id)}`);
+    const params = { path: { id } };
+    await (kind === 'sweep' ? api.DELETE('/sweeps/{id}', { params }) : api.DELETE('/experiments/{id}', { params }));
     process.stdout.write(f.json ? JSON.stringify({ id, deleted: true }) + '\n' : `deleted ${kind} ${id}\n`);
   }
   return 0;

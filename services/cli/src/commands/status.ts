@@ -1,11 +1,14 @@
 /** `quantlab status ID`: a run (run_…) with its epochs, or a sweep (swp_…) with its summary. */
-import type { RunDocument, SweepDocument } from '@quantlab/shared';
-import { labelOf } from '@quantlab/shared';
-import { ApiClient, pct, printJson, table } from '../api-client.ts';
+import type { RunDocument, SweepDocument } from '@quantlab/client';
+import { labelOf } from '@quantlab/shared/schemas/label';
+import { api as client, body, pct, table } from '../api-client.ts';
+import { Progress, followRunToEnd, followSweepToEnd, outcomeLine } from '../follow.ts';
+import { CliError } from '../cli-error.ts';
 import { onePositional, parseFlags } from '../flags.ts';
 
-const USAGE = `usage: quantlab status ID [--json]
-  ID is a run id (run_…) or a sweep id (swp_…). --json prints the API's document as one line.`;
+const USAGE = `usage: quantlab status ID [--json] [--follow]
+  ID is a run id (run_…) or a sweep id (swp_…). --json prints the API's document as one line.
+  --follow  keep going: a run's epochs as they arrive (a sweep's counts), until it ends; exit 0 only if it completed`;
 
 export function runLines(d: RunDocument): string {
   const m = d.metrics;
@@ -40,16 +43,33 @@ export function sweepLines(s: SweepDocument): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: f, positionals } = parseFlags(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, 'status');
+  const { values: f, positionals } = parseFlags(argv, { json: { type: 'boolean' }, follow: { type: 'boolean', short: 'f' }, help: { type: 'boolean', short: 'h' } }, 'status');
   if (f.help) {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
   const id = onePositional(positionals, 'status', 'one run or sweep id');
-  const api = new ApiClient();
-  const sweep = id.startsWith('swp_');
-  const res = await api.request<RunDocument | SweepDocument>('GET', `/${sweep ? 'sweeps' : 'experiments'}/${encodeURIComponent(id)}`);
-  if (f.json) printJson(res.text);
-  else process.stdout.write((sweep ? sweepLines(res.body as SweepDocument) : runLines(res.body as RunDocument)) + '\n');
+  const api = client();
+  const params = { path: { id } };
+  if (f.follow && f.json) throw new CliError('--follow prints lines; leave out --json', 2);
+  if (f.follow && id.startsWith('swp_')) {
+    const s = await followSweepToEnd(api, id, new Progress());
+    process.stdout.write(sweepLines(s) + '\n');
+    return s.runs.every((r) => r.status === 'completed') ? 0 : 1;
+  }
+  if (f.follow) {
+    // The document as it stands (without its epoch table), then each epoch as it arrives.
+    const first = (d: RunDocument) => process.stdout.write(runLines({ ...d, epochs: [] }) + '\n\n');
+    const d = await followRunToEnd(api, id, { epochLines: true, progress: new Progress(process.stdout), first });
+    process.stdout.write(outcomeLine(d) + '\n');
+    return d.status === 'completed' ? 0 : 1;
+  }
+  if (id.startsWith('swp_')) {
+    const s = body(await api.GET('/sweeps/{id}', { params }));
+    process.stdout.write((f.json ? JSON.stringify(s) : sweepLines(s)) + '\n');
+  } else {
+    const d = body(await api.GET('/experiments/{id}', { params }));
+    process.stdout.write((f.json ? JSON.stringify(d) : runLines(d)) + '\n');
+  }
   return 0;
 }

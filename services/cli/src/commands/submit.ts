@@ -2,7 +2,9 @@
  * `quantlab submit`: queue one experiment on the API. Flags build the request body; the API validates it (the same
  * shared schema), so its problem detail is what the user sees when something is wrong.
  */
-import { ApiClient, printJson } from '../api-client.ts';
+import type { JsonBody } from '@quantlab/client';
+import { api, body as answer, printJson } from '../api-client.ts';
+import { Progress, followRunToEnd, outcomeLine } from '../follow.ts';
 import { CliError } from '../cli-error.ts';
 import { CONFIG_OPTIONS, defined, num, parseFlags, parseRepr, readJsonFile, trainingFlags } from '../flags.ts';
 
@@ -11,12 +13,14 @@ const USAGE = `usage: quantlab submit --dataset NAME [options]
 
   --dataset mnist|fashion-mnist|cifar10|synthetic
   --model cnn5|mlp  --phase training|inference
-  --repr REPR       float32, fixed:BITS[:pow2|maxabs][:nearest|stochastic], dictionary:BITS[:global|per-layer]
+  --repr REPR       float32, fixed:BITS[:pow2|maxabs|mse][:nearest|stochastic][:layer|channel], dictionary:BITS[:global|per-layer]
                     [:uniform|nonuniform][:rN], or a JSON object
   --epochs N --batch-size N --lr X --momentum X --weight-decay X --schedule constant|step|cosine
   --seed N --train-limit N --test-limit N --augment --max-minutes X --quantize-biases
   --name NAME --priority 1..100 --keep
   --idempotency-key KEY   make a retried submit safe (the API replays the first answer)
+  --wait            follow the run to its end (a progress bar on a terminal, lines otherwise); exit 0 only if
+                    it completed
   --json            print the API's response as one JSON line
 Talks to QUANTLAB_URL (default http://127.0.0.1:3000) with QUANTLAB_TOKEN.`;
 
@@ -46,8 +50,13 @@ export async function run(argv: string[]): Promise<number> {
     });
   }
   const headers = typeof f['idempotency-key'] === 'string' ? { 'idempotency-key': f['idempotency-key'] } : undefined;
-  const res = await new ApiClient().request<{ id: string; status: string; links: { self: string } }>('POST', '/experiments', body, headers);
-  if (f.json) printJson(res.text);
-  else process.stdout.write(`${res.body.id}  ${res.body.status}  (quantlab status ${res.body.id})\n`);
-  return 0;
+  const client = api();
+  const res = answer(await client.POST('/experiments', { body: body as JsonBody<'/experiments', 'post'>, headers }));
+  if (f.json) printJson(res);
+  else process.stdout.write(`${res.id}  ${res.status}  (quantlab status ${res.id})\n`);
+  if (!f.wait) return 0;
+  const done = await followRunToEnd(client, res.id, { epochLines: false, progress: new Progress() });
+  if (f.json) printJson(done);
+  else process.stdout.write(outcomeLine(done) + '\n');
+  return done.status === 'completed' ? 0 : 1;
 }

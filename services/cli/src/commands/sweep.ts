@@ -2,7 +2,9 @@
  * `quantlab sweep`: queue a grid of runs, or a preset (`--preset paper --budget small --dataset fashion-mnist`).
  * Representation flags may hold comma lists, which the API expands inside their entry.
  */
-import { ApiClient, printJson } from '../api-client.ts';
+import type { JsonBody } from '@quantlab/client';
+import { api, body as answer, printJson } from '../api-client.ts';
+import { Progress, followSweepToEnd } from '../follow.ts';
 import { CliError } from '../cli-error.ts';
 import { CONFIG_OPTIONS, defined, num, parseFlags, parseRepr, readJsonFile, trainingFlags } from '../flags.ts';
 
@@ -18,6 +20,7 @@ const USAGE = `usage: quantlab sweep --preset paper [--budget full|small] [--dat
   training flags        --epochs --batch-size --lr --momentum --weight-decay --schedule --train-limit --test-limit
                         --augment --max-minutes --quantize-biases --model --priority --keep
   --name NAME  --idempotency-key KEY  --json
+  --wait                follow the sweep to its end; exit 0 only if every run completed
 Every sweep adds a float32 baseline per seed that runs first; the API refuses invalid or oversized sweeps whole.`;
 
 const OPTIONS = { ...CONFIG_OPTIONS, preset: { type: 'string' }, budget: { type: 'string' }, seeds: { type: 'string' } } as const;
@@ -69,11 +72,17 @@ export async function run(argv: string[]): Promise<number> {
     };
   }
   const headers = typeof f['idempotency-key'] === 'string' ? { 'idempotency-key': f['idempotency-key'] } : undefined;
-  const res = await new ApiClient().request<{ id: string; runs: string[]; baselines: Record<string, string> }>('POST', '/sweeps', body, headers);
-  if (f.json) printJson(res.text);
+  const client = api();
+  const res = answer(await client.POST('/sweeps', { body: body as JsonBody<'/sweeps', 'post'>, headers }));
+  if (f.json) printJson(res);
   else {
-    const b = Object.keys(res.body.baselines).length;
-    process.stdout.write(`${res.body.id}  ${res.body.runs.length} runs queued (${b} float32 baseline${b === 1 ? '' : 's'} first)  (quantlab status ${res.body.id})\n`);
+    const b = Object.keys(res.baselines).length;
+    process.stdout.write(`${res.id}  ${res.runs.length} runs queued (${b} float32 baseline${b === 1 ? '' : 's'} first)  (quantlab status ${res.id})\n`);
   }
-  return 0;
+  if (!f.wait) return 0;
+  const done = await followSweepToEnd(client, res.id, new Progress());
+  const unfinished = done.runs.filter((r) => r.status !== 'completed');
+  if (f.json) printJson(done);
+  else process.stdout.write(`${done.id}  ${done.runs.length - unfinished.length}/${done.runs.length} runs completed\n`);
+  return unfinished.length === 0 ? 0 : 1;
 }

@@ -26,9 +26,10 @@ const USAGE = `usage: quantlab train --dataset NAME [options]
 
   --dataset mnist|fashion-mnist|cifar10|synthetic   (cifar10 reads DATA_DIR)
   --model cnn5|mlp                 default cnn5
-  --repr REPR                      float32 (default), fixed:BITS[:RANGE][:ROUNDING][:fFRAC],
-                                   dictionary:BITS[:SCOPE][:INIT][:rREFINE][:REFIT], or a JSON object
-                                   RANGE pow2|maxabs  ROUNDING nearest|stochastic  fFRAC fraction bits (pow2)
+  --repr REPR                      float32 (default), fixed:BITS[:RANGE][:ROUNDING][:fFRAC][:SCALE],
+                                   dictionary:BITS[:SCOPE][:INIT][:rREFINE][:REFIT][:SCALE], or a JSON object
+                                   RANGE pow2 (Q-format) | maxabs | mse (linear)  ROUNDING nearest|stochastic
+                                   fFRAC fraction bits (pow2)  SCALE layer|channel (one scale a layer or an output channel)
                                    SCOPE global|per-layer  INIT uniform|nonuniform  rN Lloyd iterations
                                    REFIT step|epoch     e.g. fixed:8:pow2:stochastic, dictionary:4:per-layer:nonuniform:r5
   --phase training|inference       compact weights while training, or quantize a float32 model once

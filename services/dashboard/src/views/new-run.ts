@@ -14,7 +14,8 @@ export function newRunView({ root }: ViewContext): void {
     phase: selectOf('phase', PHASE_OPTIONS, 'training'),
     kind: selectOf('kind', KIND_OPTIONS, 'fixed'),
     bits: input('bits', 8, { type: 'number' }),
-    range: selectOf('range', ['maxabs', 'pow2'], 'maxabs'),
+    range: selectOf('range', ['maxabs', 'mse', 'pow2'], 'maxabs'),
+    granularity: selectOf('granularity', ['layer', 'channel'], 'layer'),
     rounding: selectOf('rounding', ['nearest', 'stochastic'], 'nearest'),
     scope: selectOf('scope', ['global', 'per-layer'], 'global'),
     init: selectOf('init', ['uniform', 'nonuniform'], 'uniform'),
@@ -26,7 +27,13 @@ export function newRunView({ root }: ViewContext): void {
     trainLimit: input('trainLimit', 2000, { type: 'number', placeholder: 'all' }),
     testLimit: input('testLimit', 1000, { type: 'number', placeholder: 'all' }),
   };
-  const fixedOnly = h('div', { class: 'field-row' }, field('representation.range', 'Range', el.range), field('representation.rounding', 'Rounding', el.rounding));
+  const fixedOnly = h(
+    'div',
+    { class: 'field-row' },
+    field('representation.range', 'Range', el.range, 'maxabs / mse: linear quantization; pow2: the Q-format'),
+    field('representation.rounding', 'Rounding', el.rounding),
+  );
+  const scaleField = field('representation.granularity', 'Scale per', el.granularity, 'layer, or each output channel');
   const dictOnly = h('div', { class: 'field-row' }, field('representation.scope', 'Scope', el.scope, 'global: one dictionary, a scale per layer'), field('representation.init', 'Entries', el.init), field('representation.refine', 'Lloyd iterations', el.refine));
   const bitsField = field('representation.bits', 'Bits per weight', el.bits, 'fixed 2–16, dictionary 1–10');
   const syncKind = () => {
@@ -34,6 +41,7 @@ export function newRunView({ root }: ViewContext): void {
     fixedOnly.hidden = k !== 'fixed';
     dictOnly.hidden = k !== 'dictionary';
     bitsField.hidden = k === 'float32';
+    scaleField.hidden = k === 'float32';
   };
   el.kind.addEventListener('change', syncKind);
   syncKind();
@@ -46,7 +54,7 @@ export function newRunView({ root }: ViewContext): void {
     h('h2', null, 'Experiment'),
     h('div', { class: 'field-row' }, field('name', 'Name', el.name), field('dataset', 'Dataset', el.dataset), field('model', 'Model', el.model), field('phase', 'Phase', el.phase, 'inference: train float32, quantize once')),
     h('h2', null, 'Weight representation'),
-    h('div', { class: 'field-row' }, field('representation.kind', 'Kind', el.kind), bitsField),
+    h('div', { class: 'field-row' }, field('representation.kind', 'Kind', el.kind), bitsField, scaleField),
     fixedOnly,
     dictOnly,
     h('h2', null, 'Training'),
@@ -68,9 +76,9 @@ export function newRunView({ root }: ViewContext): void {
     const kind = el.kind.value;
     const representation =
       kind === 'fixed'
-        ? { kind, bits: numberOf(el.bits), range: el.range.value, rounding: el.rounding.value }
+        ? { kind, bits: numberOf(el.bits), range: el.range.value, rounding: el.rounding.value, granularity: el.granularity.value }
         : kind === 'dictionary'
-          ? { kind, bits: numberOf(el.bits), scope: el.scope.value, init: el.init.value, refine: numberOf(el.refine) }
+          ? { kind, bits: numberOf(el.bits), scope: el.scope.value, init: el.init.value, refine: numberOf(el.refine), granularity: el.granularity.value }
           : { kind };
     return {
       name: el.name.value,

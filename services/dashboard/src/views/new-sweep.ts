@@ -32,7 +32,8 @@ function gridForm(): HTMLFormElement {
       { class: 'field-row' },
       field('fixed.bits', 'Bits (list)', el.fixedBits, '2–16, e.g. 2, 4, 8'),
       field('fixed.rounding', 'Rounding', checkboxes('fixedRounding', ['nearest', 'stochastic'], ['nearest'])),
-      field('fixed.range', 'Range', checkboxes('fixedRange', ['maxabs', 'pow2'], ['maxabs'])),
+      field('fixed.range', 'Range', checkboxes('fixedRange', ['pow2', 'maxabs', 'mse'], ['pow2'])),
+      field('fixed.granularity', 'Scale per', checkboxes('fixedGranularity', ['layer', 'channel'], ['layer'])),
     ),
     h('div', { class: 'field-error' }),
   );
@@ -83,7 +84,7 @@ function gridForm(): HTMLFormElement {
     const representation: Record<string, unknown>[] = [];
     entryFamilies = [];
     if (el.fixedOn.checked) {
-      representation.push({ kind: 'fixed', bits: listOf(el.fixedBits), rounding: checkedValues(form, 'fixedRounding'), range: checkedValues(form, 'fixedRange') });
+      representation.push({ kind: 'fixed', bits: listOf(el.fixedBits), rounding: checkedValues(form, 'fixedRounding'), range: checkedValues(form, 'fixedRange'), granularity: checkedValues(form, 'fixedGranularity') });
       entryFamilies.push('fixed');
     }
     if (el.dictOn.checked) {
@@ -112,7 +113,7 @@ function gridForm(): HTMLFormElement {
   const updateCount = () => {
     const b = body();
     const n = (xs: unknown) => (Array.isArray(xs) ? xs.length : 1);
-    const reps = b.vary.representation.reduce((s, r) => s + n(r.bits) * (r.kind === 'fixed' ? n(r.rounding) * n(r.range) : n(r.init) * n(r.scope)), 0);
+    const reps = b.vary.representation.reduce((s, r) => s + n(r.bits) * (r.kind === 'fixed' ? n(r.rounding) * n(r.range) * n(r.granularity) : n(r.init) * n(r.scope)), 0);
     const seeds = b.vary.seeds.length || 1;
     count.textContent = `about ${reps * (b.vary.phase.length || 1) * seeds + seeds} runs, float32 baselines included`;
   };

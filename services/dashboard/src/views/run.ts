@@ -3,7 +3,6 @@ import { api, saveBlob } from '../api.ts';
 import { fill, h } from '../dom.ts';
 import { bitsLabel, bytes, DASH, duration, num, pct, reprLabel, runProgress, statusBadge } from '../format.ts';
 import { every, type ViewContext } from '../router.ts';
-import { streamEvents } from '../sse.ts';
 import { lineChart, PALETTE } from '../charts.ts';
 import { errorBox, pageHeader, showError, stats } from '../components.ts';
 
@@ -182,7 +181,7 @@ export function runView({ root, params, signal }: ViewContext): void {
     while (!signal.aborted && run && !FINAL.has(run.status)) {
       try {
         streaming = true;
-        await streamEvents(`/experiments/${encodeURIComponent(id)}/events`, soon, signal);
+        await api.events(id, soon, signal);
       } catch {
         /* fall back to polling below */
       } finally {

@@ -2,14 +2,16 @@ import { Representation } from '@quantlab/shared';
 import { signExtend, unpackBitsFrom, packedBytes } from './bit-packing.ts';
 import type { LayerWeights } from './format.ts';
 import { crc32 } from './crc32.ts';
-import { ArtifactError, ENCODINGS, FORMAT_VERSION, MAGIC, NO_DICTIONARY, type LayerEncoding } from './format.ts';
+import { ArtifactError, ENCODINGS, FORMAT_VERSION, MAGIC, READABLE_VERSIONS, NO_DICTIONARY, type LayerEncoding } from './format.ts';
 
 export interface DecodedLayer extends LayerWeights {
   encoding: LayerEncoding;
   /** Bits per stored value (32 for float32). */
   bits: number;
-  /** Fixed point: the step; dictionary: the scale; float32: 1. */
+  /** Fixed point: the step; dictionary: the scale; float32: 1 (per-channel: the first channel's). */
   scale: number;
+  /** Fixed point: the steps, dictionary: the scales; one, or one per output channel (value i uses scales[i mod S]). */
+  scales: Float64Array;
   /** Index into `dictionaries`, or null. */
   dictionary: number | null;
   /** The stored codes (signed for fixed point), or null for float32 layers. */
@@ -38,7 +40,7 @@ export function decodeArtifact(input: Uint8Array): DecodedArtifact {
   };
   if (n < 12 || String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]) !== MAGIC) throw new ArtifactError('not a quantlab artifact (magic "QLAB" missing)');
   const version = view.getUint16(4, true);
-  if (version !== FORMAT_VERSION) throw new ArtifactError(`artifact format version ${version} is not supported (this build reads ${FORMAT_VERSION})`);
+  if (!(READABLE_VERSIONS as readonly number[]).includes(version)) throw new ArtifactError(`artifact format version ${version} is not supported (this build reads ${READABLE_VERSIONS.join(' and ')}; it writes ${FORMAT_VERSION})`);
   const stored = view.getUint32(n - 4, true);
   const actual = crc32(bytes, 0, n - 4);
   if (stored !== actual) throw new ArtifactError(`artifact corrupt: CRC-32 ${actual.toString(16)} does not match the stored ${stored.toString(16)}`);
@@ -93,7 +95,7 @@ export function decodeArtifact(input: Uint8Array): DecodedArtifact {
     p += 3;
     if (encoding === undefined) throw new ArtifactError(`layer ${name}: unknown encoding ${bytes[p - 3]}`);
     if (bits < 1 || bits > 32 || (encoding === 'float32' && bits !== 32)) throw new ArtifactError(`layer ${name}: bad bit width ${bits}`);
-    need(4 * rank + 10, `layer ${name} shape`);
+    need(4 * rank + 4, `layer ${name} shape`);
     const shape: number[] = [];
     let count = 1;
     for (let i = 0; i < rank; i++, p += 4) {
@@ -101,9 +103,21 @@ export function decodeArtifact(input: Uint8Array): DecodedArtifact {
       shape.push(d);
       count *= d;
     }
-    const scale = view.getFloat64(p, true);
-    const dictIndex = view.getUint16(p + 8, true);
-    p += 10;
+    // Version 1 has exactly one f64 scale; version 2 a u32 count first.
+    let units = 1;
+    if (version >= 2) {
+      units = view.getUint32(p, true);
+      p += 4;
+      const last = rank === 0 ? 1 : shape[rank - 1];
+      if (units !== 1 && units !== last) throw new ArtifactError(`layer ${name}: ${units} scales for shape [${shape.join(', ')}]`);
+      if (units !== 1 && encoding === 'float32') throw new ArtifactError(`layer ${name}: a float32 layer has one scale`);
+    }
+    need(8 * units + 2, `layer ${name} scales`);
+    const scales = new Float64Array(units);
+    for (let k = 0; k < units; k++, p += 8) scales[k] = view.getFloat64(p, true);
+    const scale = scales[0];
+    const dictIndex = view.getUint16(p, true);
+    p += 2;
     const payload = packedBytes(count, bits);
     need(payload, `layer ${name} payload`);
     const values = new Float32Array(count);
@@ -116,19 +130,19 @@ export function decodeArtifact(input: Uint8Array): DecodedArtifact {
       p += payload;
       if (encoding === 'fixed') {
         if (bits < 32) for (let i = 0; i < count; i++) codes[i] = signExtend(codes[i], bits);
-        for (let i = 0; i < count; i++) values[i] = codes[i] * scale;
+        for (let i = 0; i < count; i++) values[i] = codes[i] * scales[i % units];
       } else {
         const entries = dictionaries[dictIndex];
         if (dictIndex === NO_DICTIONARY || !entries) throw new ArtifactError(`layer ${name}: dictionary ${dictIndex} does not exist`);
         for (let i = 0; i < count; i++) {
           const k = codes[i];
           if (k >= entries.length) throw new ArtifactError(`layer ${name}: code ${k} outside its dictionary of ${entries.length} entries`);
-          values[i] = entries[k] * scale;
+          values[i] = entries[k] * scales[i % units];
         }
         dictionary = dictIndex;
       }
     }
-    layers.push({ name, shape, values, encoding, bits, scale, dictionary, codes });
+    layers.push({ name, shape, values, encoding, bits, scale, scales, dictionary, codes });
   }
   if (p !== n - 4) throw new ArtifactError(`artifact has ${n - 4 - p} unexpected bytes after its last layer`);
   return { version, representation: parsed.data, meta: meta as Record<string, unknown>, dictionaries, layers };

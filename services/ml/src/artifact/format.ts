@@ -9,7 +9,10 @@ export interface LayerWeights {
 }
 
 export const MAGIC = 'QLAB';
-export const FORMAT_VERSION = 1;
+/** Version 2 stores a scale count before the scales (per-channel steps and scales); version 1 is still read. */
+export const FORMAT_VERSION = 2;
+/** The versions decodeArtifact reads. */
+export const READABLE_VERSIONS = [1, 2] as const;
 /** RunDocument.artifact.format (the schema's literal, defined with it in shared). */
 export const FORMAT_NAME = ARTIFACT_FORMAT;
 
@@ -32,19 +35,22 @@ export interface Float32LayerRecord extends LayerBase {
   values: Float32Array;
 }
 
-/** Signed fixed-point codes: value = code × step. */
+/**
+ * Signed fixed-point codes: value = code × scales[i mod S]; S = 1 (one step a layer) or the last dimension (one
+ * step per output channel).
+ */
 export interface FixedLayerRecord extends LayerBase {
   encoding: 'fixed';
   bits: number;
-  step: number;
+  scales: ArrayLike<number>;
   codes: Int32Array;
 }
 
-/** Dictionary codes: value = dictionaries[dictionary][code] × scale. */
+/** Dictionary codes: value = dictionaries[dictionary][code] × scales[i mod S], S as for fixed point. */
 export interface DictionaryLayerRecord extends LayerBase {
   encoding: 'dictionary';
   bits: number;
-  scale: number;
+  scales: ArrayLike<number>;
   dictionary: number;
   codes: Int32Array;
 }

@@ -16,6 +16,11 @@ function bitsOfRecord(l: LayerRecord): number {
   return l.encoding === 'float32' ? 32 : l.bits;
 }
 
+const ONE = [1];
+function scalesOf(l: LayerRecord): ArrayLike<number> {
+  return l.encoding === 'float32' ? ONE : l.scales;
+}
+
 function countOf(l: LayerRecord): number {
   return l.encoding === 'float32' ? l.values.length : l.codes.length;
 }
@@ -31,6 +36,10 @@ function check(c: ArtifactContents): void {
     if (count !== expected) throw new ArtifactError(`layer ${l.name}: ${count} values for shape [${l.shape.join(', ')}]`);
     if (l.encoding === 'float32') continue;
     checkBits(l.bits);
+    const units = l.scales.length;
+    if (units !== 1 && (l.shape.length === 0 || units !== l.shape[l.shape.length - 1])) {
+      throw new ArtifactError(`layer ${l.name}: ${units} scales for shape [${l.shape.join(', ')}] (1, or one per last-axis channel)`);
+    }
     if (l.encoding === 'dictionary') {
       const d = dictionaries[l.dictionary];
       if (!d) throw new ArtifactError(`layer ${l.name}: no dictionary ${l.dictionary}`);
@@ -55,7 +64,7 @@ export function packArtifact(c: ArtifactContents): Uint8Array {
   for (const d of dictionaries) size += 2 + 4 * d.length;
   size += 4;
   c.layers.forEach((l, i) => {
-    size += 2 + names[i].length + 1 + 1 + 1 + 4 * l.shape.length + 8 + 2 + packedBytes(countOf(l), bitsOfRecord(l));
+    size += 2 + names[i].length + 1 + 1 + 1 + 4 * l.shape.length + 4 + 8 * scalesOf(l).length + 2 + packedBytes(countOf(l), bitsOfRecord(l));
   });
   size += 4; // CRC-32 trailer
 
@@ -92,9 +101,12 @@ export function packArtifact(c: ArtifactContents): Uint8Array {
       view.setUint32(p, d, true);
       p += 4;
     }
-    view.setFloat64(p, l.encoding === 'fixed' ? l.step : l.encoding === 'dictionary' ? l.scale : 1, true);
-    view.setUint16(p + 8, l.encoding === 'dictionary' ? l.dictionary : NO_DICTIONARY, true);
-    p += 10;
+    const scales = scalesOf(l);
+    view.setUint32(p, scales.length, true);
+    p += 4;
+    for (let k = 0; k < scales.length; k++, p += 8) view.setFloat64(p, scales[k], true);
+    view.setUint16(p, l.encoding === 'dictionary' ? l.dictionary : NO_DICTIONARY, true);
+    p += 2;
     if (l.encoding === 'float32') {
       for (let k = 0; k < l.values.length; k++, p += 4) view.setFloat32(p, l.values[k], true);
     } else {

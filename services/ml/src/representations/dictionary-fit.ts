@@ -248,21 +248,27 @@ export function sseAt(data: SortedWeights, entries: ArrayLike<number>, scale: nu
 /**
  * One Lloyd (1-D k-means) step on one or more layers sharing `entries`, layer l decoded as entry × scales[l]:
  * assign every weight to its nearest scaled entry, then move each entry to the value minimizing the total squared
- * error of its cell, Σ_l s_l·Σw / Σ_l s_l²·count (the plain cell mean when there is one layer with scale 1). Empty
- * cells keep their entry. Never increases the total error. Returns whether an entry moved.
+ * error of its cell, Σ_l s_l·Σw / Σ_l s_l²·count (the plain cell mean when there is one layer with scale 1).
+ * An entry no weight is nearest to would waste its code: it is re-seeded by splitting the largest cell (most
+ * weights) at its centroid, the two entries going to the centroids of its two halves. Neither step increases the
+ * total error (a split cell's two half-centroids fit it at least as well as its centroid). Returns whether an
+ * entry moved.
  */
 export function lloydStep(data: readonly SortedWeights[], scales: ArrayLike<number>, entries: Float64Array, stats: CellStats): boolean {
   const size = entries.length;
   const num = new Float64Array(size);
   const den = new Float64Array(size);
+  const count = new Float64Array(size);
   data.forEach((d, l) => {
     const s = scales[l];
     cellStats(d, entries, s, stats);
     for (let k = 0; k < size; k++) {
       num[k] += s * stats.sums[k];
       den[k] += s * s * stats.counts[k];
+      count[k] += stats.counts[k];
     }
   });
+  const old = Float64Array.from(entries);
   let moved = false;
   for (let k = 0; k < size; k++) {
     if (!(den[k] > 0)) continue;
@@ -270,14 +276,83 @@ export function lloydStep(data: readonly SortedWeights[], scales: ArrayLike<numb
     if (e !== entries[k]) moved = true;
     entries[k] = e;
   }
+  const split = new Uint8Array(size);
+  for (let k = 0; k < size; k++) {
+    if (den[k] > 0) continue;
+    // The largest cell not split yet whose weights are not all equal (a cell of one value cannot be split).
+    let halves: { lo: number; hi: number } | null = null;
+    let j = -1;
+    while (halves === null) {
+      j = -1;
+      for (let c = 0; c < size; c++) if (!split[c] && count[c] >= 2 && (j < 0 || count[c] > count[j])) j = c;
+      if (j < 0) break;
+      split[j] = 1;
+      halves = splitCell(data, scales, old, j, entries[j]);
+    }
+    if (!halves) break; // nothing left to split: the remaining entries stay where they are
+    entries[j] = halves.lo;
+    entries[k] = halves.hi;
+    moved = true;
+  }
   entries.sort();
   return moved;
+}
+
+/**
+ * The centroids of the two halves of cell `j` (assigned with the entries `assigned`) cut at `at`: the weights at
+ * most at·s_l and those above, over all layers; null when one half is empty.
+ */
+function splitCell(data: readonly SortedWeights[], scales: ArrayLike<number>, assigned: Float64Array, j: number, at: number): { lo: number; hi: number } | null {
+  const size = assigned.length;
+  let numLo = 0;
+  let denLo = 0;
+  let numHi = 0;
+  let denHi = 0;
+  data.forEach((d, l) => {
+    const s = scales[l];
+    const a = j === 0 ? 0 : countAtMost(d, (s * (assigned[j - 1] + assigned[j])) / 2);
+    const b = j === size - 1 ? d.sorted.length : countAtMost(d, (s * (assigned[j] + assigned[j + 1])) / 2);
+    if (b <= a) return;
+    const cut = Math.min(b, Math.max(a, countAtMost(d, s * at)));
+    numLo += s * (d.prefix[cut] - d.prefix[a]);
+    denLo += s * s * (cut - a);
+    numHi += s * (d.prefix[b] - d.prefix[cut]);
+    denHi += s * s * (b - cut);
+  });
+  if (!(denLo > 0 && denHi > 0)) return null;
+  return { lo: numLo / denLo, hi: numHi / denHi };
 }
 
 /** Lloyd iterations of a single layer (scale 1), in place. */
 export function lloyd(data: SortedWeights, entries: Float64Array, iterations: number): void {
   const stats = cellStatsFor(entries.length);
   for (let it = 0; it < iterations; it++) if (!lloydStep([data], [1], entries, stats)) break;
+}
+
+/**
+ * What a scale search needs: the exact squared error at a scale, and the least-squares scale for the codes that
+ * scale gives (null when it has none). A dictionary's layer scores through its cells; a fixed-point layer by a pass.
+ */
+export interface ScaleObjective {
+  sse(scale: number): number;
+  leastSquares(scale: number): number | null;
+}
+
+/** A layer against a shared dictionary, scored on its sorted weights in O(entries · log n). */
+export function dictionaryObjective(data: SortedWeights, entries: ArrayLike<number>, stats = cellStatsFor(entries.length)): ScaleObjective {
+  return {
+    sse: (s) => sseAt(data, entries, s, stats),
+    leastSquares: (s) => {
+      cellStats(data, entries, s, stats);
+      let num = 0;
+      let den = 0;
+      for (let k = 0; k < entries.length; k++) {
+        num += entries[k] * stats.sums[k];
+        den += entries[k] * entries[k] * stats.counts[k];
+      }
+      return den > 0 && num > 0 ? num / den : null;
+    },
+  };
 }
 
 /**
@@ -295,55 +370,58 @@ export function fitScale(
   search = true,
 ): number {
   if (!(start > 0) || data.sorted.length === 0) return start > 0 ? start : 1;
+  return searchScale(dictionaryObjective(data, entries, stats), start, search);
+}
+
+/**
+ * fitScale's search on any objective (the same one for dictionaries and for fixed point's `mse` range): the scan
+ * takes `perOctave` points an octave (8 for dictionaries, whose error costs O(K log n) a point; fixed point's costs
+ * a pass, and its jagged error profile wants a finer scan).
+ */
+export function searchScale(objective: ScaleObjective, start: number, search = true, perOctave = 8): number {
   let best = start;
-  let bestSse = sseAt(data, entries, start, stats);
+  let bestSse = objective.sse(start);
   const consider = (s: number) => {
     if (!(s > 0) || !Number.isFinite(s)) return;
-    const e = sseAt(data, entries, s, stats);
+    const e = objective.sse(s);
     if (e < bestSse) {
       best = s;
       bestSse = e;
     }
   };
   if (search) {
-    for (let j = -24; j <= 8; j++) if (j !== 0) consider(start * 2 ** (j / 8));
+    for (let j = -3 * perOctave; j <= perOctave; j++) if (j !== 0) consider(start * 2 ** (j / perOctave));
     // Golden-section search on [best / r, best · r] (the error is piecewise quadratic in s, unimodal near a minimum).
-    const r = 2 ** (1 / 8);
+    const r = 2 ** (1 / perOctave);
     let a = best / r;
     let b = best * r;
     const g = (Math.sqrt(5) - 1) / 2;
     let c = b - g * (b - a);
     let d = a + g * (b - a);
-    let fc = sseAt(data, entries, c, stats);
-    let fd = sseAt(data, entries, d, stats);
+    let fc = objective.sse(c);
+    let fd = objective.sse(d);
     for (let it = 0; it < 20 && b - a > 1e-6 * best; it++) {
       if (fc <= fd) {
         b = d;
         d = c;
         fd = fc;
         c = b - g * (b - a);
-        fc = sseAt(data, entries, c, stats);
+        fc = objective.sse(c);
       } else {
         a = c;
         c = d;
         fc = fd;
         d = a + g * (b - a);
-        fd = sseAt(data, entries, d, stats);
+        fd = objective.sse(d);
       }
     }
     consider(fc <= fd ? c : d);
   }
   for (let it = 0; it < 10; it++) {
-    cellStats(data, entries, best, stats);
-    let num = 0;
-    let den = 0;
-    for (let k = 0; k < entries.length; k++) {
-      num += entries[k] * stats.sums[k];
-      den += entries[k] * entries[k] * stats.counts[k];
-    }
-    if (!(den > 0) || !(num > 0)) break;
+    const ls = objective.leastSquares(best);
+    if (ls === null) break;
     const before = bestSse;
-    consider(num / den);
+    consider(ls);
     if (!(bestSse < before)) break;
   }
   return best;

@@ -4,6 +4,8 @@
  *              max|w|; each layer gets the scale minimizing its MSE (search, then alternating nearest-entry codes
  *              and s = <w, d> / <d, d>); refine alternates scale-weighted Lloyd steps and scale fits.
  *   per-layer: one dictionary a layer, scale 1.
+ * granularity "channel": every output channel is a unit with its own scale (global: the units of all layers share one
+ *   dictionary; per-layer: a layer's channels share its dictionary), fitted exactly as global layers are.
  * init uniform: entries evenly spaced over the range; nonuniform: spaced by the cube root of the weights' density.
  * refine: Lloyd iterations on the (pooled) weights. Encoding: binary search over the midpoints between entries.
  */
@@ -22,27 +24,32 @@ import {
   compandedEntries,
   sortWeights,
 } from './dictionary-fit.ts';
+import { assertFinite, gatherUnit, unitsOf } from './channels.ts';
 import { maxAbs, outputsFor, weightError } from './error-metrics.ts';
 import { float32Records, type PackExtra } from './float32.ts';
 import type { LayerWeights, WeightQuantizer } from './types.ts';
 
 /**
- * Nearest-entry encoding of `src` / scale into `dst` (decoded: entry × scale) and, when given, `codes`.
- * `mids` are the size − 1 midpoints of the sorted entries; size is a power of two, so the search takes exactly
- * log2(size) comparisons per weight. No allocation.
+ * Nearest-entry encoding of `src` / scale into `dst` (decoded: entry × scale) and, when given, `codes`; weight i
+ * uses scales[i mod scales.length]. `mids` are the size − 1 midpoints of the sorted entries; size is a power of two,
+ * so the search takes exactly log2(size) comparisons per weight. No allocation.
  */
 export function quantizeDictionary(
   src: Float32Array,
   entries: Float32Array,
   mids: Float64Array,
-  scale: number,
+  scales: Float64Array,
   dst: Float32Array,
   codes: Int32Array | null,
 ): void {
   const size = entries.length;
   const half = size >>> 1;
   const n = src.length;
+  const units = scales.length;
+  let u = 0;
   for (let i = 0; i < n; i++) {
+    const scale = scales[u];
+    if (++u === units) u = 0;
     const x = src[i] / scale;
     // c = number of midpoints below x = index of the nearest entry (ties go to the lower entry).
     let c = 0;
@@ -53,10 +60,10 @@ export function quantizeDictionary(
 }
 
 /** Codes only, with a usage histogram (for unused entries). */
-function countUsage(src: Float32Array, mids: Float64Array, scale: number, used: Uint8Array): void {
+function countUsage(src: Float32Array, mids: Float64Array, scales: Float64Array, used: Uint8Array): void {
   const half = used.length >>> 1;
   for (let i = 0; i < src.length; i++) {
-    const x = src[i] / scale;
+    const x = src[i] / scales[i % scales.length];
     let c = 0;
     for (let h = half; h > 0; h >>>= 1) if (x > mids[c + h - 1]) c += h;
     used[c] = 1;
@@ -71,7 +78,7 @@ function toFloat32Sorted(entries: Float64Array): Float32Array {
 export class DictionaryQuantizer implements WeightQuantizer {
   private dicts: Float32Array[] = [];
   private mids: Float64Array[] = [];
-  private scalesOf: Float64Array | null = null;
+  private scalesOf: Float64Array[] | null = null;
   readonly size: number;
 
   constructor(readonly representation: DictionaryRepresentation) {
@@ -83,9 +90,14 @@ export class DictionaryQuantizer implements WeightQuantizer {
     return this.dicts;
   }
 
-  /** The fitted scale of each layer. */
+  /** The fitted scale of each layer (per-channel granularity: its largest channel scale). */
   get scales(): readonly number[] {
-    return this.scalesOf ? Array.from(this.scalesOf) : [];
+    return (this.scalesOf ?? []).map((s) => Math.max(...s));
+  }
+
+  /** The fitted scales of each layer: one, or one per output channel. */
+  get unitScales(): readonly Float64Array[] {
+    return this.scalesOf ?? [];
   }
 
   private dictOf(layer: number): number {
@@ -93,16 +105,29 @@ export class DictionaryQuantizer implements WeightQuantizer {
   }
 
   fit(layers: readonly LayerWeights[]): void {
-    const scales = new Float64Array(layers.length);
-    this.dicts = this.representation.scope === 'per-layer' ? this.fitPerLayer(layers, scales) : this.fitGlobal(layers, scales);
+    assertFinite(layers);
+    const r = this.representation;
+    const unitCounts = layers.map((l) => unitsOf(l, r.granularity));
+    const unitValues = (i: number) => Array.from({ length: unitCounts[i] }, (_, c) => gatherUnit(layers[i].values, unitCounts[i], c));
+    if (r.scope === 'per-layer' && r.granularity === 'layer') {
+      this.scalesOf = layers.map(() => Float64Array.of(1));
+      this.dicts = this.fitPerLayer(layers);
+    } else if (r.scope === 'per-layer') {
+      const fits = layers.map((_, i) => this.fitShared(unitValues(i)));
+      this.dicts = fits.map((f) => f.dict);
+      this.scalesOf = fits.map((f) => f.scales);
+    } else {
+      const f = this.fitShared(layers.flatMap((_, i) => unitValues(i)));
+      this.dicts = [f.dict];
+      let at = 0;
+      this.scalesOf = unitCounts.map((n) => f.scales.slice(at, (at += n)));
+    }
     this.mids = this.dicts.map((d) => midpoints(d));
-    this.scalesOf = scales;
   }
 
   /** One dictionary a layer, fitted to its weights; scale 1. */
-  private fitPerLayer(layers: readonly LayerWeights[], scales: Float64Array): Float32Array[] {
+  private fitPerLayer(layers: readonly LayerWeights[]): Float32Array[] {
     const r = this.representation;
-    scales.fill(1);
     return layers.map((l) => {
       const data = sortWeights(l.values);
       const entries = initialEntries(data, this.size, r.init);
@@ -112,15 +137,16 @@ export class DictionaryQuantizer implements WeightQuantizer {
   }
 
   /**
-   * One dictionary for all layers, layer l decoded as entry × s_l. Entries start on the weights pooled after dividing
-   * each layer by its max|w|; then scales (per layer) and entries (Lloyd, weighted by s_l²) are refined in turn, each
-   * step lowering the total squared error.
+   * One dictionary for several units (layers or channels), unit u decoded as entry × s_u. Entries start on the
+   * weights pooled after dividing each unit by its max|w|; then scales and entries (Lloyd, weighted by s_u²) are
+   * refined in turn, each step lowering the total squared error.
    */
-  private fitGlobal(layers: readonly LayerWeights[], scales: Float64Array): Float32Array[] {
+  private fitShared(units: readonly Float32Array[]): { dict: Float32Array; scales: Float64Array } {
     const r = this.representation;
-    const data = layers.map((l) => sortWeights(l.values));
-    layers.forEach((l, i) => {
-      const m = maxAbs(l.values);
+    const scales = new Float64Array(units.length);
+    const data = units.map((v) => sortWeights(v));
+    units.forEach((v, i) => {
+      const m = maxAbs(v);
       scales[i] = m > 0 && Number.isFinite(m) ? m : 1;
     });
     let entries: Float64Array;
@@ -137,7 +163,7 @@ export class DictionaryQuantizer implements WeightQuantizer {
     } else {
       entries = compandedEntries(data, scales, this.size);
     }
-    // Start each layer where the dictionary's outermost entry meets the layer's largest |w| (companded entries end
+    // Start each unit where the dictionary's outermost entry meets the unit's largest |w| (companded entries end
     // inside the range), and search from there.
     const reach = Math.max(Math.abs(entries[0]), Math.abs(entries[this.size - 1]));
     if (reach > 0 && Number.isFinite(reach)) for (let i = 0; i < scales.length; i++) scales[i] /= reach;
@@ -151,10 +177,10 @@ export class DictionaryQuantizer implements WeightQuantizer {
     const dict = toFloat32Sorted(entries);
     // The stored entries are float32: settle the scales on exactly those (searching again after Lloyd moved them).
     fitScales(dict, r.refine > 0);
-    return [dict];
+    return { dict, scales };
   }
 
-  private fitted(layers: readonly LayerWeights[]): Float64Array {
+  private fitted(layers: readonly LayerWeights[]): Float64Array[] {
     if (!this.scalesOf) this.fit(layers);
     const scales = this.scalesOf!;
     if (scales.length !== layers.length) throw new RangeError(`quantizer was fitted on ${scales.length} layers, got ${layers.length}`);
@@ -162,6 +188,11 @@ export class DictionaryQuantizer implements WeightQuantizer {
   }
 
   apply(layers: readonly LayerWeights[], _rng: Rng, out?: Float32Array[]): Float32Array[] {
+    return this.deploy(layers, out);
+  }
+
+  /** Encoding is deterministic: the deployed weights are the ones training used. */
+  deploy(layers: readonly LayerWeights[], out?: Float32Array[]): Float32Array[] {
     const scales = this.fitted(layers);
     const dst = outputsFor(layers, out);
     for (let i = 0; i < layers.length; i++) {
@@ -199,10 +230,10 @@ export class DictionaryQuantizer implements WeightQuantizer {
     } else {
       top = usedBy.reduce((a, u) => a + unused(u), 0);
     }
-    return weightError(layers, decoded, (i) => ({ scale: scales[i], unusedEntries: unused(usedBy[i]) }), { unusedEntries: top });
+    return weightError(layers, decoded, (i) => ({ scale: Math.max(...scales[i]), unusedEntries: unused(usedBy[i]) }), { unusedEntries: top });
   }
 
-  pack(layers: readonly LayerWeights[], _rng: Rng, extra?: PackExtra): Uint8Array {
+  pack(layers: readonly LayerWeights[], extra?: PackExtra): Uint8Array {
     const scales = this.fitted(layers);
     const { codes } = this.encode(layers);
     const records: LayerRecord[] = layers.map((l, i) => ({
@@ -210,7 +241,7 @@ export class DictionaryQuantizer implements WeightQuantizer {
       shape: l.shape,
       encoding: 'dictionary',
       bits: this.representation.bits,
-      scale: scales[i],
+      scales: scales[i],
       dictionary: this.dictOf(i),
       codes: codes[i],
     }));
@@ -222,4 +253,3 @@ export class DictionaryQuantizer implements WeightQuantizer {
     });
   }
 }
-

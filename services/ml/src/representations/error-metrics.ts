@@ -1,4 +1,5 @@
 import type { LayerWeightError, WeightError } from '@quantlab/shared';
+import { firstNonFinite, NonFiniteWeightError } from './channels.ts';
 import type { LayerWeights } from './types.ts';
 
 /** Signal-to-quantization-noise ratio in dB; null when there is no noise (or no signal), as JSON has no Infinity. */
@@ -40,6 +41,12 @@ export function weightError(
   let count = 0;
   const out: LayerWeightError[] = layers.map((layer, i) => {
     const s = sumsOfSquares(layer.values, decoded[i]);
+    // A NaN or ±Inf would turn every figure into NaN (null in JSON) without saying where: name it instead.
+    if (!Number.isFinite(s.signal) || !Number.isFinite(s.noise)) {
+      const at = firstNonFinite(layer.values);
+      const bad = at >= 0 ? at : firstNonFinite(decoded[i]);
+      throw new NonFiniteWeightError(at >= 0 ? layer.name : `${layer.name} (decoded)`, bad, at >= 0 ? layer.values[at] : decoded[i][bad]);
+    }
     signal += s.signal;
     noise += s.noise;
     count += layer.values.length;
@@ -49,7 +56,7 @@ export function weightError(
   return { mse: count ? noise / count : 0, sqnrDb: sqnrDb(signal, noise), ...top, layers: out };
 }
 
-/** Largest |w| of an array (0 for an empty one; NaN is ignored). */
+/** Largest |w| of an array (0 for an empty one; NaN is ignored: the quantizers refuse non-finite layers first). */
 export function maxAbs(values: Float32Array): number {
   let m = 0;
   for (let i = 0; i < values.length; i++) {

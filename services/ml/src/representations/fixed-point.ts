@@ -1,39 +1,84 @@
 /**
- * Signed fixed point: value = code × step, code in [−2^(bits−1), 2^(bits−1) − 1], one step per layer.
- *   pow2:   step = 2^e with e the smallest integer such that (2^(bits−1) − 1)·2^e ≥ max|w|, or 2^−fractionBits
- *   maxabs: step = max|w| / (2^(bits−1) − 1)
+ * Signed fixed point: value = code × step, code in [−2^(bits−1), 2^(bits−1) − 1], one step per layer (or per output
+ * channel with granularity "channel").
+ *   pow2:   the paper's Q-format. Integer bits I = the smallest integer with 2^I ≥ max|w| (the smallest power of two
+ *           holding the weights), fraction bits F = bits − 1 − I, step = 2^−F; or step = 2^−fractionBits when given.
+ *           The range is [−2^I, 2^I − 2^−F]: a weight at +2^I saturates one step below it.
+ *   maxabs: linear quantization, step = max|w| / (2^(bits−1) − 1).
+ *   mse:    linear quantization with the step minimizing Σ(w − ŵ)², searched as a dictionary's scale is.
  * Values beyond the range saturate at its ends (never wrap around). Nearest rounding is Math.round of w/step;
  * stochastic rounding rounds up with probability (w/step − ⌊w/step⌋), so E[decoded] = w inside the range.
+ * Stochastic rounding is a training device: `deploy` and `pack` (the artifact) always round to nearest.
  */
 import type { FixedRepresentation, WeightError } from '@quantlab/shared';
 import { packArtifact } from '../artifact/pack.ts';
 import type { LayerRecord } from '../artifact/format.ts';
 import type { Rng } from '../random.ts';
-import { maxAbs, outputsFor, weightError } from './error-metrics.ts';
+import { assertFinite, gatherUnit, unitMaxAbs, unitsOf } from './channels.ts';
+import { searchScale, type ScaleObjective } from './dictionary-fit.ts';
+import { outputsFor, weightError } from './error-metrics.ts';
 import { float32Records, type PackExtra } from './float32.ts';
 import type { LayerWeights, WeightQuantizer } from './types.ts';
 
-/** The step of a layer whose largest |w| is `max`. */
+/** The Q-format of B-bit codes holding weights up to `max`: integer bits, fraction bits and the step 2^−F. */
+export function qFormat(bits: number, max: number): { integerBits: number; fractionBits: number; step: number } {
+  let i = Math.ceil(Math.log2(max));
+  // log2 may be off by one ulp around exact powers of two: settle on the smallest I with 2^I ≥ max.
+  while (2 ** i < max) i++;
+  while (2 ** (i - 1) >= max) i--;
+  const f = bits - 1 - i;
+  return { integerBits: i + 0, fractionBits: f + 0, step: 2 ** -f }; // + 0: no -0
+}
+
+/** The step of a unit whose largest |w| is `max` (for `mse`, where the search starts: the max-abs step). */
 export function fixedStep(r: FixedRepresentation, max: number): number {
   if (r.range === 'pow2' && r.fractionBits !== undefined) return 2 ** -r.fractionBits;
-  const qmax = 2 ** (r.bits - 1) - 1;
-  // An all-zero (or non-finite) layer still needs a valid step; every code is 0 either way.
+  // An all-zero layer still needs a valid step; every code is 0 either way.
   if (!(max > 0) || !Number.isFinite(max)) return 1;
-  if (r.range === 'maxabs') return max / qmax;
-  let e = Math.ceil(Math.log2(max / qmax));
-  // log2 may be off by one ulp around exact powers of two: settle on the smallest covering exponent.
-  while (qmax * 2 ** e < max) e++;
-  while (qmax * 2 ** (e - 1) >= max) e--;
-  return 2 ** e;
+  if (r.range === 'pow2') return qFormat(r.bits, max).step;
+  return max / (2 ** (r.bits - 1) - 1);
+}
+
+/** Nearest codes of `values` at one step, as an objective for the scale search: one pass a candidate. */
+function fixedObjective(values: Float32Array, bits: number): ScaleObjective {
+  const qmax = 2 ** (bits - 1) - 1;
+  const qmin = -(2 ** (bits - 1));
+  const code = (w: number, s: number) => Math.min(qmax, Math.max(qmin, Math.round(w / s)));
+  return {
+    sse(s) {
+      let e = 0;
+      for (let i = 0; i < values.length; i++) {
+        const d = values[i] - code(values[i], s) * s;
+        e += d * d;
+      }
+      return e;
+    },
+    leastSquares(s) {
+      let num = 0;
+      let den = 0;
+      for (let i = 0; i < values.length; i++) {
+        const q = code(values[i], s);
+        num += values[i] * q;
+        den += q * q;
+      }
+      return den > 0 && num > 0 ? num / den : null;
+    },
+  };
+}
+
+/** The MSE-optimal step of one unit's weights, starting the search at the max-abs step. */
+export function mseStep(values: Float32Array, bits: number, max: number): number {
+  if (!(max > 0)) return 1;
+  return searchScale(fixedObjective(values, bits), max / (2 ** (bits - 1) - 1), true, 24);
 }
 
 /**
- * Quantizes `src` into `dst` (decoded) and, when given, `codes`.
+ * Quantizes `src` into `dst` (decoded) and, when given, `codes`; weight i uses steps[i mod steps.length].
  * The hot loop of training: no allocation, one division and one rounding per weight.
  */
 export function quantizeFixed(
   src: Float32Array,
-  step: number,
+  steps: Float64Array,
   bits: number,
   rng: Rng | null,
   dst: Float32Array,
@@ -42,60 +87,72 @@ export function quantizeFixed(
   const qmax = 2 ** (bits - 1) - 1;
   const qmin = -(2 ** (bits - 1));
   const n = src.length;
-  if (rng === null) {
-    for (let i = 0; i < n; i++) {
-      let x = src[i] / step;
-      if (x > qmax) x = qmax;
-      else if (x < qmin) x = qmin;
-      // `| 0` turns −0 into 0 (so the artifact decodes the same bits) and NaN into 0.
-      const q = Math.round(x) | 0;
-      dst[i] = q * step;
-      if (codes !== null) codes[i] = q;
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      let x = src[i] / step;
-      if (x > qmax) x = qmax;
-      else if (x < qmin) x = qmin;
+  const units = steps.length;
+  let c = 0;
+  for (let i = 0; i < n; i++) {
+    const step = steps[c];
+    if (++c === units) c = 0;
+    let x = src[i] / step;
+    if (x > qmax) x = qmax;
+    else if (x < qmin) x = qmin;
+    let q: number;
+    if (rng === null) {
+      // `| 0` turns −0 into 0 (so the artifact decodes the same bits).
+      q = Math.round(x) | 0;
+    } else {
       const f = Math.floor(x);
-      const q = (rng.next() < x - f ? f + 1 : f) | 0;
-      dst[i] = q * step;
-      if (codes !== null) codes[i] = q;
+      q = (rng.next() < x - f ? f + 1 : f) | 0;
     }
+    dst[i] = q * step;
+    if (codes !== null) codes[i] = q;
   }
 }
 
 /**
  * How many values of `src` saturate: their nearest code lies outside [qmin, qmax] (w/step beyond qmax + ½ or
- * qmin − ½), so clipping, not rounding, decided their value. maxabs and automatic pow2 ranges never saturate.
+ * qmin − ½), so clipping, not rounding, decided their value. maxabs never saturates; pow2 does when a weight is
+ * within half a step of 2^I, and with a given fractionBits; mse trades clipped outliers for a finer step.
  */
-export function countSaturated(src: Float32Array, step: number, bits: number): number {
+export function countSaturated(src: Float32Array, steps: Float64Array, bits: number): number {
   const hi = 2 ** (bits - 1) - 0.5;
   const lo = -(2 ** (bits - 1)) - 0.5;
+  const units = steps.length;
   let s = 0;
   for (let i = 0; i < src.length; i++) {
-    const x = src[i] / step;
+    const x = src[i] / steps[i % units];
     if (x > hi || x < lo) s++;
   }
   return s;
 }
 
 export class FixedPointQuantizer implements WeightQuantizer {
-  private stepsOf: Float64Array | null = null;
+  private stepsOf: Float64Array[] | null = null;
 
   constructor(readonly representation: FixedRepresentation) {}
 
-  /** The fitted step of each layer. */
+  /** The fitted step of each layer (per-channel granularity: its largest channel step). */
   get steps(): readonly number[] {
-    return this.stepsOf ? Array.from(this.stepsOf) : [];
+    return (this.stepsOf ?? []).map((s) => Math.max(...s));
+  }
+
+  /** The fitted steps of each layer: one, or one per output channel. */
+  get unitSteps(): readonly Float64Array[] {
+    return this.stepsOf ?? [];
   }
 
   fit(layers: readonly LayerWeights[]): void {
-    if (!this.stepsOf || this.stepsOf.length !== layers.length) this.stepsOf = new Float64Array(layers.length);
-    for (let i = 0; i < layers.length; i++) this.stepsOf[i] = fixedStep(this.representation, maxAbs(layers[i].values));
+    assertFinite(layers);
+    const r = this.representation;
+    this.stepsOf = layers.map((l) => {
+      const units = unitsOf(l, r.granularity);
+      const max = unitMaxAbs(l.values, units);
+      const steps = new Float64Array(units);
+      for (let c = 0; c < units; c++) steps[c] = r.range === 'mse' ? mseStep(gatherUnit(l.values, units, c), r.bits, max[c]) : fixedStep(r, max[c]);
+      return steps;
+    });
   }
 
-  private fitted(layers: readonly LayerWeights[]): Float64Array {
+  private fitted(layers: readonly LayerWeights[]): Float64Array[] {
     if (!this.stepsOf) this.fit(layers);
     const steps = this.stepsOf!;
     if (steps.length !== layers.length) throw new RangeError(`quantizer was fitted on ${steps.length} layers, got ${layers.length}`);
@@ -107,17 +164,24 @@ export class FixedPointQuantizer implements WeightQuantizer {
   }
 
   apply(layers: readonly LayerWeights[], rng: Rng, out?: Float32Array[]): Float32Array[] {
+    return this.quantize(layers, this.stochastic(rng), out);
+  }
+
+  deploy(layers: readonly LayerWeights[], out?: Float32Array[]): Float32Array[] {
+    return this.quantize(layers, null, out);
+  }
+
+  private quantize(layers: readonly LayerWeights[], rng: Rng | null, out?: Float32Array[]): Float32Array[] {
     const steps = this.fitted(layers);
     const dst = outputsFor(layers, out);
-    const r = this.stochastic(rng);
-    for (let i = 0; i < layers.length; i++) quantizeFixed(layers[i].values, steps[i], this.representation.bits, r, dst[i], null);
+    for (let i = 0; i < layers.length; i++) quantizeFixed(layers[i].values, steps[i], this.representation.bits, rng, dst[i], null);
     return dst;
   }
 
-  /** The codes and decoded values apply would give (same rng draws). */
-  encode(layers: readonly LayerWeights[], rng: Rng): { codes: Int32Array[]; decoded: Float32Array[] } {
+  /** The codes and decoded values: with an rng as apply gives them (same draws), without one as deploy does. */
+  encode(layers: readonly LayerWeights[], rng: Rng | null): { codes: Int32Array[]; decoded: Float32Array[] } {
     const steps = this.fitted(layers);
-    const r = this.stochastic(rng);
+    const r = rng === null ? null : this.stochastic(rng);
     const codes = layers.map((l) => new Int32Array(l.values.length));
     const decoded = layers.map((l) => new Float32Array(l.values.length));
     for (let i = 0; i < layers.length; i++) quantizeFixed(layers[i].values, steps[i], this.representation.bits, r, decoded[i], codes[i]);
@@ -133,20 +197,21 @@ export class FixedPointQuantizer implements WeightQuantizer {
     return weightError(
       layers,
       decoded,
-      (i) => ({ step: steps[i], saturated: layers[i].values.length ? sat[i] / layers[i].values.length : 0 }),
+      (i) => ({ step: Math.max(...steps[i]), saturated: layers[i].values.length ? sat[i] / layers[i].values.length : 0 }),
       { saturated: total ? satTotal / total : 0 },
     );
   }
 
-  pack(layers: readonly LayerWeights[], rng: Rng, extra?: PackExtra): Uint8Array {
+  /** The artifact holds round-to-nearest codes of the master weights, whatever the training rounding. */
+  pack(layers: readonly LayerWeights[], extra?: PackExtra): Uint8Array {
     const steps = this.fitted(layers);
-    const { codes } = this.encode(layers, rng);
+    const { codes } = this.encode(layers, null);
     const records: LayerRecord[] = layers.map((l, i) => ({
       name: l.name,
       shape: l.shape,
       encoding: 'fixed',
       bits: this.representation.bits,
-      step: steps[i],
+      scales: steps[i],
       codes: codes[i],
     }));
     return packArtifact({ representation: this.representation, meta: extra?.meta, layers: [...records, ...float32Records(extra?.float32)] });

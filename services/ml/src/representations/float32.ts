@@ -24,11 +24,17 @@ export class Float32Quantizer implements WeightQuantizer {
     return dst;
   }
 
+  deploy(layers: readonly LayerWeights[], out?: Float32Array[]): Float32Array[] {
+    const dst = outputsFor(layers, out);
+    for (let i = 0; i < layers.length; i++) dst[i].set(layers[i].values);
+    return dst;
+  }
+
   error(layers: readonly LayerWeights[], decoded: readonly Float32Array[]): WeightError {
     return weightError(layers, decoded, () => ({}));
   }
 
-  pack(layers: readonly LayerWeights[], _rng: Rng, extra?: PackExtra): Uint8Array {
+  pack(layers: readonly LayerWeights[], extra?: PackExtra): Uint8Array {
     return packArtifact({ representation: this.representation, meta: extra?.meta, layers: float32Records([...layers, ...(extra?.float32 ?? [])]) });
   }
 }

@@ -7,7 +7,8 @@ import type { WeightQuantizer } from './types.ts';
 
 export type { LayerWeights, WeightQuantizer } from './types.ts';
 export { Float32Quantizer, type PackExtra } from './float32.ts';
-export { FixedPointQuantizer, fixedStep, quantizeFixed } from './fixed-point.ts';
+export { FixedPointQuantizer, fixedStep, qFormat, quantizeFixed } from './fixed-point.ts';
+export { NonFiniteWeightError, assertFinite, firstNonFinite } from './channels.ts';
 export { DictionaryQuantizer, quantizeDictionary } from './dictionary.ts';
 export { packBits, unpackBits, packedBytes, signExtend } from '../artifact/bit-packing.ts';
 export { sqnrDb } from './error-metrics.ts';

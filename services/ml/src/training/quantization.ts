@@ -52,4 +52,14 @@ export class Compactor {
     this.indices.forEach((i, k) => (all[i] = this.out![k]));
     return { all, compact: this.out, layers };
   }
+
+  /** Like apply, but the weights as deployed: rounding to nearest (what the artifact decodes to). */
+  deploy(weights: Float32Array[], fit: boolean): { all: Float32Array[]; compact: Float32Array[]; layers: LayerWeights[] } {
+    const layers = this.layers(weights);
+    if (fit) this.quantizer.fit(layers);
+    this.out = this.quantizer.deploy(layers, this.out);
+    const all = weights.slice();
+    this.indices.forEach((i, k) => (all[i] = this.out![k]));
+    return { all, compact: this.out, layers };
+  }
 }

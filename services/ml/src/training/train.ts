@@ -12,6 +12,7 @@ import { Rng } from '../random.ts';
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from './checkpoint.ts';
 import { evaluateSplit, weightTensors } from './evaluate.ts';
 import { restoreModel, evaluateWeights, type ArtifactMeta } from './artifact-model.ts';
+import { firstNonFinite } from '../representations/channels.ts';
 import { Compactor, refitsEachStep } from './quantization.ts';
 import { learningRateAt } from './schedule.ts';
 import { sgdStep } from './sgd.ts';
@@ -76,18 +77,23 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
     const augment = t.augment ? state.dataRng.fork() : null;
     let lossSum = 0;
     let correct = 0;
-    const epochLr = learningRateAt(t, epoch, 0, steps);
+    let lrSum = 0;
     for (let step = 0; step < steps; step++) {
       const stop = hooks.shouldStop?.() ?? null;
       if (stop) return stopped(stop, state, epochsDone, data, backend);
       const from = step * batchSize;
       const count = Math.min(batchSize, n - from);
       fillBatch(data.train, order, from, count, xBuf, yBuf, { shape: raw.shape, norm: data.norm, augment });
+      const where = { epoch: epoch + 1, step: step + 1, steps };
+      checkFinite(model, state.weights, 'weights', where);
       const arrays = trainCompact ? trainCompact.apply(state.weights, state.quantRng, refitEachStep || step === 0).all : state.weights;
       const r = trainStep(model, arrays, xBuf.subarray(0, count * size), yBuf.subarray(0, count), [count, h, w, c]);
+      if (!Number.isFinite(r.loss)) throw numericalFault(`the training loss is ${r.loss}`, where);
+      checkFinite(model, r.grads, 'gradient', where);
       lossSum += r.loss * count;
       correct += r.correct;
       const lr = learningRateAt(t, epoch, step, steps);
+      lrSum += lr;
       sgdStep(state.weights, state.velocity, r.grads, decays, { lr, momentum: t.momentum, weightDecay: t.weightDecay });
       if (Date.now() - lastProgress >= (input.progressEveryMs ?? PROGRESS_EVERY_MS) && hooks.onProgress) {
         lastProgress = Date.now();
@@ -96,16 +102,14 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
       }
     }
     const trainMs = performance.now() - epochStart;
-    // A diverged run would report NaN metrics (null in JSON): fail it once, with what to change.
-    if (!Number.isFinite(lossSum / n)) {
-      throw new RunInputError(`training diverged: the training loss is not finite in epoch ${epoch + 1} (learning rate ${epochLr}); lower training.learningRate`);
-    }
-    // Test the model as it would be deployed: with the compact weights in the training phase.
-    const evalArrays = trainCompact ? trainCompact.apply(state.weights, state.quantRng, true) : null;
+    // The last step's update is checked here (the others were checked before the step that followed them).
+    checkFinite(model, state.weights, 'weights', { epoch: epoch + 1, step: steps, steps });
+    // Test the model as it would be deployed: the compact weights rounded to nearest in the training phase (the
+    // artifact's weights when this is the last epoch), so no stochastic draw decides a reported accuracy.
+    const evalArrays = trainCompact ? trainCompact.deploy(state.weights, true) : null;
     const testAccuracy = evaluate(model, evalArrays?.all ?? state.weights, data);
-    // The inference phase reports the error quantizing now would give, without using those weights (and without
-    // advancing quantRng, so quantizing a baseline's artifact later gives the very same compact model).
-    const errArrays = evalArrays ?? (config.representation.kind !== 'float32' ? compactor.apply(state.weights, new Rng(state.quantRng.state), true) : null);
+    // The inference phase reports the error quantizing now would give, without using those weights.
+    const errArrays = evalArrays ?? (config.representation.kind !== 'float32' ? compactor.deploy(state.weights, true) : null);
     const werr = errArrays ? compactor.quantizer.error(errArrays.layers, errArrays.compact) : null;
     state.epoch = epoch + 1;
     state.trainMs += trainMs;
@@ -120,7 +124,8 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
       testAccuracy,
       durationMs: Math.round(performance.now() - epochStart),
       imagesPerSec: n / (trainMs / 1000),
-      learningRate: epochLr,
+      // The mean of the rates this epoch's steps used (a cosine schedule moves within an epoch).
+      learningRate: lrSum / steps,
       ...(werr ? { weightMse: werr.mse } : {}),
     };
     epochsDone.push(metrics);
@@ -132,6 +137,28 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   }
 
   return finish(config, state, epochsDone, data, backend, compactor);
+}
+
+/** Where in a run a check happens: epoch and step are 1-based. */
+interface StepAt {
+  epoch: number;
+  step: number;
+  steps: number;
+}
+
+/** A NaN or ±Inf fails the run at the step it appears: continuing would only spread it through every weight. */
+function numericalFault(what: string, at: StepAt): RunInputError {
+  return new RunInputError(
+    `numerical fault in epoch ${at.epoch}, step ${at.step} of ${at.steps}: ${what}; the run diverged (lower training.learningRate) or its checkpoint is damaged`,
+  );
+}
+
+/** Throws numericalFault naming the first param of `arrays` (weights or gradients, in param order) that is not finite. */
+function checkFinite(model: Model, arrays: readonly Float32Array[], what: 'weights' | 'gradient', at: StepAt): void {
+  for (let p = 0; p < arrays.length; p++) {
+    const i = firstNonFinite(arrays[p]);
+    if (i >= 0) throw numericalFault(`the ${what} of layer ${model.params[p].name} ${what === 'weights' ? 'hold' : 'holds'} ${arrays[p][i]} (element ${i})`, at);
+  }
 }
 
 /** One SGD step's forward and backward pass; gradients w.r.t. the weights actually used (compact or master). */
@@ -267,10 +294,10 @@ function finish(config: ExperimentConfig, s: RunState, epochs: EpochMetrics[], d
     testLimit: config.training.testLimit ?? null,
     trainLoss: s.lastTrainLoss,
   };
-  const packOnce = (m: ArtifactMeta) => compactor.quantizer.pack(layers, new Rng(s.quantRng.state), { float32: compactor.floatLayers(s.weights), meta: m as unknown as Record<string, unknown> });
+  const packOnce = (m: ArtifactMeta) => compactor.quantizer.pack(layers, { float32: compactor.floatLayers(s.weights), meta: m as unknown as Record<string, unknown> });
   const restored = restoreModel(packOnce(meta));
   const testAccuracy = evaluateWeights(s.model, restored.weights, data, data.norm);
-  // Pack again with the accuracy in the meta (same rng state, so the same codes).
+  // Pack again with the accuracy in the meta (packing rounds to nearest: the same codes).
   const artifact = packOnce({ ...meta, testAccuracy });
   const decoded = compactor.indices.map((i) => restored.weights[i]);
   const metrics = baseMetrics(s, backend);

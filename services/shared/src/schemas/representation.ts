@@ -3,6 +3,9 @@ import { z } from 'zod';
 /** The weight representations quantlab trains and evaluates with (Kibune & Lee, ICONIP 2017). */
 export const Float32Representation = z.strictObject({ kind: z.literal('float32') });
 
+/** One step (fixed point) or scale (dictionary) a layer, or one per output channel (the kernel's last axis). */
+export const Granularity = z.enum(['layer', 'channel']).default('layer');
+
 export const FixedRepresentation = z
   .strictObject({
     kind: z.literal('fixed'),
@@ -11,16 +14,26 @@ export const FixedRepresentation = z
       .number()
       .int()
       .refine((b) => (b >= 2 && b <= 16) || b === 32, { message: 'bits must be 2..16 (or 32 as an identity check)' }),
-    /** pow2: the step is a power of two covering max|w|; maxabs: step = max|w| / (2^(bits-1) - 1). */
-    range: z.enum(['pow2', 'maxabs']).default('maxabs'),
+    /**
+     * pow2: the paper's Q-format, integer bits = the smallest power of two holding max|w| (or 2^-fractionBits steps),
+     * saturating; maxabs: linear quantization, step = max|w| / (2^(bits-1) - 1); mse: the step minimizing the squared
+     * error (searched as a dictionary's scale is).
+     */
+    range: z.enum(['pow2', 'maxabs', 'mse']).default('maxabs'),
     /** Fixes the step at 2^-fractionBits (pow2 only); may exceed bits when weights are small. */
     fractionBits: z.number().int().min(-16).max(40).optional(),
     rounding: z.enum(['nearest', 'stochastic']).default('nearest'),
+    granularity: Granularity,
   })
   .refine((r) => r.fractionBits === undefined || r.range === 'pow2', {
     message: 'fractionBits is only allowed with range "pow2"',
     path: ['fractionBits'],
-  });
+  })
+  .refine((r) => r.fractionBits === undefined || r.granularity === 'layer', {
+    message: 'fractionBits fixes one step for every weight: granularity "channel" does not apply',
+    path: ['granularity'],
+  })
+  .refine((r) => r.range !== 'mse' || r.bits <= 16, { message: 'range "mse" takes bits 2..16', path: ['bits'] });
 
 export const DictionaryRepresentation = z.strictObject({
   kind: z.literal('dictionary'),
@@ -33,6 +46,8 @@ export const DictionaryRepresentation = z.strictObject({
   /** Lloyd (k-means) iterations after initialization. */
   refine: z.number().int().min(0).max(20).default(0),
   refitEvery: z.enum(['step', 'epoch']).default('epoch'),
+  /** channel: every output channel gets its own scale (per-layer scope: one dictionary a layer, scaled per channel). */
+  granularity: Granularity,
 });
 
 export const Representation = z.discriminatedUnion('kind', [
@@ -63,13 +78,15 @@ export function seriesOf(r: Representation, phase: 'training' | 'inference'): st
     case 'float32':
       return `float32/${phase}`;
     case 'fixed':
-      return ['fixed', r.range + (r.fractionBits === undefined ? '' : `:f${r.fractionBits}`), r.rounding, phase].join('/');
+      return ['fixed', r.range + (r.fractionBits === undefined ? '' : `:f${r.fractionBits}`) + channelTag(r), r.rounding, phase].join('/');
     case 'dictionary':
-      return ['dictionary', r.scope, r.init, `r${r.refine}`, r.refitEvery, phase].join('/');
+      return ['dictionary', r.scope + channelTag(r), r.init, `r${r.refine}`, r.refitEvery, phase].join('/');
   }
 }
 
-/** A short human label such as `fixed:8` or `dictionary:4`. */
-export function labelOf(r: Representation): string {
-  return r.kind === 'float32' ? 'float32' : `${r.kind}:${r.bits}`;
+export { labelOf } from './label.ts';
+
+/** Per-channel series carry `:channel`; per-layer ones keep the names they had before granularity existed. */
+function channelTag(r: { granularity?: 'layer' | 'channel' }): string {
+  return r.granularity === 'channel' ? ':channel' : '';
 }

@@ -77,13 +77,15 @@ export const Provenance = z.object({
 });
 
 /** The packed artifact's format name (docs/ARTIFACT.md), RunDocument.artifact.format. */
-export const ARTIFACT_FORMAT = 'quantlab-artifact/1';
+export const ARTIFACT_FORMAT = 'quantlab-artifact/2';
+/** Format version 1 (no per-channel scales); decodeArtifact still reads it. */
+export const ARTIFACT_FORMAT_V1 = 'quantlab-artifact/1';
 /**
  * The name workers wrote for the same format before it had one owner. Still accepted (imports of old exports);
  * RunStore reads stored runs with the current name.
  */
 export const LEGACY_ARTIFACT_FORMAT = 'quantlab-packed';
-export const ArtifactFormat = z.enum([ARTIFACT_FORMAT, LEGACY_ARTIFACT_FORMAT]);
+export const ArtifactFormat = z.enum([ARTIFACT_FORMAT, ARTIFACT_FORMAT_V1, LEGACY_ARTIFACT_FORMAT]);
 
 export const RunDocument = z.object({
   id: z.string(),

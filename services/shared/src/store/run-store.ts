@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { ARTIFACT_FORMAT, FINAL_STATUSES, LEGACY_ARTIFACT_FORMAT, RUN_STATUSES, type EpochMetrics, type RunDocument, type RunStatus } from '../schemas/run.ts';
+import { ARTIFACT_FORMAT_V1, FINAL_STATUSES, LEGACY_ARTIFACT_FORMAT, RUN_STATUSES, type EpochMetrics, type RunDocument, type RunStatus } from '../schemas/run.ts';
 import { keysFor, type Keys } from './keys.ts';
 
 /** A running job's right to write: BullMQ's lock key and the token it holds. */
@@ -618,7 +618,7 @@ function inflate(hash: Record<string, string>, epochs: string[]): RunDocument {
   delete raw.cancelRequested;
   delete raw.rev;
   const artifact = raw.artifact as RunDocument['artifact'];
-  if (artifact?.format === LEGACY_ARTIFACT_FORMAT) raw.artifact = { ...artifact, format: ARTIFACT_FORMAT };
+  if (artifact?.format === LEGACY_ARTIFACT_FORMAT) raw.artifact = { ...artifact, format: ARTIFACT_FORMAT_V1 };
   return raw as RunDocument;
 }
 

@@ -1,7 +1,7 @@
 import type { Env, RunStore, WorkerRegistration } from '@quantlab/shared';
 import type { Logger } from '../log.ts';
 import type { WorkerMetrics } from '../metrics.ts';
-import type { StopFlag, ThreadRuntime, TrainingPool } from '../training/pool.ts';
+import type { StopFlag, ThreadRuntime, Trainer } from '../training/pool.ts';
 
 /** The part of RunStore a job handler uses: its own run's document, fenced writes, artifacts and checkpoints. */
 export type RunWriter = Pick<
@@ -16,7 +16,7 @@ export interface WorkerContext {
   /** The training threads' backend and TF.js version (from their ready message). */
   runtime: ThreadRuntime;
   store: RunWriter;
-  pool: Pick<TrainingPool, 'train'>;
+  pool: Trainer;
   registry: Pick<WorkerRegistration, 'current' | 'update'>;
   log: Logger;
   metrics: WorkerMetrics;

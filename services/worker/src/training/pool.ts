@@ -25,7 +25,6 @@ export class StopFlag {
   }
 }
 
-/** One long-lived training thread; it dies with the process, so it can never outlive a killed worker. */
 /** Test hooks of the training threads (tests only; production passes none). */
 export interface ThreadTestHooks {
   /**
@@ -41,6 +40,7 @@ export interface ThreadRuntime {
   tfjsVersion: string;
 }
 
+/** One long-lived training thread; it dies with the process, so it can never outlive a killed worker. */
 class TrainingThread {
   readonly ready: Promise<ThreadRuntime>;
   private worker: Worker;
@@ -116,8 +116,15 @@ class TrainingThread {
   }
 }
 
+/** What a worker needs from its training threads; benches substitute a simulated pool (bench/redis-scale.ts). */
+export interface Trainer {
+  ready(): Promise<ThreadRuntime>;
+  train(input: TrainInput, stop: StopFlag, cb: TrainCallbacks): Promise<TrainOutcome>;
+  close(): Promise<void>;
+}
+
 /** One training thread per concurrency slot. */
-export class TrainingPool {
+export class TrainingPool implements Trainer {
   private threads: TrainingThread[];
 
   constructor(
