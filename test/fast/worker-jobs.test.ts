@@ -8,8 +8,8 @@ import type { TrainOutcome } from '@quantlab/ml/training/types';
 import { processRun } from '@quantlab/worker/jobs/run';
 import type { WorkerContext } from '@quantlab/worker/jobs/context';
 import type { WorkerMetrics } from '@quantlab/worker/metrics';
-import { STOP_REASONS } from '@quantlab/worker/training/protocol';
-import { TrainInputFailure, type StopFlag, type TrainCallbacks } from '@quantlab/worker/training/pool';
+import { STOP_REASONS } from '@quantlab/worker/threads/protocol';
+import { TrainInputFailure, type StopFlag, type TrainCallbacks } from '@quantlab/worker/threads/pool';
 import { FakeRunStore } from '../helpers/fakes.ts';
 
 const env = parseEnv({ KEY_PREFIX: 'fast', QUEUE_NAME: 'fast-q', LOG_LEVEL: 'silent', REDIS_URL: 'redis://127.0.0.1:1' });

@@ -18,7 +18,7 @@ import {
 } from '@quantlab/shared';
 import { createLogger, type Logger } from './log.ts';
 import { checkHandlers, createHandlers, type JobHandlers } from './jobs/handlers.ts';
-import { TrainingPool, type StopFlag, type ThreadRuntime, type ThreadTestHooks, type Trainer } from './training/pool.ts';
+import { TrainingPool, type StopFlag, type ThreadRuntime, type ThreadTestHooks, type Trainer } from './threads/pool.ts';
 import type { WorkerContext } from './jobs/context.ts';
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics.ts';
 

@@ -1,7 +1,7 @@
 import type { Env, RunStore, WorkerRegistration } from '@quantlab/shared';
 import type { Logger } from '../log.ts';
 import type { WorkerMetrics } from '../metrics.ts';
-import type { StopFlag, ThreadRuntime, Trainer } from '../training/pool.ts';
+import type { StopFlag, ThreadRuntime, Trainer } from '../threads/pool.ts';
 
 /** The part of RunStore a job handler uses: its own run's document, fenced writes, artifacts and checkpoints. */
 export type RunWriter = Pick<
