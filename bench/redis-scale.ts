@@ -2,7 +2,7 @@
 // fenced writes, checkpoints, registry heartbeats and cancel polls; the training step replaced by a timed sleep per
 // synthetic epoch) drain a queue of queued runs on a redis-server of the bench's own, pinned to one core.
 //   node --import tsx bench/redis-scale.ts [--workers 1,10,50,200] [--runs 10000] [--epochs 2] [--epoch-ms 100]
-//        [--window 20] [--procs 4] [--redis-core 1] [--checkpoint-bytes 4096] [--json]
+//        [--window 20] [--procs 4] [--redis-core 1] [--worker-cores 0] [--checkpoint-bytes 4096] [--json]
 // Reports per N: runs/s completed, CPU of Redis and of the worker processes (cores), Redis commands/s (INFO's
 // total_commands_processed: commands inside Lua scripts included), p50/p99 of a job fetch (BullMQ's moveToFinished,
 // which completes a job and fetches the next in one script; with a full queue that is every fetch) and of a fenced
@@ -30,6 +30,8 @@ const { values } = parseArgs({
     window: { type: 'string', default: '20' },
     procs: { type: 'string', default: '4' },
     'redis-core': { type: 'string', default: '1' },
+    /** Cores for the worker processes (taskset list); default: every core but Redis's. */
+    'worker-cores': { type: 'string' },
     'checkpoint-bytes': { type: 'string', default: '4096' },
     idle: { type: 'string', default: '6' },
     'big-checkpoint': { type: 'string', default: '1228800' },
@@ -269,8 +271,8 @@ async function step(redisUrl: string, redisPid: number, n: number, opts: StepOpt
   });
   for (let p = 0; p < procs; p++) {
     const share = Math.floor(n / procs) + (p < n % procs ? 1 : 0);
-    // Workers on the cores Redis does not have.
-    const others = cpus().map((_, i) => i).filter((i) => String(i) !== values['redis-core']).join(',') || '0';
+    // Workers on the cores Redis does not have (unless told otherwise).
+    const others = values['worker-cores'] ?? (cpus().map((_, i) => i).filter((i) => String(i) !== values['redis-core']).join(',') || '0');
     const c = spawn('taskset', ['-c', others, process.execPath, '--import', 'tsx', here, '--child'], {
       env: { ...process.env, REDIS_URL: redisUrl, KEY_PREFIX: env.KEY_PREFIX, QUEUE_NAME: env.QUEUE_NAME, BENCH_WORKERS: String(share), BENCH_EPOCH_MS: String(opts.epochMs), BENCH_CHECKPOINT_BYTES: String(opts.checkpointBytes) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -409,7 +411,7 @@ async function main(): Promise<void> {
     return;
   }
   const f = (v: number | null, d = 2) => (v === null || Number.isNaN(v) ? '–' : v.toFixed(d));
-  console.log(`machine: ${head.cpus} cores, load ${head.loadBefore.toFixed(2)} before, ${head.loadAfter.toFixed(2)} after; Redis on core ${head.redisCore}, AOF everysec`);
+  console.log(`machine: ${head.cpus} cores, load ${head.loadBefore.toFixed(2)} before, ${head.loadAfter.toFixed(2)} after; Redis on core ${head.redisCore}, AOF everysec; workers on cores ${values['worker-cores'] ?? 'but Redis’s'}`);
   console.log(`runs: ${opts.runs} queued per step, ${opts.epochs} epochs of ${opts.epochMs} ms sleep, ${opts.checkpointBytes}-byte checkpoints; window ${opts.window} s`);
   console.log(`checkpoint writes of ${big!.bytes} bytes (one client, fenced, ${big!.count} of them): ${big!.redisCpuMs.toFixed(2)} ms of Redis CPU each; p50 / p99 ${big!.p50Ms.toFixed(1)} / ${big!.p99Ms.toFixed(1)} ms`);
   console.log('| workers | processes | idle: Redis cores | idle: Redis cmd/s | runs/s | Redis cores | worker cores | Redis cmd/s | cmd per run | Redis CPU ms per run | worker CPU ms per run | job fetch p50 / p99 (ms) | fenced write p50 / p99 (ms) |');

@@ -47,7 +47,8 @@ test('a browser trades the token for a short-lived cookie that opens the queue v
   const cookie = setCookie.split(';')[0];
   assert.equal((await app.inject({ method: 'GET', url: '/admin/queues', headers: { cookie } })).statusCode, 200);
   assert.equal((await app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: { cookie: `other=1; ${cookie}` } })).statusCode, 200);
-  // The cookie is not the token: the API proper still wants the Bearer header.
+  // A cookie cannot mint the next one (it expires), and it is not the token: the API proper still wants the header.
+  assert.equal((await app.inject({ method: 'POST', url: '/admin/session?x=1', headers: { cookie } })).statusCode, 401);
   assert.equal((await app.inject({ method: 'GET', url: '/experiments', headers: { cookie } })).statusCode, 401);
   // Expired, or signed with another secret: refused.
   const expired = mintAdminCookie(TOKEN, Date.now() - ADMIN_COOKIE_TTL_MS - 1000);

@@ -79,6 +79,24 @@ test('after a 2-epoch run the worker counts it, its epochs and checkpoints; the 
     assert.equal(res.statusCode, 200);
     return res.body;
   };
+  /** Commands the API's store connection sends for one scrape (counted as they are sent). */
+  let sent = 0;
+  const send = app.ql.redis.sendCommand.bind(app.ql.redis);
+  app.ql.redis.sendCommand = ((...args: Parameters<typeof send>) => {
+    sent++;
+    return send(...args);
+  }) as typeof send;
+  // The fewest of three scrapes: other work of the app (its start-up backfill) may send a command meanwhile.
+  const commandsPerScrape = async () => {
+    const counts = [];
+    for (let i = 0; i < 3; i++) {
+      const before = sent;
+      await api();
+      counts.push(sent - before);
+    }
+    return Math.min(...counts);
+  };
+  const commandsEarly = await commandsPerScrape();
   // Both submitted runs are somewhere in the queue (waiting, prioritized or active) until the worker finishes them.
   const early = await api();
   const inQueue = ['waiting', 'prioritized', 'active'].reduce((n, s) => n + sample(early, `quantlab_queue_jobs{state="${s}"}`), 0);
@@ -113,6 +131,9 @@ test('after a 2-epoch run the worker counts it, its epochs and checkpoints; the 
   assert.ok(sample(text, 'quantlab_redis_command_duration_seconds_count{command="evalsha"}') >= 8);
 
   const apiText = await api();
+  // Counting runs by status costs the same number of Redis commands whatever the number of runs.
+  assert.equal(await commandsPerScrape(), commandsEarly);
+  assert.ok(commandsEarly > 0 && commandsEarly <= 8, `${commandsEarly} commands per scrape`);
   assert.equal(sample(apiText, 'quantlab_queue_jobs{state="completed"}'), 2);
   assert.equal(sample(apiText, 'quantlab_queue_jobs{state="waiting"}'), 0);
   assert.equal(sample(apiText, 'quantlab_runs{status="completed"}'), 2);
@@ -130,6 +151,9 @@ test('/metrics of the API needs the token; METRICS_PORT and METRICS_HOST are che
   assert.equal(parseEnv({ METRICS_PORT: '' }).METRICS_PORT, undefined);
   assert.equal(parseEnv({ METRICS_PORT: '65535' }).METRICS_PORT, 65535);
   assert.equal(parseEnv({}).METRICS_HOST, '127.0.0.1');
+  assert.equal(parseEnv({}).ADMIN_QUEUES_WRITE, false);
+  assert.equal(parseEnv({ ADMIN_QUEUES_WRITE: 'true' }).ADMIN_QUEUES_WRITE, true);
+  assert.throws(() => parseEnv({ ADMIN_QUEUES_WRITE: 'yes please' }), /ADMIN_QUEUES_WRITE/);
   assert.throws(() => parseEnv({ METRICS_PORT: '65536' }), /METRICS_PORT/);
   assert.throws(() => parseEnv({ METRICS_PORT: 'nine' }), /METRICS_PORT/);
 });

@@ -33,6 +33,31 @@ test('the fewest bits that keep a level count only when every larger width keeps
   assert.equal(smallestBitsKeeping(dict, 0.99), null);
 });
 
+test('with seeds, a width keeps a level only when the lower end of its 95% interval does', () => {
+  // Mean 99.5% but the interval reaches down to 98.5%: it keeps 98%, not 99%.
+  const r = { ...row('fixed/pow2/nearest/training', 8, 0.995), relativeAccuracy: { ...stat(0.995, 0.004), ci95: { low: 0.985, high: 1.005 } } };
+  assert.equal(smallestBitsKeeping([r], 0.99), null);
+  assert.equal(smallestBitsKeeping([r], 0.98), 8);
+  const md = sweepReportMarkdown({ ...sweep, summary: [sweep.summary[0], r] }, { svgPath: 'f.svg' });
+  assert.match(md, /\| `fixed\/pow2\/nearest\/training` \| not reached at the widths measured \| 8 bits \|/);
+  // Judged on the interval: 98.50% < 99%.
+  assert.match(md, /fixed at 8 bits \(training phase\) ≥ 99%: 99\.50% \[98\.50%, 100\.50%\] .*lower end of the 95% interval 98\.50%\) — missed by 0\.5 points/);
+  // Targets the sweep did not measure are not printed at all.
+  assert.doesNotMatch(md, /dictionary at/);
+  assert.doesNotMatch(md, /not measured/);
+});
+
+test('each run is listed with its binomial interval and its McNemar test against the baseline', () => {
+  const seeds = [
+    { runId: 'r1', seed: 1, testAccuracy: 0.85, test: 2000, binomial95: { low: 0.834, high: 0.865 }, relativeAccuracy: 0.99, mcnemar: { b: 30, c: 50, p: 0.0328 } },
+    { runId: 'r2', seed: 2, testAccuracy: 0.86, test: 2000, binomial95: { low: 0.844, high: 0.874 }, relativeAccuracy: 1.0, mcnemar: null },
+  ];
+  const md = sweepReportMarkdown({ ...sweep, summary: [sweep.summary[0], { ...row('fixed/pow2/nearest/training', 4, 0.99), seeds }] }, { svgPath: 'f.svg' });
+  assert.match(md, /## Each run against its baseline/);
+  assert.match(md, /\| `fixed\/pow2\/nearest\/training` \| 4 \| 1 \| 85\.00% \[83\.40%, 86\.50%\] \| 99\.0% \| 30 \| 50 \| 0\.033 \|/);
+  assert.match(md, /\| 2 \| 86\.00% \[84\.40%, 87\.40%\] \| 100\.0% \| – \| – \| – \|/);
+});
+
 test('the figure has one line per series, the 100% reference and every bit width as a tick', () => {
   const svg = relativeAccuracyChart(sweep);
   assert.match(svg, /^<svg[^>]+xmlns="http:\/\/www.w3.org\/2000\/svg"/);
@@ -45,7 +70,7 @@ test('the figure has one line per series, the 100% reference and every bit width
 test('the Markdown report states the targets with their verdicts and lists every row', () => {
   const md = sweepReportMarkdown(sweep, { svgPath: '/x/fig.svg' });
   assert.match(md, /!\[relative accuracy against bits\]\(fig\.svg\)/);
-  assert.match(md, /fixed at 8 bits \(training phase\) ≥ 99%: 99\.50% .* met/);
+  assert.match(md, /fixed at 8 bits \(training phase\) ≥ 99%: 99\.50% \(one seed\) .* met/);
   assert.match(md, /dictionary at 8 bits \(training phase\) ≥ 99%: 97\.00% .* missed by 2\.0 points/);
   assert.match(md, /dictionary at 4 bits \(training phase\) ≥ 97%: 99\.90% .* met/);
   assert.equal((md.match(/^\| `/gm) ?? []).length, 2 + sweep.summary.length);

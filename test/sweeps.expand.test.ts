@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LIMITS, PresetSweepRequest, SweepPlanError, SweepRequest, expandPattern, planSweep, summarize, sweepStatus, withRelativeAccuracy, type RunDocument } from '@quantlab/shared';
+import { mcnemarExact, meanInterval95, t975, wilson95 } from '../services/shared/src/sweeps/stats.ts';
 
 const grid = (vary: unknown, base: Record<string, unknown> = { dataset: 'mnist', model: 'mlp' }) => SweepRequest.parse({ name: 's', base, vary });
 
@@ -128,7 +129,7 @@ function doc(over: Partial<RunDocument> & { acc?: number | null; bits?: number }
     name: 'x',
     status: 'completed',
     progress: { epoch: 1, epochs: 1, fraction: 1 },
-    config: { representation: over.bits ? { kind: 'fixed', bits: over.bits, range: 'maxabs', rounding: 'nearest' } : { kind: 'float32' }, phase: 'training' } as RunDocument['config'],
+    config: { representation: over.bits ? { kind: 'fixed', bits: over.bits, range: 'maxabs', rounding: 'nearest' } : { kind: 'float32' }, phase: 'training', training: { seed: 1 } } as RunDocument['config'],
     metrics: { testAccuracy: over.acc ?? null, trainLoss: null, durationMs: null, backend: null, weightBytes: { float32: 400, compact: 100 }, compressionRatio: 4 },
     epochs: [],
     workerId: null,
@@ -165,8 +166,56 @@ test('relative accuracy, summary and sweep status', () => {
   assert.equal(fixed?.relativeAccuracy.max, a.metrics.relativeAccuracy);
   assert.equal(fixed?.compressionRatio, 4);
   assert.equal(fixed?.compactBytes, 100);
+  // Two seeds: a 95% t-interval of the mean (t = 12.706 at one degree of freedom).
+  const rel = [a.metrics.relativeAccuracy!, c.metrics.relativeAccuracy!];
+  const half = (12.706 * Math.abs(rel[0] - rel[1])) / Math.sqrt(2) / Math.sqrt(2);
+  assert.ok(Math.abs(fixed!.relativeAccuracy.ci95!.low - ((rel[0] + rel[1]) / 2 - half)) < 1e-12);
+  assert.equal(rows.find((r) => r.bits === 32)?.relativeAccuracy.ci95, null, 'one run: no interval');
   assert.equal(sweepStatus({ queued: 2, running: 0, completed: 0, failed: 0, cancelled: 0 }), 'queued');
   assert.equal(sweepStatus({ queued: 1, running: 0, completed: 1, failed: 0, cancelled: 0 }), 'running');
   assert.equal(sweepStatus({ queued: 0, running: 0, completed: 3, failed: 0, cancelled: 0 }), 'completed');
   assert.equal(sweepStatus({ queued: 0, running: 0, completed: 2, failed: 1, cancelled: 0 }), 'failed');
+});
+
+test('summary rows list each run with its binomial interval and McNemar against its seed baseline, from the stored bitsets', () => {
+  // 16 test images: the baseline gets images 0-11 right; the run gets 0-7 and 12-15 right: b = 4 (12-15), c = 4 (8-11).
+  const bits = (right: number[]) => {
+    const b = new Uint8Array(2);
+    for (const i of right) b[i >> 3] |= 1 << (i & 7);
+    return Buffer.from(b).toString('base64');
+  };
+  const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
+  const dataset = { name: 'mnist', train: 100, test: 16, inputShape: [28, 28, 1], split: 's' };
+  const base = doc({ id: 'b', acc: 12 / 16, dataset, metrics: { ...doc({}).metrics, testAccuracy: 12 / 16, correct: bits(range(0, 12)) } });
+  const run = withRelativeAccuracy(doc({ id: 'r', bits: 4, baselineId: 'b', dataset, metrics: { ...doc({}).metrics, testAccuracy: 12 / 16, correct: bits([...range(0, 8), ...range(12, 16)]) } }), base);
+  const worse = withRelativeAccuracy(doc({ id: 'w', bits: 2, baselineId: 'b', dataset, metrics: { ...doc({}).metrics, testAccuracy: 2 / 16, correct: bits([0, 1]) } }), base);
+  const rows = summarize([withRelativeAccuracy(base, null), run, worse]);
+  const four = rows.find((r) => r.bits === 4)!.seeds[0];
+  assert.deepEqual(four.mcnemar, { b: 4, c: 4, p: 1 });
+  assert.equal(four.test, 16);
+  assert.deepEqual(four.binomial95, { low: wilson95(12, 16)[0], high: wilson95(12, 16)[1] });
+  // 10 images only the baseline gets right, none the other way: p = 2 · 2^-10.
+  assert.deepEqual(rows.find((r) => r.bits === 2)!.seeds[0].mcnemar, { b: 0, c: 10, p: 2 / 1024 });
+  // Without bitsets (runs stored before they existed) there is no paired test, but the rest is there.
+  const old = summarize([withRelativeAccuracy(doc({ id: 'b' , acc: 0.8 }), null), withRelativeAccuracy(doc({ id: 'o', bits: 4, acc: 0.8, baselineId: 'b' }), doc({ id: 'b', acc: 0.8 }))]);
+  assert.equal(old.find((r) => r.bits === 4)!.seeds[0].mcnemar, null);
+});
+
+test('statistics: t quantiles, the t-interval, Wilson intervals and McNemar exact p-values against hand-computed values', () => {
+  assert.equal(t975(1), 12.706);
+  assert.equal(t975(2), 4.303);
+  assert.equal(t975(30), 2.042);
+  assert.equal(t975(200), 1.96);
+  const [lo, hi] = meanInterval95([1, 2, 3])!;
+  assert.ok(Math.abs(lo - (2 - 4.303 / Math.sqrt(3))) < 1e-12 && Math.abs(hi - (2 + 4.303 / Math.sqrt(3))) < 1e-12);
+  assert.equal(meanInterval95([0.9]), null);
+  // Wilson, 85 of 100 (computed independently): [0.76716, 0.90694].
+  const w = wilson95(85, 100);
+  assert.ok(Math.abs(w[0] - 0.7671644) < 1e-6 && Math.abs(w[1] - 0.9069401) < 1e-6, `${w}`);
+  assert.deepEqual(wilson95(0, 10).map((x) => x >= 0 && x <= 1), [true, true]);
+  // McNemar: b = 10, c = 2 → 2·(1 + 12 + 66)/4096; a large table (3,000 discordant, 1,400 vs 1,600) does not underflow.
+  assert.ok(Math.abs(mcnemarExact(10, 2) - 0.03857421875) < 1e-15);
+  assert.equal(mcnemarExact(2, 10), mcnemarExact(10, 2));
+  assert.equal(mcnemarExact(0, 0), 1);
+  assert.ok(Math.abs(mcnemarExact(1400, 1600) / 0.0002785639610392337 - 1) < 1e-9, `${mcnemarExact(1400, 1600)}`);
 });

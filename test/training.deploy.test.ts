@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExperimentConfig, Representation, type ExperimentConfigInput } from '@quantlab/shared';
 import { initBackend, trainExperiment } from '@quantlab/ml';
+import { decodeBitset, popcount } from '../services/shared/src/sweeps/stats.ts';
 import { quantlab } from './helpers/lifecycle-cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ql-deploy-'));
@@ -46,6 +47,10 @@ test('metrics.testAccuracy, the last epoch testAccuracy and quantlab eval of the
     assert.equal(evaluated.test, 300, label);
     assert.equal(out.metrics.testAccuracy, out.epochs.at(-1)!.testAccuracy, `${label}: metrics vs last epoch`);
     assert.equal(evaluated.testAccuracy, out.metrics.testAccuracy, `${label}: eval vs metrics`);
+    // The stored bitset of correctly classified test images counts the same images.
+    const bits = decodeBitset(out.metrics.correct!);
+    assert.equal(bits.length, Math.ceil(300 / 8));
+    assert.equal(popcount(bits), Math.round(out.metrics.testAccuracy! * 300), label);
   }
 });
 

@@ -40,6 +40,11 @@ test('mlp on mnist: one epoch passes 0.8 test accuracy, hooks are called, no ten
   assert.equal(epochs.length, 1);
   assert.equal(checkpoints[0].length > 100_000, true);
   assert.equal(stops, Math.ceil(r.dataset.train / 100), 'shouldStop once per batch');
+  // The epoch's learning rate is the mean of the rates its steps used (cosine from lr towards 0 over the one epoch).
+  const steps = Math.ceil(r.dataset.train / 100);
+  const lr = cfg({}).training.learningRate;
+  const mean = Array.from({ length: steps }, (_, k) => 0.5 * lr * (1 + Math.cos((Math.PI * k) / steps))).reduce((a, b) => a + b, 0) / steps;
+  assert.ok(Math.abs(epochs[0].learningRate! - mean) < 1e-12 * lr, `learning rate ${epochs[0].learningRate} vs ${mean}`);
   assert.equal(r.dataset.train + r.dataset.test, 10_000);
   assert.match(r.dataset.split, /stratified|per class/);
 });

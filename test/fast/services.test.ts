@@ -17,7 +17,9 @@ function deps() {
   const runs = new FakeRunStore();
   const sweeps = new FakeSweepStore();
   const queue = new FakeQueue((id) => runs.locks.has(lockKeyOf(env, id)));
-  return { runs, sweeps, queue, deps: { env, runs, sweeps, queue: queue as unknown as ServiceDeps['queue'] } satisfies ServiceDeps };
+  // No worker registered: every dataset is accepted and waits in the queue.
+  const workers = { list: async () => [] };
+  return { runs, sweeps, queue, deps: { env, runs, sweeps, workers, queue: queue as unknown as ServiceDeps['queue'] } satisfies ServiceDeps };
 }
 const config = (over: object = {}) => ExperimentConfig.parse({ dataset: 'mnist', model: 'mlp', ...over });
 const problem = (type: string) => (e: unknown) => e instanceof HttpProblem && e.type === type;

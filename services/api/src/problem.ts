@@ -12,6 +12,7 @@ export const PROBLEMS = {
   'payload-too-large': { status: 413, title: 'The request body is too large' },
   'unsupported-media-type': { status: 415, title: 'Send application/json' },
   'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used with a different request' },
+  'dataset-unavailable': { status: 422, title: 'No registered worker serves the dataset' },
   'rate-limited': { status: 429, title: 'Too many requests' },
   internal: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'A backing service is unavailable' },

@@ -42,6 +42,7 @@ export const api = {
   createSweep: async (body: unknown) => ok(await client.POST('/sweeps', { body: body as JsonBody<'/sweeps', 'post'> })),
   cancelSweep: async (id: string) => ok(await client.POST('/sweeps/{id}/cancel', { params: path(id) })),
   presets: async (signal?: AbortSignal) => ok(await client.GET('/presets', { signal })),
+  workers: async (signal?: AbortSignal) => ok(await client.GET('/workers', { signal })),
   /** The packed compact model as a Blob (fetched with the token, so it works with API_TOKEN set). */
   async artifact(id: string): Promise<{ blob: Blob; filename: string }> {
     const r = await client.GET('/experiments/{id}/artifact', { params: path(id), parseAs: 'blob', headers: { Accept: '*/*' } });

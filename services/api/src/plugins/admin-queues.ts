@@ -36,10 +36,12 @@ export default async function adminQueues(app: FastifyInstance): Promise<void> {
   });
   // Sent, not thrown: Bull Board's routes have an error handler of their own that would make it a 500.
   app.addHook('onRequest', async (request, reply) => {
-    if (!secret || (request.url === '/admin/session' && request.method === 'DELETE')) return;
+    const session = request.url.split('?')[0] === '/admin/session';
+    if (!secret || (session && request.method === 'DELETE')) return;
     if (hasBearer(request, secret)) return;
+    // The cookie opens the queue view, not the route that mints cookies.
     const c = cookie(request, ADMIN_COOKIE);
-    if (c && request.url !== '/admin/session' && checkAdminCookie(secret, c)) return;
+    if (c && !session && checkAdminCookie(secret, c)) return;
     const problem = new HttpProblem('unauthorized', 'send Authorization: Bearer <API_TOKEN>, or POST /admin/session with it first for a browser cookie', undefined, {
       'www-authenticate': 'Bearer realm="quantlab"',
     });

@@ -73,7 +73,7 @@ const lifecycle: FastifyPluginAsyncZod = async (app) => {
         description: 'A new run with the same config, sweep and baseline; its `retryOf` names the old run. 409 unless the run failed or was cancelled.',
         tags: ['experiments'],
         params: IdParams,
-        response: { 202: RetryAccepted, ...errors, 409: Problem, 503: Problem },
+        response: { 202: RetryAccepted, ...errors, 409: Problem, 422: Problem, 503: Problem },
       },
     },
     async (request, reply) => {
@@ -93,7 +93,7 @@ const lifecycle: FastifyPluginAsyncZod = async (app) => {
         description: 'Each as a new run linked to the old one (`retryOf`), listed by the sweep in its place; a retried baseline runs first. `runs` is empty when nothing needed a retry.',
         tags: ['sweeps'],
         params: IdParams,
-        response: { 202: SweepRetryResult, ...errors, 503: Problem },
+        response: { 202: SweepRetryResult, ...errors, 422: Problem, 503: Problem },
       },
     },
     async (request, reply) => {

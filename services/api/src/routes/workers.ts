@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { listWorkers, Problem, WorkerList } from '@quantlab/shared';
+import { Problem, WorkerList } from '@quantlab/shared';
 
 /** GET /workers: the live worker processes, from the registry they keep up to date with heartbeats. */
 const workers: FastifyPluginAsyncZod = async (app) => {
@@ -7,7 +7,7 @@ const workers: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/workers',
     { schema: { operationId: 'listWorkers', summary: 'Live workers', tags: ['operations'], response: { 200: WorkerList, 401: Problem } } },
-    async () => ({ items: await listWorkers(ctx.redis, ctx.env.KEY_PREFIX) }),
+    async () => ({ items: await ctx.workers.list() }),
   );
 };
 

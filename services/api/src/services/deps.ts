@@ -1,4 +1,4 @@
-import type { Env, RunQueue, RunStore, SweepStore } from '@quantlab/shared';
+import type { Env, RunQueue, RunStore, SweepStore, WorkerDirectory } from '@quantlab/shared';
 
 /**
  * What the use cases need: the stores (the only code that knows the Redis layout), the run queue and the settings.
@@ -8,6 +8,8 @@ export interface ServiceDeps {
   env: Pick<Env, 'KEY_PREFIX' | 'QUEUE_NAME'>;
   runs: RunStorePort;
   sweeps: SweepStorePort;
+  /** The worker registry: which datasets the live workers serve. */
+  workers: Pick<WorkerDirectory, 'list'>;
   queue: Pick<RunQueue, 'add' | 'addBulk' | 'getJob'>;
 }
 

@@ -1,4 +1,4 @@
-import { CursorError, FINAL_STATUSES, runJob, withRelativeAccuracy, type RunDocument, type RunListQuery, type RunStatus } from '@quantlab/shared';
+import { CursorError, FINAL_STATUSES, isBuiltinDataset, runJob, withRelativeAccuracy, type RunDocument, type RunListQuery, type RunStatus } from '@quantlab/shared';
 import { HttpProblem } from '../problem.ts';
 import type { ServiceDeps } from './deps.ts';
 
@@ -9,6 +9,7 @@ export const runLinks = (id: string) => ({ self: `/experiments/${id}`, events: `
  * If adding fails, the runs are removed again: nothing may stay 'queued' without a job behind it.
  */
 export async function enqueueRuns(deps: ServiceDeps, docs: RunDocument[]): Promise<void> {
+  await checkServable(deps, docs);
   await deps.runs.createMany(docs);
   try {
     const jobs = docs.map((doc) => runJob(doc));
@@ -18,6 +19,27 @@ export async function enqueueRuns(deps: ServiceDeps, docs: RunDocument[]): Promi
     await Promise.all(docs.map((d) => deps.runs.delete(d.id))).catch(() => {});
     throw new HttpProblem('unavailable', `the run could not be queued (${(err as Error).message}); nothing was stored`, undefined, { 'retry-after': '5' });
   }
+}
+
+/**
+ * A user dataset (idx:, npz:, folder:) lives on some workers only: when workers are registered and none of them
+ * reports it, the run could only fail, so it is refused (422) with the datasets they do serve. Built-in datasets are
+ * always accepted, and with no worker registered (scaled to zero, or not started yet) the run waits in the queue.
+ */
+export async function checkServable(deps: ServiceDeps, docs: readonly RunDocument[]): Promise<void> {
+  const wanted = [...new Set(docs.map((d) => d.config.dataset).filter((d) => !isBuiltinDataset(d)))];
+  if (wanted.length === 0) return;
+  const workers = await deps.workers.list();
+  if (workers.length === 0) return;
+  const served = new Set(workers.flatMap((w) => w.datasets));
+  const missing = wanted.filter((d) => !served.has(d));
+  if (missing.length === 0) return;
+  const offered = [...served].filter((d) => !isBuiltinDataset(d)).sort();
+  throw new HttpProblem(
+    'dataset-unavailable',
+    `no registered worker serves dataset ${missing.join(', ')}; the ${workers.length} registered worker(s) serve ${offered.length ? offered.join(', ') : 'no user datasets'} besides the built-ins (put the files under each worker's DATA_DIR)`,
+    missing.map((d) => ({ path: ['dataset'], message: `no worker serves ${d}` })),
+  );
 }
 
 /** Documents with relative accuracy filled in from their baselines (fetched in one round trip). */

@@ -4,7 +4,8 @@
  * the number is the run's metrics.testAccuracy (when evaluated on the same backend).
  */
 import { readFileSync } from 'node:fs';
-import { DATASETS, labelOf, loadEnvOrExit } from '@quantlab/shared';
+import { Dataset, labelOf, loadEnvOrExit } from '@quantlab/shared';
+import { localDataset } from '../local-dataset.ts';
 import { BackendError, RunInputError, evaluateArtifact, initBackend, type BackendChoice } from '@quantlab/ml';
 import { CliError } from '../cli-error.ts';
 import { num, onePositional, parseFlags } from '../flags.ts';
@@ -25,9 +26,13 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const file = onePositional(positionals, 'eval', 'one artifact file');
-  const dataset = f.dataset as string | undefined;
-  if (dataset !== undefined && !(DATASETS as readonly string[]).includes(dataset)) throw new CliError(`--dataset: expected one of ${DATASETS.join(', ')}, got "${dataset}"`, 2);
   const env = loadEnvOrExit();
+  const local = localDataset(f.dataset as string | undefined, env.DATA_DIR);
+  const dataset = local.dataset;
+  if (dataset !== undefined) {
+    const parsed = Dataset.safeParse(dataset);
+    if (!parsed.success) throw new CliError(`--dataset: ${parsed.error.issues[0].message}, got "${dataset}"`, 2);
+  }
   const choice = (f.backend as string | undefined) ?? env.TFJS_BACKEND;
   if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(choice)) throw new CliError(`--backend: expected auto, tensorflow, wasm or cpu, got "${choice}"`, 2);
   let bytes: Uint8Array;
@@ -38,7 +43,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   try {
     const backend = await initBackend(choice as BackendChoice);
-    const r = await evaluateArtifact(bytes, dataset as Parameters<typeof evaluateArtifact>[1], { dataDir: env.DATA_DIR, testLimit: num(f, 'test-limit') });
+    const r = await evaluateArtifact(bytes, dataset as Parameters<typeof evaluateArtifact>[1], { dataDir: local.dataDir, testLimit: num(f, 'test-limit') });
     const out = { testAccuracy: r.testAccuracy, test: r.test, dataset: dataset ?? r.meta.dataset, model: r.meta.model, representation: r.representation, backend };
     if (f.json) process.stdout.write(JSON.stringify(out) + '\n');
     else {

@@ -11,8 +11,8 @@ import { CONFIG_OPTIONS, defined, num, parseFlags, parseRepr, readJsonFile, trai
 const USAGE = `usage: quantlab submit --dataset NAME [options]
        quantlab submit --file config.json
 
-  --dataset mnist|fashion-mnist|cifar10|synthetic
-  --model cnn5|mlp  --phase training|inference
+  --dataset mnist|fashion-mnist|cifar10|synthetic, or idx:NAME|npz:NAME|folder:NAME under the workers' DATA_DIR
+  --model cnn5|mlp|resnet20|vgg-small  --phase training|inference
   --repr REPR       float32, fixed:BITS[:pow2|maxabs|mse][:nearest|stochastic][:layer|channel], dictionary:BITS[:global|per-layer]
                     [:uniform|nonuniform][:rN], or a JSON object
   --epochs N --batch-size N --lr X --momentum X --weight-decay X --schedule constant|step|cosine
@@ -20,7 +20,7 @@ const USAGE = `usage: quantlab submit --dataset NAME [options]
   --name NAME --priority 1..100 --keep
   --idempotency-key KEY   make a retried submit safe (the API replays the first answer)
   --wait            follow the run to its end (a progress bar on a terminal, lines otherwise); exit 0 only if
-                    it completed
+                    it completed (with --json, a second line: the final run document)
   --json            print the API's response as one JSON line
 Talks to QUANTLAB_URL (default http://127.0.0.1:3000) with QUANTLAB_TOKEN.`;
 

@@ -20,7 +20,8 @@ const USAGE = `usage: quantlab sweep --preset paper [--budget full|small] [--dat
   training flags        --epochs --batch-size --lr --momentum --weight-decay --schedule --train-limit --test-limit
                         --augment --max-minutes --quantize-biases --model --priority --keep
   --name NAME  --idempotency-key KEY  --json
-  --wait                follow the sweep to its end; exit 0 only if every run completed
+  --wait                follow every run to its end (a line as each ends); exit 0 only if all completed
+                        (with --json, a second line: the final sweep document)
 Every sweep adds a float32 baseline per seed that runs first; the API refuses invalid or oversized sweeps whole.`;
 
 const OPTIONS = { ...CONFIG_OPTIONS, preset: { type: 'string' }, budget: { type: 'string' }, seeds: { type: 'string' } } as const;

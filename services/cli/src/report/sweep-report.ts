@@ -2,11 +2,22 @@ import { basename } from 'node:path';
 import type { RunDocument } from '@quantlab/shared';
 import { lineChartSvg } from './svg-chart.ts';
 
-/** Mean, min and max over seeds; null while no run of the row has completed. */
+/** Mean, min and max over seeds (and the mean's 95% t-interval from two seeds on); null while no run has completed. */
 interface Stat {
   mean: number | null;
   min: number | null;
   max: number | null;
+  ci95?: { low: number; high: number } | null;
+}
+/** One run of a row (GET /sweeps/:id's summary[].seeds). */
+interface SeedResult {
+  runId: string;
+  seed: number;
+  testAccuracy: number;
+  test: number | null;
+  binomial95: { low: number; high: number } | null;
+  relativeAccuracy: number | null;
+  mcnemar: { b: number; c: number; p: number } | null;
 }
 /** The parts of GET /sweeps/:id a report reads. */
 export interface SweepForReport {
@@ -14,7 +25,16 @@ export interface SweepForReport {
   name: string;
   status: string;
   runs: RunDocument[];
-  summary: { series: string; bits: number; n: number; testAccuracy: Stat; relativeAccuracy: Stat | null; compactBytes: number | null; compressionRatio: number | null }[];
+  summary: {
+    series: string;
+    bits: number;
+    n: number;
+    testAccuracy: Stat;
+    relativeAccuracy: Stat | null;
+    compactBytes: number | null;
+    compressionRatio: number | null;
+    seeds?: SeedResult[];
+  }[];
 }
 
 export interface Targets {
@@ -32,6 +52,17 @@ export const PAPER_TARGETS: Targets[] = [
 
 const pct = (x: number | null | undefined, digits = 1) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(digits)}%`);
 const spread = (s: Stat | null, digits = 1) => (s && s.mean !== null ? `${pct(s.mean, digits)} [${pct(s.min, digits)}, ${pct(s.max, digits)}]` : '–');
+/** mean [95% t-interval] from two seeds on; the mean alone (and "one seed") otherwise. */
+const interval = (s: Stat | null, digits = 1) =>
+  s && s.mean !== null ? (s.ci95 ? `${pct(s.mean, digits)} [${pct(s.ci95.low, digits)}, ${pct(s.ci95.high, digits)}]` : `${pct(s.mean, digits)} (one seed)`) : '–';
+const pValue = (p: number) => (p < 0.001 ? '< 0.001' : p.toFixed(3));
+
+/** What a row is judged on: the lower end of its 95% interval over seeds, or its mean with one seed. */
+function keptLevel(row: SweepForReport['summary'][number]): number | null {
+  const r = row.relativeAccuracy;
+  if (!r || r.mean === null) return null;
+  return r.ci95 ? r.ci95.low : r.mean;
+}
 
 /** Rows of one series that are not the float32 baseline, by bits. */
 function seriesRows(sweep: SweepForReport) {
@@ -43,11 +74,14 @@ function seriesRows(sweep: SweepForReport) {
   return bySeries;
 }
 
-/** The smallest bit width from which on every measured width keeps at least `threshold` mean relative accuracy. */
+/**
+ * The smallest bit width from which on every measured width keeps at least `threshold` relative accuracy, judged on
+ * the lower end of the 95% interval over seeds (the mean when a row has one seed).
+ */
 export function smallestBitsKeeping(rows: SweepForReport['summary'], threshold: number): number | null {
   let best: number | null = null;
   for (const row of [...rows].sort((a, b) => b.bits - a.bits)) {
-    if ((row.relativeAccuracy?.mean ?? -1) >= threshold) best = row.bits;
+    if ((keptLevel(row) ?? -1) >= threshold) best = row.bits;
     else break;
   }
   return best;
@@ -60,7 +94,12 @@ export function relativeAccuracyChart(sweep: SweepForReport): string {
     dashed: name.endsWith('/inference'),
     points: rows
       .filter((r) => r.relativeAccuracy?.mean != null)
-      .map((r) => ({ x: r.bits, y: 100 * r.relativeAccuracy!.mean!, min: 100 * (r.relativeAccuracy!.min ?? r.relativeAccuracy!.mean!), max: 100 * (r.relativeAccuracy!.max ?? r.relativeAccuracy!.mean!) })),
+      // Error bars: the 95% interval over seeds where there is one, else the range.
+      .map((r) => {
+        const a = r.relativeAccuracy!;
+        const [lo, hi] = a.ci95 ? [a.ci95.low, a.ci95.high] : [a.min ?? a.mean!, a.max ?? a.mean!];
+        return { x: r.bits, y: 100 * a.mean!, min: 100 * lo, max: 100 * hi };
+      }),
   }));
   const bits = [...new Set(series.flatMap((s) => s.points.map((p) => p.x)))].sort((a, b) => a - b);
   const lowest = Math.min(100, ...series.flatMap((s) => s.points.map((p) => p.min ?? p.y)));
@@ -107,30 +146,60 @@ export function sweepReportMarkdown(sweep: SweepForReport, opts: { svgPath: stri
   for (const [name, r] of rows) {
     const b99 = smallestBitsKeeping(r, 0.99);
     const b98 = smallestBitsKeeping(r, 0.98);
-    out.push(`| \`${name}\` | ${b99 === null ? 'not reached' : `${b99} bits`} | ${b98 === null ? 'not reached' : `${b98} bits`} |`);
+    const at = (b: number | null) => (b === null ? 'not reached at the widths measured' : `${b} bits`);
+    out.push(`| \`${name}\` | ${at(b99)} | ${at(b98)} |`);
   }
-  out.push('', 'A width counts when it and every larger width measured keep the mean relative accuracy.', '');
+  out.push(
+    '',
+    'A width counts when it and every larger width measured keep the level, judged on the lower end of the 95% t-interval over seeds (the mean where a point has one seed).',
+    '',
+  );
 
-  out.push('## Targets', '');
+  // Only the targets this sweep measured: a target at a width or phase it did not run says nothing.
+  const targets: string[] = [];
   for (const t of PAPER_TARGETS) {
     const candidates = [...rows].filter(([name]) => name.startsWith(`${t.kind}/`) && name.endsWith(`/${t.phase}`));
-    const hits = candidates.map(([name, r]) => ({ name, row: r.find((x) => x.bits === t.bits) })).filter((c) => c.row?.relativeAccuracy?.mean != null);
-    if (hits.length === 0) {
-      out.push(`- ${t.kind} at ${t.bits} bits (${t.phase} phase) ≥ ${pct(t.atLeast, 0)}: not measured in this sweep.`);
-      continue;
-    }
-    const best = hits.reduce((a, b) => (b.row!.relativeAccuracy!.mean! > a.row!.relativeAccuracy!.mean! ? b : a));
-    const got = best.row!.relativeAccuracy!.mean!;
-    const verdict = got >= t.atLeast ? 'met' : `missed by ${(100 * (t.atLeast - got)).toFixed(1)} points`;
-    out.push(`- ${t.kind} at ${t.bits} bits (${t.phase} phase) ≥ ${pct(t.atLeast, 0)}: ${pct(got, 2)} with \`${best.name}\` — ${verdict}.`);
+    const hits = candidates.map(([name, r]) => ({ name, row: r.find((x) => x.bits === t.bits) })).filter((c) => c.row && keptLevel(c.row) !== null);
+    if (hits.length === 0) continue;
+    const best = hits.reduce((a, b) => (keptLevel(b.row!)! > keptLevel(a.row!)! ? b : a));
+    const level = keptLevel(best.row!)!;
+    const judged = best.row!.relativeAccuracy!.ci95 ? 'lower end of the 95% interval' : 'one seed';
+    const verdict = level >= t.atLeast ? 'met' : `missed by ${(100 * (t.atLeast - level)).toFixed(1)} points`;
+    targets.push(`- ${t.kind} at ${t.bits} bits (${t.phase} phase) ≥ ${pct(t.atLeast, 0)}: ${interval(best.row!.relativeAccuracy, 2)} with \`${best.name}\` (${judged} ${pct(level, 2)}) — ${verdict}.`);
   }
-  out.push('');
+  if (targets.length) out.push('## Targets', '', ...targets, '');
 
-  out.push('## All results', '', '| series | bits | n | test accuracy | relative accuracy | compact bytes | compression |', '|---|---:|---:|---:|---:|---:|---:|');
+  out.push('## All results', '', '| series | bits | n | test accuracy | relative accuracy [95% CI] | range over seeds | compact bytes | compression |', '|---|---:|---:|---:|---:|---:|---:|---:|');
   const ordered = [...sweep.summary].sort((a, b) => a.series.localeCompare(b.series) || a.bits - b.bits);
   for (const r of ordered) {
-    out.push(`| \`${r.series}\` | ${r.bits} | ${r.n} | ${spread(r.testAccuracy, 2)} | ${spread(r.relativeAccuracy)} | ${r.compactBytes ?? '–'} | ${r.compressionRatio ? `${r.compressionRatio.toFixed(2)}×` : '–'} |`);
+    out.push(
+      `| \`${r.series}\` | ${r.bits} | ${r.n} | ${interval(r.testAccuracy, 2)} | ${interval(r.relativeAccuracy)} | ${spread(r.relativeAccuracy)} | ${r.compactBytes ?? '–'} | ${r.compressionRatio ? `${r.compressionRatio.toFixed(2)}×` : '–'} |`,
+    );
   }
-  out.push('', 'Relative accuracy = a run\'s test accuracy / the float32 baseline\'s of the same seed; mean [min, max] over seeds.', '');
+  out.push(
+    '',
+    "Relative accuracy = a run's test accuracy / the float32 baseline's of the same seed; mean [95% t-interval of the mean over seeds], and mean [min, max].",
+    '',
+  );
+
+  const perRun = ordered.flatMap((r) => (r.seeds ?? []).map((s) => ({ r, s })));
+  if (perRun.length) {
+    out.push(
+      '## Each run against its baseline',
+      '',
+      '| series | bits | seed | test accuracy [binomial 95%] | relative | only this run right | only the baseline right | McNemar p |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const { r, s } of perRun) {
+      const bin = s.binomial95 ? ` [${pct(s.binomial95.low, 2)}, ${pct(s.binomial95.high, 2)}]` : '';
+      const m = s.mcnemar;
+      out.push(`| \`${r.series}\` | ${r.bits} | ${s.seed} | ${pct(s.testAccuracy, 2)}${bin} | ${pct(s.relativeAccuracy, 1)} | ${m ? m.b : '–'} | ${m ? m.c : '–'} | ${m ? pValue(m.p) : '–'} |`);
+    }
+    out.push(
+      '',
+      "Binomial: the Wilson 95% interval of one run's accuracy over its test images. McNemar: the exact two-sided test on the test images exactly one of the run and its seed's float32 baseline classifies correctly (p < 0.05: the two differ on these images).",
+      '',
+    );
+  }
   return out.join('\n');
 }

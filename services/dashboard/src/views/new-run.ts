@@ -45,6 +45,14 @@ export function newRunView({ root }: ViewContext): void {
   };
   el.kind.addEventListener('change', syncKind);
   syncKind();
+  // User datasets (idx:, npz:, folder:) are whatever the live workers find under their DATA_DIR.
+  api.workers().then(
+    ({ items }) => {
+      const extra = [...new Set(items.flatMap((w) => w.datasets))].filter((d) => d.includes(':')).sort();
+      for (const d of extra) el.dataset.append(h('option', { value: d }, d));
+    },
+    () => {},
+  );
 
   const alert = h('div');
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Start run');

@@ -18,7 +18,7 @@ export function interleaveByClass(labels: ArrayLike<number>, numClasses: number)
 
 /** A new split holding `indices` of `from`, in that order. */
 export function gather(from: Split, indices: readonly number[], imageSize: number): Split {
-  const images = new Uint8Array(indices.length * imageSize);
+  const images = from.images instanceof Float32Array ? new Float32Array(indices.length * imageSize) : new Uint8Array(indices.length * imageSize);
   const labels = new Uint8Array(indices.length);
   indices.forEach((src, dst) => {
     images.set(from.images.subarray(src * imageSize, (src + 1) * imageSize), dst * imageSize);

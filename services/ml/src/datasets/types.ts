@@ -2,9 +2,12 @@ import type { ExperimentConfig } from '@quantlab/shared';
 
 export type DatasetName = ExperimentConfig['dataset'];
 
-/** Images of one split as raw bytes (0..255), HWC order, with one label byte each. */
+/**
+ * Images of one split, HWC order, with one label byte each: raw bytes (0..255), or float32 values as an npz file
+ * holds them (normalization comes from the data, so any range works).
+ */
 export interface Split {
-  images: Uint8Array;
+  images: Uint8Array | Float32Array;
   labels: Uint8Array;
   count: number;
 }
@@ -19,6 +22,10 @@ export interface RawDataset {
   test: Split;
   /** How the train/test split was made; recorded in the run document. */
   split: string;
+  /** Class names where the source has them (an image folder's class folders). */
+  classNames?: string[];
+  /** The files read, relative to DATA_DIR, or the package. */
+  source?: string;
 }
 
 /** Per-channel normalization of x/255, from the training images a run uses. */

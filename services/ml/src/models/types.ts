@@ -3,13 +3,27 @@ import type { ExperimentConfig } from '@quantlab/shared';
 
 export type ModelName = ExperimentConfig['model'];
 
-/** One weight tensor of a model. Kernels are always quantized; biases only when the config asks. */
+/**
+ * One weight tensor of a model. Kernels are always quantized; biases and BatchNorm scales only when the config asks.
+ * 'state' params are BatchNorm's running mean and variance: not trained by SGD (the training loop updates them from
+ * the batch moments the forward pass reports), never quantized, stored in checkpoints and artifacts like the others.
+ */
 export interface ParamSpec {
   name: string;
   shape: number[];
-  kind: 'kernel' | 'bias';
+  kind: 'kernel' | 'bias' | 'scale' | 'state';
   /** Inputs feeding one output unit (for initialization). */
   fanIn: number;
+  /** Constant initial value of a non-kernel (default 0): BatchNorm's scale and running variance start at 1. */
+  init?: number;
+}
+
+export interface ForwardOptions {
+  /**
+   * Training mode: BatchNorm layers normalize with the batch's own moments and push them here (kept tensors, mean then
+   * variance per layer, in the order of the model's 'state' params), for the running averages used in evaluation.
+   */
+  moments?: tf.Tensor[];
 }
 
 /**
@@ -22,5 +36,5 @@ export interface Model {
   numClasses: number;
   params: ParamSpec[];
   /** Logits [batch, numClasses] for x [batch, h, w, c]; `weights` in the order of `params`. */
-  forward(weights: readonly tf.Tensor[], x: tf.Tensor4D): tf.Tensor2D;
+  forward(weights: readonly tf.Tensor[], x: tf.Tensor4D, opts?: ForwardOptions): tf.Tensor2D;
 }

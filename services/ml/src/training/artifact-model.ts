@@ -3,7 +3,7 @@
  * normalization, test subset). restoreModel rebuilds the network from the bytes alone; evaluateArtifact reports
  * the accuracy the run reported (`quantlab eval`).
  */
-import type { ExperimentConfig } from '@quantlab/shared';
+import { MODELS, type ExperimentConfig } from '@quantlab/shared';
 import { decodeArtifact, type DecodedArtifact } from '../artifact/index.ts';
 import { loadDataset, prepareDataset, type DatasetName, type Normalization, type PreparedDataset } from '../datasets/index.ts';
 import { buildModel, type Model, type ModelName } from '../models/index.ts';
@@ -41,7 +41,7 @@ export function restoreModel(bytes: Uint8Array): RestoredModel {
     throw new RunInputError(`artifact: ${(e as Error).message}`);
   }
   const meta = artifact.meta as unknown as ArtifactMeta;
-  if (!meta || (meta.model !== 'cnn5' && meta.model !== 'mlp') || !Array.isArray(meta.inputShape) || typeof meta.numClasses !== 'number' || !meta.normalization) {
+  if (!meta || !(MODELS as readonly string[]).includes(meta.model) || !Array.isArray(meta.inputShape) || typeof meta.numClasses !== 'number' || !meta.normalization) {
     throw new RunInputError('artifact: its meta does not describe a quantlab model (model, inputShape, numClasses, normalization)');
   }
   const model = buildModel(meta.model, meta.inputShape, meta.numClasses);
@@ -56,10 +56,10 @@ export function restoreModel(bytes: Uint8Array): RestoredModel {
 }
 
 /** Accuracy of restored weights on a prepared dataset's test split, normalized as in training. */
-export function evaluateWeights(model: Model, weights: readonly Float32Array[], data: PreparedDataset, norm: Normalization): number {
+export function evaluateWeights(model: Model, weights: readonly Float32Array[], data: PreparedDataset, norm: Normalization, hits?: Uint8Array): number {
   const tensors = weightTensors(model, weights);
   try {
-    return evaluateSplit(model, tensors, data.test, norm);
+    return evaluateSplit(model, tensors, data.test, norm, hits);
   } finally {
     for (const t of tensors) t.dispose();
   }

@@ -8,9 +8,9 @@ import type { ExperimentConfig } from '@quantlab/shared';
 import type { Model } from '../models/index.ts';
 import type { Rng } from '../random.ts';
 
-/** Which params a representation compacts: every kernel, biases only when asked. */
+/** Which params a representation compacts: every kernel; biases and BatchNorm scales only when asked; never running stats. */
 export function quantizedIndices(model: Model, quantizeBiases: boolean): number[] {
-  return model.params.flatMap((p, i) => (p.kind === 'kernel' || quantizeBiases ? [i] : []));
+  return model.params.flatMap((p, i) => (p.kind === 'kernel' || (quantizeBiases && (p.kind === 'bias' || p.kind === 'scale')) ? [i] : []));
 }
 
 /** Refit every step (fixed point follows max|w|; dictionaries when refitEvery is "step"), else once an epoch. */
@@ -37,7 +37,7 @@ export class Compactor {
     return this.indices.map((i) => ({ name: this.model.params[i].name, shape: this.model.params[i].shape, values: weights[i] }));
   }
 
-  /** The params kept in float32 (biases unless quantized). */
+  /** The params kept in float32 (biases unless quantized, BatchNorm's params and running stats). */
   floatLayers(weights: readonly Float32Array[]): LayerWeights[] {
     const q = new Set(this.indices);
     return this.model.params.flatMap((p, i) => (q.has(i) ? [] : [{ name: p.name, shape: p.shape, values: weights[i] }]));

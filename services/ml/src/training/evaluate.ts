@@ -4,8 +4,11 @@ import type { Model } from '../models/index.ts';
 
 const EVAL_BATCH = 500;
 
-/** Accuracy of `model` with `weights` (tensors, in param order) on `split`, in batches. */
-export function evaluateSplit(model: Model, weights: readonly tf.Tensor[], split: Split, norm: Normalization): number {
+/**
+ * Accuracy of `model` with `weights` (tensors, in param order) on `split`, in batches. With `hits` (⌈count/8⌉
+ * bytes), bit i (byte i >> 3, bit i & 7) is set when test image i is classified correctly.
+ */
+export function evaluateSplit(model: Model, weights: readonly tf.Tensor[], split: Split, norm: Normalization, hits?: Uint8Array): number {
   const [h, w, c] = model.inputShape;
   const size = h * w * c;
   const batch = Math.min(EVAL_BATCH, split.count);
@@ -16,11 +19,15 @@ export function evaluateSplit(model: Model, weights: readonly tf.Tensor[], split
   for (let from = 0; from < split.count; from += batch) {
     const n = Math.min(batch, split.count - from);
     fillBatch(split, order, from, n, x, y, { shape: model.inputShape, norm });
-    correct += tf.tidy(() => {
+    const right = tf.tidy(() => {
       const logits = model.forward(weights, tf.tensor4d(x.subarray(0, n * size), [n, h, w, c]));
-      const hits = tf.equal(tf.argMax(logits, 1), tf.tensor1d(y.subarray(0, n), 'int32'));
-      return tf.sum(tf.cast(hits, 'int32')).dataSync()[0];
+      return tf.cast(tf.equal(tf.argMax(logits, 1), tf.tensor1d(y.subarray(0, n), 'int32')), 'int32').dataSync() as Int32Array;
     });
+    for (let i = 0; i < n; i++) {
+      if (right[i] === 0) continue;
+      correct++;
+      if (hits) hits[(from + i) >> 3] |= 1 << ((from + i) & 7);
+    }
   }
   return correct / split.count;
 }

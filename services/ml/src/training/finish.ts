@@ -18,6 +18,9 @@ function datasetInfo(data: PreparedDataset) {
     train: data.train.count,
     test: data.test.count,
     inputShape: [...data.raw.shape],
+    classes: data.raw.numClasses,
+    ...(data.raw.classNames ? { classNames: data.raw.classNames } : {}),
+    ...(data.raw.source ? { source: data.raw.source } : {}),
     split: data.raw.split,
     hash: data.hash,
   };
@@ -58,12 +61,15 @@ export function finish(config: ExperimentConfig, s: RunState, epochs: EpochMetri
   };
   const packOnce = (m: ArtifactMeta) => compactor.quantizer.pack(layers, { float32: compactor.floatLayers(s.weights), meta: m as unknown as Record<string, unknown> });
   const restored = restoreModel(packOnce(meta));
-  const testAccuracy = evaluateWeights(s.model, restored.weights, data, data.norm);
+  // Which test images the deployed model gets right: reports pair runs on the same images (McNemar) from this alone.
+  const hits = new Uint8Array(Math.ceil(data.test.count / 8));
+  const testAccuracy = evaluateWeights(s.model, restored.weights, data, data.norm, hits);
   // Pack again with the accuracy in the meta (packing rounds to nearest: the same codes).
   const artifact = packOnce({ ...meta, testAccuracy });
   const decoded = compactor.indices.map((i) => restored.weights[i]);
   const metrics = baseMetrics(s, backend);
   metrics.testAccuracy = testAccuracy;
+  metrics.correct = Buffer.from(hits).toString('base64');
   metrics.weightBytes = { float32: paramCount(s.model) * 4, compact: artifact.length };
   metrics.compressionRatio = (paramCount(s.model) * 4) / artifact.length;
   metrics.weightError = compactor.quantizer.error(layers, decoded);

@@ -4,11 +4,12 @@
  *   g' = g + weightDecay * w   (kernels only; biases are not decayed)
  *   v  = momentum * v + g'
  *   w  = w - lr * v
+ * Params without a gradient (null: BatchNorm's running stats) are left alone.
  */
 export function sgdStep(
   weights: Float32Array[],
   velocity: Float32Array[],
-  grads: readonly Float32Array[],
+  grads: readonly (Float32Array | null)[],
   decays: readonly boolean[],
   opts: { lr: number; momentum: number; weightDecay: number },
 ): void {
@@ -17,6 +18,7 @@ export function sgdStep(
     const w = weights[i];
     const v = velocity[i];
     const g = grads[i];
+    if (!g) continue;
     const wd = decays[i] ? opts.weightDecay : 0;
     for (let j = 0; j < w.length; j++) {
       const vj = momentum * v[j] + g[j] + wd * w[j];

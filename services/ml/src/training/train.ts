@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { EpochMetrics } from '@quantlab/shared';
 import { fillBatch, loadDataset, prepareDataset, imageSize, type PreparedDataset } from '../datasets/index.ts';
-import { buildModel, type Model } from '../models/index.ts';
+import { buildModel, updateRunningStats, type Model } from '../models/index.ts';
 import { encodeCheckpoint } from './checkpoint.ts';
 import { adoptBaseline, finish, stopped } from './finish.ts';
 import { checkpointKeys, fresh, resume, snapshot } from './run-state.ts';
@@ -48,6 +48,7 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   const xBuf = new Float32Array(batchSize * size);
   const yBuf = new Int32Array(batchSize);
   const decays = model.params.map((p) => p.kind === 'kernel');
+  const stateParams = model.params.flatMap((p, i) => (p.kind === 'state' ? [i] : []));
   let lastProgress = Date.now();
 
   for (let epoch = state.epoch; epoch < t.epochs; epoch++) {
@@ -74,6 +75,7 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
       const lr = learningRateAt(t, epoch, step, steps);
       lrSum += lr;
       sgdStep(state.weights, state.velocity, r.grads, decays, { lr, momentum: t.momentum, weightDecay: t.weightDecay });
+      if (r.moments.length) updateRunningStats(stateParams.map((i) => state.weights[i]), r.moments, count * h * w);
       if (Date.now() - lastProgress >= (input.progressEveryMs ?? PROGRESS_EVERY_MS) && hooks.onProgress) {
         lastProgress = Date.now();
         const seconds = (performance.now() - epochStart) / 1000;
@@ -133,34 +135,48 @@ function numericalFault(what: string, at: StepAt): RunInputError {
 }
 
 /** Throws numericalFault naming the first param of `arrays` (weights or gradients, in param order) that is not finite. */
-function checkFinite(model: Model, arrays: readonly Float32Array[], what: 'weights' | 'gradient', at: StepAt): void {
+function checkFinite(model: Model, arrays: readonly (Float32Array | null)[], what: 'weights' | 'gradient', at: StepAt): void {
   for (let p = 0; p < arrays.length; p++) {
-    const i = firstNonFinite(arrays[p]);
-    if (i >= 0) throw numericalFault(`the ${what} of layer ${model.params[p].name} ${what === 'weights' ? 'hold' : 'holds'} ${arrays[p][i]} (element ${i})`, at);
+    const a = arrays[p];
+    if (!a) continue; // no gradient: BatchNorm's running statistics
+    const i = firstNonFinite(a);
+    if (i >= 0) throw numericalFault(`the ${what} of layer ${model.params[p].name} ${what === 'weights' ? 'hold' : 'holds'} ${a[i]} (element ${i})`, at);
   }
 }
 
-/** One SGD step's forward and backward pass; gradients w.r.t. the weights actually used (compact or master). */
+/**
+ * One SGD step's forward and backward pass; gradients w.r.t. the weights actually used (compact or master), null for
+ * BatchNorm's running stats, which are not trained: the batch moments come back instead, to update them.
+ */
 function trainStep(model: Model, arrays: Float32Array[], x: Float32Array, y: Int32Array, shape: [number, number, number, number]) {
   const weights = weightTensors(model, arrays);
+  const trainable = model.params.flatMap((p, i) => (p.kind === 'state' ? [] : [i]));
+  const hasState = trainable.length < model.params.length;
+  const moments: tf.Tensor[] = [];
+  let result!: { loss: number; correct: number; grads: (Float32Array | null)[]; moments: Float32Array[] };
   try {
-    return tf.tidy(() => {
+    tf.tidy(() => {
       const xs = tf.tensor4d(x, shape);
       const labels = tf.tensor1d(y, 'int32');
       const onehot = tf.oneHot(labels, model.numClasses);
       let hits: tf.Scalar | undefined;
       const { value, grads } = tf.valueAndGrads((...ws: tf.Tensor[]) => {
-        const logits = model.forward(ws, xs);
+        const all = weights.slice();
+        trainable.forEach((p, k) => (all[p] = ws[k]));
+        const logits = model.forward(all, xs, hasState ? { moments } : undefined);
         hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32'))) as tf.Scalar;
         return tf.losses.softmaxCrossEntropy(onehot, logits) as tf.Scalar;
-      })(weights);
-      const out = { loss: value.dataSync()[0], correct: hits!.dataSync()[0], grads: grads.map((g) => g.dataSync() as Float32Array) };
+      })(trainable.map((i) => weights[i]));
+      const out: (Float32Array | null)[] = model.params.map(() => null);
+      trainable.forEach((p, k) => (out[p] = grads[k].dataSync() as Float32Array));
+      result = { loss: value.dataSync()[0], correct: hits!.dataSync()[0], grads: out, moments: moments.map((m) => m.dataSync() as Float32Array) };
       hits!.dispose();
-      return out;
     });
   } finally {
     for (const t of weights) t.dispose();
+    for (const t of moments) t.dispose();
   }
+  return result;
 }
 
 function evaluate(model: Model, arrays: Float32Array[], data: PreparedDataset): number {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DATASETS } from './experiment.ts';
+import { Dataset } from './experiment.ts';
 import { RunId, RunStatus } from './run.ts';
 
 /** Request and response shapes of the HTTP API that are not documents of their own (see docs/API.md). */
@@ -14,7 +14,7 @@ export type ExperimentAccepted = z.infer<typeof ExperimentAccepted>;
 export const RunListQuery = z.strictObject({
   status: RunStatus.optional(),
   sweep: RunId.optional(),
-  dataset: z.enum(DATASETS).optional(),
+  dataset: Dataset.optional(),
   /** Representation kind. */
   kind: z.enum(['float32', 'fixed', 'dictionary']).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),

@@ -1,8 +1,14 @@
 import { z } from 'zod';
 import { Representation } from './representation.ts';
 
+/** The built-in datasets: every worker serves them (cifar10 only where its files are under DATA_DIR). */
 export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10', 'synthetic'] as const;
-export const MODELS = ['cnn5', 'mlp'] as const;
+/** Datasets a user brings, as `KIND:NAME` for a file or folder under the worker's DATA_DIR (docs/DATASETS.md). */
+export const DATASET_KINDS = ['idx', 'npz', 'folder'] as const;
+export type DatasetKind = (typeof DATASET_KINDS)[number];
+/** A name, never a path: letters, digits, _ and - only, so no request can reach outside DATA_DIR. */
+export const DATASET_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+export const MODELS = ['cnn5', 'mlp', 'resnet20', 'vgg-small'] as const;
 export const PHASES = ['training', 'inference'] as const;
 
 /** Caps that keep one request from occupying the cluster for days. */
@@ -14,7 +20,22 @@ export const LIMITS = {
   maxSeeds: 20,
 } as const;
 
-export const Dataset = z.enum(DATASETS);
+const DATASET_RE = new RegExp(`^(?:${DATASETS.join('|')}|(?:${DATASET_KINDS.join('|')}):[A-Za-z0-9_-]{1,64})$`);
+export const Dataset = z
+  .string()
+  .regex(DATASET_RE, `expected ${DATASETS.join(', ')}, or ${DATASET_KINDS.map((k) => `${k}:NAME`).join(', ')} with NAME of 1-64 letters, digits, _ or -`);
+
+/** A dataset name taken apart: a built-in, or a user dataset's kind and name under DATA_DIR. */
+export type DatasetRef = { kind: 'builtin'; name: (typeof DATASETS)[number] } | { kind: DatasetKind; name: string };
+export function datasetRef(dataset: string): DatasetRef {
+  if ((DATASETS as readonly string[]).includes(dataset)) return { kind: 'builtin', name: dataset as (typeof DATASETS)[number] };
+  const at = dataset.indexOf(':');
+  const kind = dataset.slice(0, at) as DatasetKind;
+  const name = dataset.slice(at + 1);
+  if (at < 0 || !DATASET_KINDS.includes(kind) || !DATASET_NAME.test(name)) throw new Error(`not a dataset name: "${dataset}"`);
+  return { kind, name };
+}
+export const isBuiltinDataset = (dataset: string): boolean => (DATASETS as readonly string[]).includes(dataset);
 export const Model = z.enum(MODELS);
 export const Phase = z.enum(PHASES);
 

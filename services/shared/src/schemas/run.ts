@@ -36,6 +36,7 @@ export const EpochMetrics = z.object({
   testAccuracy: z.number(),
   durationMs: z.number(),
   imagesPerSec: z.number(),
+  /** The mean of the rates the epoch's steps used. */
   learningRate: z.number().optional(),
   weightMse: z.number().optional(),
 });
@@ -51,6 +52,11 @@ export const RunMetrics = z.object({
   weightBytes: z.object({ float32: z.number(), compact: z.number() }).optional(),
   compressionRatio: z.number().optional(),
   weightError: WeightError.optional(),
+  /**
+   * Which test images the final (deployed) model classifies correctly: a bitset, base64, bit i = byte i >> 3, bit
+   * i & 7, in the order of the run's test split. Reports pair runs on the same images with it (McNemar's test).
+   */
+  correct: z.string().max(2_000_000).optional(),
 });
 
 export const DatasetInfo = z.object({
@@ -58,6 +64,11 @@ export const DatasetInfo = z.object({
   train: z.number().int(),
   test: z.number().int(),
   inputShape: z.array(z.number().int()),
+  /** Number of classes, and their names where the source has them (an image folder's class folders). */
+  classes: z.number().int().optional(),
+  classNames: z.array(z.string()).optional(),
+  /** Where the images came from: the files read (relative to DATA_DIR) or the npm package. */
+  source: z.string().optional(),
   /** How the train/test split was made, e.g. "stratified by class, first 6/7 of each class in file order". */
   split: z.string(),
   /** sha256 of the images and labels actually used, train then test. */

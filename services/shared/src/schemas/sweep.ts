@@ -104,8 +104,32 @@ export const SweepAccepted = z.object({
 });
 export type SweepAccepted = z.infer<typeof SweepAccepted>;
 
-export const Stat = z.object({ mean: z.number().nullable(), min: z.number().nullable(), max: z.number().nullable() });
+export const Stat = z.object({
+  mean: z.number().nullable(),
+  min: z.number().nullable(),
+  max: z.number().nullable(),
+  /** 95% t-interval of the mean over seeds; null with fewer than two runs. */
+  ci95: z.object({ low: z.number(), high: z.number() }).nullable().optional(),
+});
 export type Stat = z.infer<typeof Stat>;
+
+/** One completed run of a summary row: its own binomial interval and the paired test against its seed's baseline. */
+export const SeedResult = z.object({
+  runId: z.string(),
+  seed: z.number().int(),
+  testAccuracy: z.number(),
+  /** Test images the accuracy counts. */
+  test: z.number().int().nullable(),
+  /** Wilson 95% interval of the test accuracy (binomial over the test images). */
+  binomial95: z.object({ low: z.number(), high: z.number() }).nullable(),
+  relativeAccuracy: z.number().nullable(),
+  /**
+   * McNemar's exact test against the float32 baseline of the same seed on the same test images: b = images only
+   * this run gets right, c = images only the baseline gets right, p the two-sided p-value. Null without both bitsets.
+   */
+  mcnemar: z.object({ b: z.number().int(), c: z.number().int(), p: z.number() }).nullable(),
+});
+export type SeedResult = z.infer<typeof SeedResult>;
 
 /** One point of the paper's figure: a series at one bit width, aggregated over seeds (completed runs only). */
 export const SweepSummaryRow = z.object({
@@ -119,6 +143,8 @@ export const SweepSummaryRow = z.object({
   relativeAccuracy: Stat,
   compactBytes: z.number().nullable(),
   compressionRatio: z.number().nullable(),
+  /** The completed runs, by seed. */
+  seeds: z.array(SeedResult).default([]),
 });
 export type SweepSummaryRow = z.infer<typeof SweepSummaryRow>;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DATASETS } from './experiment.ts';
+import { Dataset } from './experiment.ts';
 
 /** A live worker process as it registers itself in Redis (GET /workers lists these). */
 export const WorkerInfo = z.object({
@@ -8,8 +8,8 @@ export const WorkerInfo = z.object({
   pid: z.number().int(),
   /** The TF.js backend its training threads use; null until the first thread has loaded one. */
   backend: z.string().nullable(),
-  /** Datasets this worker can serve (cifar10 only where its files are under DATA_DIR). */
-  datasets: z.array(z.enum(DATASETS)),
+  /** Datasets this worker can serve: the built-ins (cifar10 only where its files are) and those under its DATA_DIR. */
+  datasets: z.array(Dataset),
   concurrency: z.number().int(),
   /** Run ids it is training now. */
   currentRuns: z.array(z.string()),

@@ -20,6 +20,8 @@ export class WorkerRegistration {
     prefix: string,
     info: Omit<WorkerInfo, 'lastSeen'>,
     private readonly heartbeatMs = HEARTBEAT_MS,
+    /** Fields recomputed at every heartbeat (the datasets a worker finds under its DATA_DIR). */
+    private readonly refresh?: () => Partial<Omit<WorkerInfo, 'id' | 'lastSeen'>>,
   ) {
     this.keys = keysFor(prefix);
     this.info = { ...info, lastSeen: info.startedAt };
@@ -46,7 +48,13 @@ export class WorkerRegistration {
   }
 
   async beat(): Promise<void> {
-    this.info = { ...this.info, lastSeen: new Date().toISOString() };
+    let fresh: Partial<WorkerInfo> = {};
+    try {
+      fresh = this.refresh?.() ?? {};
+    } catch {
+      // Keep the last known values; the beat itself matters more.
+    }
+    this.info = { ...this.info, ...fresh, lastSeen: new Date().toISOString() };
     const ttl = Math.max(3 * this.heartbeatMs, 1_000);
     await this.redis.multi().set(this.keys.worker(this.info.id), JSON.stringify(this.info), 'PX', ttl).sadd(this.keys.workers, this.info.id).exec();
   }
@@ -74,4 +82,16 @@ export async function listWorkers(redis: Redis, prefix: string): Promise<WorkerI
   });
   if (gone.length) await redis.srem(keys.workers, ...gone);
   return live;
+}
+
+/** The registry as the API reads it (a narrow dependency use cases can take, and tests fake). */
+export class WorkerDirectory {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  list(): Promise<WorkerInfo[]> {
+    return listWorkers(this.redis, this.prefix);
+  }
 }

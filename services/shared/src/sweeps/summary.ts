@@ -1,7 +1,8 @@
 import { bitsOf } from '../schemas/representation.ts';
 import type { RunDocument, RunStatus } from '../schemas/run.ts';
 import { RUN_STATUSES } from '../schemas/run.ts';
-import type { Stat, SweepStatus, SweepSummaryRow } from '../schemas/sweep.ts';
+import type { SeedResult, Stat, SweepStatus, SweepSummaryRow } from '../schemas/sweep.ts';
+import { decodeBitset, discordant, mcnemarExact, meanInterval95, wilson95 } from './stats.ts';
 
 /**
  * Fills `metrics.relativeAccuracy` of a run whose baseline has completed: its test accuracy / the baseline's.
@@ -38,9 +39,38 @@ export function sweepStatus(counts: Record<RunStatus, number>): SweepStatus {
   return counts.cancelled > 0 ? 'cancelled' : 'failed';
 }
 
+function interval(i: [number, number] | null): { low: number; high: number } | null {
+  return i ? { low: i[0], high: i[1] } : null;
+}
+
 function stat(values: number[]): Stat {
-  if (values.length === 0) return { mean: null, min: null, max: null };
-  return { mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values) };
+  if (values.length === 0) return { mean: null, min: null, max: null, ci95: null };
+  return { mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values), ci95: interval(meanInterval95(values)) };
+}
+
+/** A run's own figures: binomial interval, and McNemar against its baseline when both stored their bitsets. */
+function seedResult(run: RunDocument, byId: ReadonlyMap<string, RunDocument>): SeedResult {
+  const acc = run.metrics.testAccuracy!;
+  const test = run.dataset?.test ?? null;
+  const base = run.baselineId ? byId.get(run.baselineId) : undefined;
+  let mcnemar: SeedResult['mcnemar'] = null;
+  if (run.metrics.correct && base?.status === 'completed' && base.metrics.correct) {
+    const a = decodeBitset(run.metrics.correct);
+    const b = decodeBitset(base.metrics.correct);
+    if (a.length === b.length) {
+      const d = discordant(a, b);
+      mcnemar = { ...d, p: mcnemarExact(d.b, d.c) };
+    }
+  }
+  return {
+    runId: run.id,
+    seed: run.config.training.seed,
+    testAccuracy: acc,
+    test,
+    binomial95: test ? interval(wilson95(Math.round(acc * test), test)) : null,
+    relativeAccuracy: run.metrics.relativeAccuracy ?? null,
+    mcnemar,
+  };
 }
 
 function mean(values: number[]): number | null {
@@ -49,6 +79,7 @@ function mean(values: number[]): number | null {
 
 /** One row per (series, bits), aggregated over seeds from completed runs; sorted by series then bits. */
 export function summarize(runs: readonly RunDocument[]): SweepSummaryRow[] {
+  const byId = new Map(runs.map((r) => [r.id, r]));
   const groups = new Map<string, RunDocument[]>();
   for (const run of runs) {
     const key = `${run.series}\u0000${bitsOf(run.config.representation)}`;
@@ -70,6 +101,7 @@ export function summarize(runs: readonly RunDocument[]): SweepSummaryRow[] {
       relativeAccuracy: stat(num((r) => r.metrics.relativeAccuracy)),
       compactBytes: mean(num((r) => r.metrics.weightBytes?.compact ?? r.artifact?.bytes)),
       compressionRatio: mean(num((r) => r.metrics.compressionRatio)),
+      seeds: done.map((r) => seedResult(r, byId)).sort((a, b) => a.seed - b.seed),
     });
   }
   return rows.sort((a, b) => (a.series === b.series ? a.bits - b.bits : a.series < b.series ? -1 : 1));
