@@ -42,7 +42,10 @@ interface Case {
   type: string;
   /** A fragment the problem's detail or issues must mention. */
   says?: RegExp;
+  /** The path of the first issue, dotted. */
+  at?: string;
 }
+const random = (samples: number) => ({ kind: 'random', samples, seed: 1 });
 
 const cases: Case[] = [
   { name: 'no token', headers: { authorization: '' }, body: ok, status: 401, type: 'unauthorized' },
@@ -82,6 +85,17 @@ const cases: Case[] = [
   { name: 'sweep with too many seeds', url: '/sweeps', body: { name: 's', base: ok, vary: { seeds: Array.from({ length: 21 }, (_, i) => i) } }, status: 400, type: 'validation', says: /seeds/ },
   { name: 'preset that does not exist', url: '/sweeps', body: { preset: 'nature' }, status: 400, type: 'validation', says: /preset/ },
   { name: 'preset overriding the grid', url: '/sweeps', body: { preset: 'paper', base: { phase: 'inference' } }, status: 400, type: 'validation', says: /phase/ },
+  { name: 'sweep varying an unknown field path', url: '/sweeps', body: { base: ok, vary: { 'training.colour': [1, 2] } }, status: 400, type: 'validation', at: 'vary.training.colour', says: /not a field of the experiment.*training\.learningRate/ },
+  { name: 'sweep varying the seed by its path', url: '/sweeps', body: { base: ok, vary: { 'training.seed': [1, 2] } }, status: 400, type: 'validation', at: 'vary.training.seed', says: /use vary\.seeds/ },
+  { name: 'sweep range with min > max', url: '/sweeps', body: { base: ok, vary: { 'training.learningRate': { min: 0.1, max: 0.01 } }, search: random(4) }, status: 400, type: 'validation', at: 'vary.training.learningRate.min', says: /min must not be greater than max/ },
+  { name: 'sweep log range from 0', url: '/sweeps', body: { base: ok, vary: { 'training.weightDecay': { min: 0, max: 0.01, log: true } }, search: random(4) }, status: 400, type: 'validation', at: 'vary.training.weightDecay.min', says: /min > 0/ },
+  { name: 'sweep range in a grid', url: '/sweeps', body: { base: ok, vary: { 'training.learningRate': { min: 0.01, max: 0.1 } } }, status: 400, type: 'validation', at: 'vary.training.learningRate', says: /random/ },
+  { name: 'sweep value out of the field range', url: '/sweeps', body: { base: ok, vary: { 'training.epochs': [1, 1000] } }, status: 400, type: 'validation', at: 'vary.training.epochs.1' },
+  { name: 'random search without samples', url: '/sweeps', body: { base: ok, vary: { 'training.epochs': [1, 2] }, search: { kind: 'random' } }, status: 400, type: 'validation', at: 'search.samples' },
+  { name: 'random search over the sweep limit', url: '/sweeps', body: { base: ok, vary: { 'training.learningRate': { min: 0.001, max: 0.1 } }, search: random(501) }, status: 400, type: 'validation', at: 'search.samples', says: /501 samples > the sweep limit of 500/ },
+  { name: 'stopping rule on a one-run sweep', url: '/sweeps', body: { base: { ...ok, training: { epochs: 3 } }, vary: { representation: [dict([2])] }, stopping: { kind: 'median', warmup: 1 } }, status: 400, type: 'validation', at: 'stopping', says: /at least 2/ },
+  { name: 'stopping rule that can never decide', url: '/sweeps', body: { base: { ...ok, training: { epochs: 3 } }, vary: { representation: [dict([2, 4])] }, stopping: { kind: 'asha', minEpochs: 3, reduction: 2 } }, status: 400, type: 'validation', at: 'stopping.minEpochs' },
+  { name: 'unknown stopping rule', url: '/sweeps', body: { base: ok, vary: { representation: [dict([2, 4])] }, stopping: { kind: 'hyperband' } }, status: 400, type: 'validation', at: 'stopping.kind' },
   { name: 'unknown sweep id', method: 'GET', url: '/sweeps/swp_doesnotexist', status: 404, type: 'not-found' },
 ];
 
@@ -105,6 +119,7 @@ for (const c of cases) {
     assert.equal(typeof p.detail, 'string');
     if (c.type === 'validation' && c.status === 400 && method === 'POST' && c.body !== undefined) assert.ok(Array.isArray(p.issues) && p.issues.length > 0, 'validation problems carry the issues');
     if (c.says) assert.match(`${p.detail} ${JSON.stringify(p.issues ?? [])}`, c.says);
+    if (c.at) assert.equal(p.issues?.[0]?.path?.join('.'), c.at, JSON.stringify(p.issues));
 
     const counts = await app.ql.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
     assert.deepEqual(Object.values(counts).reduce((a, b) => a + b, 0), 0, 'nothing queued');

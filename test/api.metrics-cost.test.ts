@@ -1,6 +1,8 @@
 // GET /metrics reads the store's status indexes: the same number of Redis commands whatever the number of runs.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { buildApp } from '@quantlab/api';
 import { ExperimentConfig, newRunDocument, RUN_STATUSES, RunStore, type RunDocument } from '@quantlab/shared';
@@ -20,13 +22,39 @@ after(async () => {
   await env.cleanup();
 });
 
+/**
+ * A MONITOR on a raw socket. (ioredis's monitor() flips the connection into monitor mode only after MONITOR's reply
+ * has been handled, so on a busy shared Redis a monitored line in the same read as that reply kills it with
+ * "Command queue state error".) Yields each command's name and arguments.
+ */
+async function rawMonitor(url: string, onCommand: (args: string[]) => void): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  const socket = connect({ host: hostname, port: Number(port || 6379) });
+  await once(socket, 'connect');
+  let buffered = '';
+  socket.setEncoding('utf8');
+  const ready = new Promise<void>((resolve) => {
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\r\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 2);
+        if (line === '+OK') resolve();
+        else if (line.startsWith('+')) onCommand([...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]));
+      }
+    });
+  });
+  socket.write('MONITOR\r\n');
+  await ready;
+  return socket;
+}
+
 /** Redis commands (those run inside scripts included) that name this test's keys or queue during one GET /metrics. */
 async function commandsPerScrape(): Promise<number> {
-  const base = new Redis(env.REDIS_URL);
-  const monitor = await base.monitor();
   const seen: string[] = [];
-  monitor.on('monitor', (_time: string, args: string[]) => {
-    if (args.some((a) => a.includes(env.KEY_PREFIX) || a.includes(env.QUEUE_NAME))) seen.push(args[0]);
+  const monitor = await rawMonitor(env.REDIS_URL, (args) => {
+    if (args.some((a) => a.includes(env.KEY_PREFIX) || a.includes(env.QUEUE_NAME))) seen.push(args[0].toLowerCase());
   });
   try {
     // A sentinel command on each side of the scrape: everything between them is the scrape's.
@@ -43,8 +71,7 @@ async function commandsPerScrape(): Promise<number> {
     const end = seen.lastIndexOf('get');
     return end - start - 1;
   } finally {
-    monitor.disconnect();
-    base.disconnect();
+    monitor.destroy();
   }
 }
 

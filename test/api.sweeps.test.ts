@@ -89,7 +89,7 @@ test('GET /sweeps/:id: relative accuracy at read time and the summary per series
   assert.deepEqual([baseRow?.bits, baseRow?.n, baseRow?.relativeAccuracy.mean], [32, 2, 1]);
   const row4 = doc.summary.find((r) => r.bits === 4);
   assert.deepEqual([row4?.n, row4?.runs, row4?.testAccuracy.mean], [0, 2, null]);
-  assert.deepEqual(doc.counts, { queued: 2, running: 0, completed: 4, failed: 0, cancelled: 0 });
+  assert.deepEqual(doc.counts, { queued: 2, running: 0, completed: 4, failed: 0, cancelled: 0, stopped: 0 });
 
   const filtered = (await app.inject({ method: 'GET', url: `/experiments?sweep=${acc.id}&status=completed` })).json();
   assert.equal(filtered.items.length, 4);

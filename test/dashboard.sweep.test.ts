@@ -64,6 +64,10 @@ test('a sweep submitted through the form ends in the figure, and the numbers sho
     assert.equal(((await tr.locator('[data-col=test-acc]').textContent()) ?? '').trim(), pct(row.testAccuracy.mean), `${row.series}:${row.bits} test accuracy`);
     assert.equal(((await tr.locator('[data-col=rel-acc]').textContent()) ?? '').trim(), pct(row.relativeAccuracy.mean), `${row.series}:${row.bits} relative accuracy`);
     assert.equal(Number(await tr.locator('[data-col=bytes]').getAttribute('data-value')), row.compactBytes);
+    // Per seed: the run's accuracy with its binomial interval, and McNemar's p against the baseline (not for the baseline).
+    const seeds = ((await tr.locator('[data-col=seeds]').textContent()) ?? '').trim();
+    assert.match(seeds, /^s1 \d+\.\d% \[\d+\.\d%, \d+\.\d%\]/, `${row.series}:${row.bits} per seed`);
+    assert.equal(/ p (< 0\.001|\d\.\d{3})$/.test(seeds), !row.series.startsWith('float32/'), seeds);
   }
   const baseline = doc.summary.find((r) => r.series.startsWith('float32/'));
   assert.equal(baseline?.relativeAccuracy.mean, 1, 'the baseline is the 100% line');

@@ -2,12 +2,13 @@
 // JPEG via sharp). What they decode to, what the worker says it serves, and a named reason for every malformed file.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync, copyFileSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, copyFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Dataset, ExperimentConfig } from '@quantlab/shared';
 import { loadDataset, prepareDataset, RunInputError } from '@quantlab/ml';
 import { servableDatasets } from '@quantlab/ml/datasets/index';
+import { folderCacheFile, listImageFolder, loadImageFolder } from '@quantlab/ml/datasets/image-folder';
 import { npyBytes, patternImages, writeIdxDataset, writeImageFolder, writeNpzDataset, zipBytes } from './helpers/dataset-files.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'quantlab-user-datasets-'));
@@ -97,9 +98,29 @@ test('folder: PNG and JPEG class folders, classes in sorted order, RGB kept; a c
   await assert.rejects(loadDataset('folder:pics', tmp), inputError(/eel\/0002\.png: 5x5 pixels, expected 6x6 like the first training image/));
 });
 
+test('folder: decoded images are cached under DATA_DIR/.quantlab-cache, keyed by the listing (a changed image misses)', async () => {
+  const dir = await writeImageFolder(join(tmp, 'cached'), patternImages(4, [5, 5, 1], 2, 9), patternImages(2, [5, 5, 1], 2, 10), [5, 5, 1], ['a', 'b']);
+  const listing = await listImageFolder(dir);
+  const file = folderCacheFile(tmp, 'cached', listing);
+  assert.match(file, /\.quantlab-cache\/folder-cached-[0-9a-f]{32}\.bin$/);
+  const first = await loadImageFolder(listing, file);
+  assert.ok(existsSync(file));
+  // Garble an image but keep its size and time: the listing is the same, so the decoded copy is read, not the file.
+  const img = join(dir, 'train', 'a', '0000.png');
+  const st = statSync(img);
+  writeFileSync(img, Buffer.alloc(st.size, 7));
+  utimesSync(img, st.atime, st.mtime);
+  const again = await loadImageFolder(await listImageFolder(dir), file);
+  assert.deepEqual(again.train.images, first.train.images);
+  assert.deepEqual(again.test.labels, first.test.labels);
+  await assert.rejects(loadImageFolder(listing), inputError(/a\/0000\.png: not a readable PNG or JPEG image/), 'decoding it fails');
+  assert.notEqual(folderCacheFile(tmp, 'cached', { ...listing, signature: `${listing.signature}x` }), file);
+});
+
 test('servableDatasets: the built-ins plus every idx folder, .npz file and image folder under DATA_DIR', () => {
   const served = servableDatasets(tmp);
   for (const d of ['mnist', 'fashion-mnist', 'synthetic', 'idx:plain', 'idx:zipped', 'npz:bytes', 'npz:np-u8', 'folder:pics', 'folder:gray']) assert.ok(served.includes(d), `${d} in ${served}`);
+  assert.ok(!served.some((d) => d.includes('quantlab-cache')), 'the decode cache is not a dataset');
   assert.ok(!served.includes('cifar10'), 'no CIFAR-10 files here');
   assert.deepEqual(servableDatasets(join(tmp, 'no-such-dir')), ['mnist', 'fashion-mnist', 'synthetic']);
 });

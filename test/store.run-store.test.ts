@@ -78,17 +78,17 @@ test('status, dataset and kind indexes follow every write; countByStatus reads t
   try {
     const docs = [newDoc(), newDoc(), newDoc()];
     await s.createMany(docs);
-    assert.deepEqual(await s.countByStatus(), { queued: 3, running: 0, completed: 0, failed: 0, cancelled: 0 });
+    assert.deepEqual(await s.countByStatus(), { queued: 3, running: 0, completed: 0, failed: 0, cancelled: 0, stopped: 0 });
     await s.update(docs[0].id, { status: 'running' });
     await s.update(docs[1].id, { status: 'running' });
     await s.addEpoch(docs[0].id, epoch(1), 3);
     await s.update(docs[1].id, { status: 'completed' });
-    assert.deepEqual(await s.countByStatus(), { queued: 1, running: 1, completed: 1, failed: 0, cancelled: 0 });
+    assert.deepEqual(await s.countByStatus(), { queued: 1, running: 1, completed: 1, failed: 0, cancelled: 0, stopped: 0 });
     assert.deepEqual((await s.listIds({ limit: 10, filter: { status: 'completed' } })).ids, [docs[1].id]);
     assert.equal((await s.listIds({ limit: 10, filter: { dataset: 'mnist', kind: 'float32' } })).ids.length, 3);
     assert.deepEqual((await s.listIds({ limit: 10, filter: { dataset: 'cifar10' } })).ids, []);
     assert.equal(await s.delete(docs[0].id), true);
-    assert.deepEqual(await s.countByStatus(), { queued: 1, running: 0, completed: 1, failed: 0, cancelled: 0 });
+    assert.deepEqual(await s.countByStatus(), { queued: 1, running: 0, completed: 1, failed: 0, cancelled: 0, stopped: 0 });
     assert.equal(await s.update(docs[0].id, { status: 'failed' }), false, 'a late write does not re-create a deleted run');
     assert.equal(await s.exists(docs[0].id), false);
   } finally {
@@ -144,9 +144,9 @@ test('runs stored before the indexes existed are indexed once at start (ensureIn
       await r.hset(s.keys.run(fields.id), Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, JSON.stringify(v)])));
       await r.zadd(s.keys.runs, Date.parse(fields.createdAt), fields.id);
     }
-    assert.deepEqual(await s.countByStatus(), { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 });
+    assert.deepEqual(await s.countByStatus(), { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0, stopped: 0 });
     assert.equal(await s.ensureIndexes({ page: 2 }), 3);
-    assert.deepEqual(await s.countByStatus(), { queued: 2, running: 0, completed: 1, failed: 0, cancelled: 0 });
+    assert.deepEqual(await s.countByStatus(), { queued: 2, running: 0, completed: 1, failed: 0, cancelled: 0, stopped: 0 });
     assert.deepEqual(await s.sweepMembers('swp_legacy01'), [docs[2].id]);
     assert.equal((await s.listIds({ limit: 10, filter: { kind: 'float32' } })).ids.length, 3);
     assert.equal(await s.ensureIndexes(), 0, 'done once');

@@ -33,7 +33,7 @@ test('the sweep is the product with phases and seeds, with one baseline per seed
     assert.equal(b.config.training.epochs, 2);
     assert.equal(b.config.training.seed, b.seed);
     assert.equal(b.config.priority, 39, 'a lower number than the runs: BullMQ runs it first');
-    assert.equal(plan.runs[plan.baselineOf.get(b.seed) as number], b);
+    assert.equal(plan.runs[plan.baselineOf.get(String(b.seed)) as number], b);
   }
   for (const r of plan.runs.filter((x) => !x.isBaseline)) {
     assert.equal(r.config.priority, 40);
@@ -145,6 +145,8 @@ function doc(over: Partial<RunDocument> & { acc?: number | null; bits?: number }
     dataset: null,
     provenance: null,
     artifact: null,
+    stopping: null,
+    stopped: null,
     ...over,
   };
 }
@@ -171,10 +173,11 @@ test('relative accuracy, summary and sweep status', () => {
   const half = (12.706 * Math.abs(rel[0] - rel[1])) / Math.sqrt(2) / Math.sqrt(2);
   assert.ok(Math.abs(fixed!.relativeAccuracy.ci95!.low - ((rel[0] + rel[1]) / 2 - half)) < 1e-12);
   assert.equal(rows.find((r) => r.bits === 32)?.relativeAccuracy.ci95, null, 'one run: no interval');
-  assert.equal(sweepStatus({ queued: 2, running: 0, completed: 0, failed: 0, cancelled: 0 }), 'queued');
-  assert.equal(sweepStatus({ queued: 1, running: 0, completed: 1, failed: 0, cancelled: 0 }), 'running');
-  assert.equal(sweepStatus({ queued: 0, running: 0, completed: 3, failed: 0, cancelled: 0 }), 'completed');
-  assert.equal(sweepStatus({ queued: 0, running: 0, completed: 2, failed: 1, cancelled: 0 }), 'failed');
+  assert.equal(sweepStatus({ queued: 2, running: 0, completed: 0, failed: 0, cancelled: 0, stopped: 0 }), 'queued');
+  assert.equal(sweepStatus({ queued: 1, running: 0, completed: 1, failed: 0, cancelled: 0, stopped: 0 }), 'running');
+  assert.equal(sweepStatus({ queued: 0, running: 0, completed: 3, failed: 0, cancelled: 0, stopped: 0 }), 'completed');
+  assert.equal(sweepStatus({ queued: 0, running: 0, completed: 2, failed: 1, cancelled: 0, stopped: 0 }), 'failed');
+  assert.equal(sweepStatus({ queued: 0, running: 0, completed: 2, failed: 0, cancelled: 0, stopped: 2 }), 'completed', 'a run stopped by the rule is an ordinary outcome of a search');
 });
 
 test('summary rows list each run with its binomial interval and McNemar against its seed baseline, from the stored bitsets', () => {

@@ -82,7 +82,7 @@ test('listRuns filters, pages with a cursor, and turns a bad cursor into a 400 o
 
 test('a sweep is planned, stored and queued; cancelling it cancels queued runs and asks running ones to stop', async () => {
   const f = deps();
-  const planned = planSweepRuns(grid([4, 8]));
+  const planned = planSweepRuns(grid([4, 8]), 500);
   await createSweep(f.deps, planned);
   assert.equal(f.queue.jobs.size, planned.docs.length);
   const sweep = await readSweep(f.deps, planned.record.id);
@@ -95,7 +95,7 @@ test('a sweep is planned, stored and queued; cancelling it cancels queued runs a
 test('a sweep whose runs cannot be queued leaves no record behind', async () => {
   const f = deps();
   f.queue.failWith = new Error('down');
-  const planned = planSweepRuns(grid([4]));
+  const planned = planSweepRuns(grid([4]), 500);
   await assert.rejects(createSweep(f.deps, planned), problem('unavailable'));
   assert.equal(f.sweeps.sweeps.size, 0);
   assert.equal(f.runs.runs.size, 0);
@@ -103,7 +103,7 @@ test('a sweep whose runs cannot be queued leaves no record behind', async () => 
 
 test('retry: a failed run again with retryOf, linked into its sweep in place; a completed run is 409', async () => {
   const f = deps();
-  const planned = planSweepRuns(grid([4]));
+  const planned = planSweepRuns(grid([4]), 500);
   await createSweep(f.deps, planned);
   const [base, run] = planned.docs;
   await f.runs.update(base.id, { status: 'failed' });
@@ -121,7 +121,7 @@ test('retry: a failed run again with retryOf, linked into its sweep in place; a 
 
 test('delete: a running run is asked to stop, then cut off (its lock goes with its keys) and leaves its sweep', async () => {
   const f = deps();
-  const planned = planSweepRuns(grid([4]));
+  const planned = planSweepRuns(grid([4]), 500);
   await createSweep(f.deps, planned);
   const id = planned.docs[1].id;
   await f.runs.update(id, { status: 'running' });
@@ -159,7 +159,7 @@ test('retention removes old finished runs except kept ones and the baselines of 
 
 test('export and import: a sweep moves with fresh ids, unfinished runs arrive cancelled with a note', async () => {
   const f = deps();
-  const planned = planSweepRuns(grid([4]));
+  const planned = planSweepRuns(grid([4]), 500);
   await createSweep(f.deps, planned);
   await f.runs.update(planned.docs[0].id, { status: 'completed', artifact: { bytes: 3, format: 'quantlab-artifact/1' } });
   await f.runs.setArtifact(planned.docs[0].id, new Uint8Array([1, 2, 3]));

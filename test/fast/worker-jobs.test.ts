@@ -50,6 +50,8 @@ function setup(train: Train, opts: { closing?: boolean } = {}) {
     registry: registry as never,
     log: { debug: noop, info: noop, warn: noop, error: noop } as never,
     metrics: new Proxy({}, { get: () => noop }) as WorkerMetrics,
+    // No sweep early stopping in these runs: nothing recorded, nothing decided.
+    stopping: { judge: async () => ({ stop: false }), decisionOf: async () => null } as never,
     running: new Map(),
     isClosing: () => opts.closing ?? false,
   };

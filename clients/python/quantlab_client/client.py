@@ -229,7 +229,8 @@ class Client:
             if n == len(s["runs"]):
                 if bar is not None:
                     bar.close()
-                bad = [r for r in s["runs"] if r["status"] != "completed"]
+                # A run the sweep's stopping rule ended is an outcome of the search, not a failure.
+                bad = [r for r in s["runs"] if r["status"] not in ("completed", "stopped")]
                 if check and bad:
                     raise RunFailed(bad[0])
                 return s

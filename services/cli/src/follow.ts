@@ -96,7 +96,7 @@ export async function followRunToEnd(api: Api, id: string, o: FollowRunOptions):
 /** One line for a finished run: its status, accuracy and, for a failure, the reason. */
 export function outcomeLine(d: RunDocument): string {
   const acc = pct(d.metrics.testAccuracy);
-  return `${d.id}  ${d.status}${acc ? `  test acc ${acc}` : ''}${d.error ? `: ${d.error.message}` : ''}`;
+  return `${d.id}  ${d.status}${acc ? `  test acc ${acc}` : ''}${d.error ? `: ${d.error.message}` : d.stopped ? `: ${d.stopped.reason}` : ''}`;
 }
 
 /**
@@ -128,7 +128,7 @@ export async function followSweepToEnd(api: Api, id: string, progress: Progress,
       });
       active.delete(runId);
       ended += 1;
-      if (d.status !== 'completed') failed += 1;
+      if (d.status !== 'completed' && d.status !== 'stopped') failed += 1;
       progress.line(`${outcomeLine(d)}  (${ended}/${total})`);
       draw();
     }

@@ -29,6 +29,7 @@ export interface ChartSpec {
   lines: ChartLine[];
   xLog?: boolean;
   xFormat?: (v: number) => string;
+  /** A y value as the hover box and legend write it (axis ticks get the decimals their spacing needs). */
   yFormat?: (v: number) => string;
   /** Integer ticks only (epochs, bits). */
   xIntegers?: boolean;
@@ -94,7 +95,22 @@ function tooltip(spec: () => ChartSpec): uPlot.Plugin {
   };
 }
 
-function build(spec: ChartSpec, width: number, current: () => ChartSpec): { opts: uPlot.Options; data: uPlot.AlignedData } {
+/**
+ * Labels for linear axis ticks with as many decimals as their spacing needs: ticks 0.2 apart over 98.8-100.2 read
+ * 98.8, 99.0, 99.2, ... (not 99, 99, 99), ticks 0.25 apart get two decimals, whole-number ticks none. At most 6.
+ */
+export function tickLabels(splits: readonly number[]): string[] {
+  const sorted = splits.filter(Number.isFinite).sort((a, b) => a - b);
+  let step = Infinity;
+  for (let i = 1; i < sorted.length; i++) if (sorted[i] - sorted[i - 1] > 0) step = Math.min(step, sorted[i] - sorted[i - 1]);
+  if (!Number.isFinite(step)) step = Math.abs(sorted[0] ?? 1) || 1;
+  // The fewest decimals that write every tick exactly (to a thousandth of the spacing: splits carry float noise).
+  let decimals = 0;
+  while (decimals < 6 && sorted.some((v) => Math.abs(Number(v.toFixed(decimals)) - v) > step * 1e-3)) decimals++;
+  return splits.map((v) => (Number.isFinite(v) ? v.toFixed(decimals) : ''));
+}
+
+function build(spec: ChartSpec, width: number, current: () => ChartSpec, onTicks: (axis: 'x' | 'y', labels: string[]) => void): { opts: uPlot.Options; data: uPlot.AlignedData } {
   const series: uPlot.Series[] = [{ label: spec.xLabel, value: (_u, v) => (v === null ? '–' : spec.xFormat ? spec.xFormat(v) : String(v)) }];
   const data: (number | null)[][] = [spec.x];
   const bands: uPlot.Band[] = [];
@@ -130,9 +146,22 @@ function build(spec: ChartSpec, width: number, current: () => ChartSpec): { opts
         ...axisStyle,
         label: spec.xLabel,
         incrs: spec.xIntegers ? [1, 2, 4, 5, 10, 20, 50, 100] : undefined,
-        values: spec.xFormat ? (_u, splits) => splits.map((v) => spec.xFormat!(v)) : undefined,
+        values: (_u, splits) => {
+          const labels = spec.xFormat ? splits.map((v) => spec.xFormat!(v)) : tickLabels(splits);
+          onTicks('x', labels);
+          return labels;
+        },
       },
-      { ...axisStyle, label: spec.yLabel, size: 60, values: spec.yFormat ? (_u, splits) => splits.map((v) => spec.yFormat!(v)) : undefined },
+      {
+        ...axisStyle,
+        label: spec.yLabel,
+        size: 60,
+        values: (_u, splits) => {
+          const labels = tickLabels(splits);
+          onTicks('y', labels);
+          return labels;
+        },
+      },
     ],
     legend: { live: false },
     plugins: [tooltip(current)],
@@ -155,7 +184,8 @@ export function lineChart(spec: ChartSpec): Chart {
   const width = () => Math.max(280, el.clientWidth || 640);
   const render = () => {
     const k = keyOf(current);
-    const { opts, data } = build(current, width(), () => current);
+    // The tick labels as drawn (uPlot paints them on the canvas), for tests and screen readers.
+    const { opts, data } = build(current, width(), () => current, (axis, labels) => (el.dataset[axis === 'x' ? 'xTicks' : 'yTicks'] = labels.join('|')));
     if (plot && k === key) {
       plot.setData(data);
     } else {

@@ -51,7 +51,7 @@ export function runsTable(runs: RunDocument[], opts: RunsTableOptions = {}): HTM
   const rows = runs.map((r) =>
     h(
       'tr',
-      { 'data-run': r.id, class: sel?.has(r.id) ? 'selected' : null },
+      { 'data-run': r.id, class: [sel?.has(r.id) ? 'selected' : '', r.status === 'stopped' ? 'run-stopped' : ''].filter(Boolean).join(' ') || null },
       sel
         ? h(
             'td',
@@ -71,7 +71,7 @@ export function runsTable(runs: RunDocument[], opts: RunsTableOptions = {}): HTM
           )
         : null,
       h('td', { class: 'col-run' }, h('a', { href: `#/runs/${encodeURIComponent(r.id)}`, class: 'run-link', title: r.id }, r.name)),
-      h('td', null, statusBadge(r.status)),
+      h('td', null, statusBadge(r.status), r.stopped ? h('div', { class: 'sub', title: r.stopped.reason }, `after epoch ${r.stopped.epoch}`) : null),
       h('td', { class: 'col-progress' }, runProgress(r)),
       h('td', null, reprLabel(r.config.representation)),
       h('td', { class: 'num' }, bitsLabel(r.config.representation)),

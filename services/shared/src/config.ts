@@ -24,6 +24,8 @@ export const Env = z.object({
   BODY_LIMIT_BYTES: positiveInt(256 * 1024),
   CORS_ORIGIN: z.string().default(''),
   RETENTION_DAYS: optionalPositive,
+  /** Runs one sweep may queue (baselines included); a random search may draw at most this many samples. */
+  MAX_SWEEP_RUNS: positiveInt(500),
   /** A worker serves Prometheus metrics on METRICS_HOST:METRICS_PORT/metrics (unset: not served; 0: any free port). */
   METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),

@@ -1,5 +1,6 @@
 export * from './schemas/representation.ts';
 export * from './schemas/experiment.ts';
+export * from './schemas/defaults.ts';
 export * from './schemas/run.ts';
 export * from './schemas/problem.ts';
 export * from './config.ts';
@@ -15,5 +16,6 @@ export * from './store/workers.ts';
 export * from './schemas/sweep.ts';
 export * from './schemas/api.ts';
 export * from './store/sweep-store.ts';
+export * from './store/stopping-store.ts';
 export * from './sweeps/index.ts';
 export * from './schemas/lifecycle.ts';

@@ -33,7 +33,7 @@ export const JOB_NAMES = ['run'] as const satisfies readonly JobName[];
 export type JobData = JobPayloads[JobName];
 export type RunJobData = JobPayloads['run'];
 export interface RunJobResult {
-  status: 'completed' | 'failed' | 'cancelled';
+  status: 'completed' | 'failed' | 'cancelled' | 'stopped';
   testAccuracy: number | null;
 }
 export type RunQueue = Queue<RunJobData, RunJobResult, JobName>;

@@ -1,10 +1,13 @@
 import { newId } from './ids.ts';
 import { seriesOf } from './schemas/representation.ts';
 import type { ExperimentConfig } from './schemas/experiment.ts';
-import type { RunDocument } from './schemas/run.ts';
+import type { RunDocument, StoppingRule } from './schemas/run.ts';
 
 /** A fresh queued run document (the only way one is made: API, sweeps, retries and the CLI's local train) for an effective config (defaults filled in). */
-export function newRunDocument(config: ExperimentConfig, extra: { id?: string; sweepId?: string | null; baselineId?: string | null; retryOf?: string | null; createdAt?: string } = {}): RunDocument {
+export function newRunDocument(
+  config: ExperimentConfig,
+  extra: { id?: string; sweepId?: string | null; baselineId?: string | null; retryOf?: string | null; createdAt?: string; stopping?: StoppingRule | null } = {},
+): RunDocument {
   return {
     id: extra.id ?? newId('run'),
     name: config.name,
@@ -26,5 +29,7 @@ export function newRunDocument(config: ExperimentConfig, extra: { id?: string; s
     dataset: null,
     provenance: null,
     artifact: null,
+    stopping: extra.stopping ?? null,
+    stopped: null,
   };
 }

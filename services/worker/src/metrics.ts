@@ -12,7 +12,7 @@ const EPOCH_SECONDS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 180
 /** Training images per second: cnn5 on one wasm core (~100) to mlp on tfjs-node (~100,000). */
 const IMAGES_PER_SECOND = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000];
 
-export type StopReason = 'cancel' | 'shutdown';
+export type StopReason = 'cancel' | 'shutdown' | 'stopped';
 
 export interface WorkerMetrics {
   process: ProcessMetrics;
@@ -35,7 +35,7 @@ export function createWorkerMetrics(queue: QueueCounts, backend: string): Worker
   const failed = new Counter({ name: 'quantlab_runs_failed_total', help: 'Runs this worker recorded as failed, by representation.', labelNames: byRep, registers });
   const stopped = new Counter({
     name: 'quantlab_runs_stopped_total',
-    help: 'Runs this worker stopped before the end: cancelled, or handed back to the queue at shutdown.',
+    help: "Runs this worker stopped before the end: cancelled, handed back to the queue at shutdown, or stopped by their sweep's early-stopping rule.",
     labelNames: ['representation', 'reason'] as const,
     registers,
   });
@@ -59,7 +59,7 @@ export function createWorkerMetrics(queue: QueueCounts, backend: string): Worker
   // Zero-filled from the start: every series exists before its first event, so rate() and quantiles see it.
   for (const representation of REPRESENTATION_KINDS) {
     for (const c of [started, completed, failed]) c.inc({ representation }, 0);
-    for (const reason of ['cancel', 'shutdown'] as const) stopped.inc({ representation, reason }, 0);
+    for (const reason of ['cancel', 'shutdown', 'stopped'] as const) stopped.inc({ representation, reason }, 0);
   }
   epochSeconds.zero({ backend });
   imagesPerSecond.zero({ backend });

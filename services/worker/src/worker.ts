@@ -4,6 +4,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { servableDatasets } from '@quantlab/ml/datasets/index';
 import {
   RunStore,
+  StoppingStore,
   WorkerRegistration,
   bullPrefix,
   createRunQueue,
@@ -61,6 +62,7 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
   const redis = workerConnection(env.REDIS_URL);
   redis.on('error', (e) => log.warn('redis connection error', { error: e.message }));
   const store = new RunStore(redis, env.KEY_PREFIX);
+  const stopping = new StoppingStore(redis, env.KEY_PREFIX);
   const registry = new WorkerRegistration(
     redis,
     env.KEY_PREFIX,
@@ -82,7 +84,7 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
 
   let closing = false;
   const running = new Map<string, StopFlag>();
-  const ctx: WorkerContext = { env, workerId: id, runtime, store, pool, registry, log, metrics, running, isClosing: () => closing };
+  const ctx: WorkerContext = { env, workerId: id, runtime, store, stopping, pool, registry, log, metrics, running, isClosing: () => closing };
   const handlers: JobHandlers = createHandlers(ctx);
   checkHandlers(handlers);
 

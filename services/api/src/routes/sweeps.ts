@@ -20,6 +20,12 @@ import { JSON_TYPE } from './experiments.ts';
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
 
+/** An issue's path; an unknown key of `vary` (one per issue) is named in it, so the answer points at the field. */
+function pathOf(i: { path: PropertyKey[]; code: string; keys?: string[] }): (string | number)[] {
+  const path = i.path.map((k) => (typeof k === 'symbol' ? String(k) : k));
+  return i.code === 'unrecognized_keys' && i.keys?.length === 1 ? [...path, i.keys[0]] : path;
+}
+
 const sweeps: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.ql;
 
@@ -33,7 +39,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
         operationId: 'createSweep',
         summary: 'Queue a sweep',
         description:
-          'Either `{name, base, vary}` (list-valued representation fields expand inside their entry; the product with phases and seeds) or `{preset: "paper", budget, base, seeds}`. Every expanded config is validated before anything is queued; identical configs run once; a float32 baseline per seed runs first.',
+          'Either `{name, base, vary, search, stopping}` or `{preset: "paper", budget, base, seeds}`. `vary` holds `representation` (list-valued fields expand inside their entry), `phase`, `seeds`, and any field of the experiment by its dotted path (`"training.learningRate"`, `"model"`, `"representation.bits"`) with a list of values or, when `search.kind` is `"random"`, a range `{min, max, log}`. A grid runs every combination; a random search draws `search.samples` points (seeded by `search.seed`). Each point runs once per seed. Every expanded config is validated before anything is queued; identical configs run once; a float32 baseline per distinct non-representation setting and seed runs first. `stopping` ends hopeless runs early (median rule or successive halving) on the test accuracy of each epoch; such runs end with status `stopped`.',
         tags: ['sweeps'],
         body: SweepRequest,
         response: { 202: SweepAccepted, ...errors, 413: Problem, 422: Problem, 429: Problem, 503: Problem },
@@ -45,13 +51,13 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
         const branch = raw && typeof raw === 'object' && 'preset' in raw ? PresetSweepRequest : GridSweepRequest;
         const r = branch.safeParse(raw);
         if (!r.success) {
-          const issues = r.error.issues.map((i) => ({ path: i.path.map((k) => (typeof k === 'symbol' ? String(k) : k)), message: i.message, code: i.code }));
+          const issues = r.error.issues.map((i) => ({ path: pathOf(i), message: i.message, code: i.code }));
           const at = issues[0].path.length ? ` at ${issues[0].path.join('.')}` : '';
           throw new HttpProblem('validation', `invalid body${at}: ${issues[0].message}`, issues);
         }
         throw toProblem(request.validationError as never);
       }
-      const planned = planSweepRuns(request.body);
+      const planned = planSweepRuns(request.body, ctx.env.MAX_SWEEP_RUNS);
       const { accepted } = planned;
       reply.header('location', accepted.links.self);
       return idempotent(ctx, request, reply, 'sweeps', { status: 202, body: accepted }, () => createSweep(ctx, planned));

@@ -27,10 +27,10 @@ export interface PlannedSweep {
 }
 
 /** Expands and validates a sweep request into its runs (400 problems for a bad or too large grid). */
-export function planSweepRuns(body: SweepRequest): PlannedSweep {
+export function planSweepRuns(body: SweepRequest, maxRuns: number): PlannedSweep {
   let plan;
   try {
-    plan = planSweep(body);
+    plan = planSweep(body, maxRuns);
   } catch (err) {
     if (err instanceof SweepPlanError) throw new HttpProblem(err.kind === 'too-large' ? 'sweep-too-large' : 'validation', err.message, err.issues);
     throw err;
@@ -41,9 +41,9 @@ export function planSweepRuns(body: SweepRequest): PlannedSweep {
   // A millisecond apart, in queue order, so lists (newest first) show a sweep's runs in a stable order.
   const createdAtOf = (i: number) => new Date(now + i).toISOString();
   const baselines: Record<string, string> = {};
-  for (const [seed, index] of plan.baselineOf) baselines[String(seed)] = ids[index];
+  for (const [key, index] of plan.baselineOf) baselines[key] = ids[index];
   const docs = plan.runs.map((run, i) =>
-    newRunDocument(run.config, { id: ids[i], sweepId: id, baselineId: run.isBaseline ? null : (baselines[String(run.seed)] ?? null), createdAt: createdAtOf(i) }),
+    newRunDocument(run.config, { id: ids[i], sweepId: id, baselineId: run.isBaseline ? null : (baselines[run.baselineKey] ?? null), createdAt: createdAtOf(i), stopping: run.stopping }),
   );
   const record: SweepRecord = {
     id,

@@ -33,7 +33,7 @@ export function sweepLines(s: SweepDocument): string {
   const c = s.counts;
   return [
     `${s.id}  ${s.name}${s.preset ? `  (preset ${s.preset}, ${s.budget})` : ''}`,
-    `status      ${s.status}: ${c.completed} completed, ${c.running} running, ${c.queued} queued, ${c.failed} failed, ${c.cancelled} cancelled`,
+    `status      ${s.status}: ${c.completed} completed, ${c.running} running, ${c.queued} queued, ${c.failed} failed, ${c.cancelled} cancelled${c.stopped ? `, ${c.stopped} stopped early` : ''}`,
     '',
     table(
       ['series', 'bits', 'n', 'test acc', 'relative', 'rel min', 'rel max', 'bytes', 'ratio'],

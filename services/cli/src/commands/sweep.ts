@@ -20,7 +20,8 @@ const USAGE = `usage: quantlab sweep --preset paper [--budget full|small] [--dat
   training flags        --epochs --batch-size --lr --momentum --weight-decay --schedule --train-limit --test-limit
                         --augment --max-minutes --quantize-biases --model --priority --keep
   --name NAME  --idempotency-key KEY  --json
-  --wait                follow every run to its end (a line as each ends); exit 0 only if all completed
+  --wait                follow every run to its end (a line as each ends); exit 0 only if all completed (or were
+                        stopped early by the sweep's rule)
                         (with --json, a second line: the final sweep document)
 Every sweep adds a float32 baseline per seed that runs first; the API refuses invalid or oversized sweeps whole.`;
 
@@ -82,8 +83,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!f.wait) return 0;
   const done = await followSweepToEnd(client, res.id, new Progress());
-  const unfinished = done.runs.filter((r) => r.status !== 'completed');
+  // A run the sweep's stopping rule ended is an outcome of the search, not a failure.
+  const unfinished = done.runs.filter((r) => r.status !== 'completed' && r.status !== 'stopped');
+  const stopped = done.runs.filter((r) => r.status === 'stopped').length;
   if (f.json) printJson(done);
-  else process.stdout.write(`${done.id}  ${done.runs.length - unfinished.length}/${done.runs.length} runs completed\n`);
+  else process.stdout.write(`${done.id}  ${done.runs.length - unfinished.length - stopped}/${done.runs.length} runs completed${stopped ? `, ${stopped} stopped early` : ''}\n`);
   return unfinished.length === 0 ? 0 : 1;
 }

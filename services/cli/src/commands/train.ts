@@ -135,7 +135,7 @@ function progressBar(enabled: boolean) {
   };
 }
 
-const STATUS: Record<'completed' | StopReason, RunStatus> = { completed: 'completed', cancel: 'cancelled', shutdown: 'cancelled', timeout: 'failed' };
+const STATUS: Record<'completed' | StopReason, RunStatus> = { completed: 'completed', cancel: 'cancelled', shutdown: 'cancelled', timeout: 'failed', stopped: 'stopped' };
 
 export async function run(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;

@@ -201,5 +201,21 @@ export function sweepReportMarkdown(sweep: SweepForReport, opts: { svgPath: stri
       '',
     );
   }
+  out.push(...stoppedSection(sweep));
   return out.join('\n');
+}
+
+/** Runs the sweep's stopping rule ended: listed with their reason, and left out of every row above. */
+function stoppedSection(sweep: SweepForReport): string[] {
+  const stopped = sweep.runs.filter((r) => r.status === 'stopped');
+  if (stopped.length === 0) return [];
+  const out = ['## Stopped early', '', `${stopped.length} run(s) were stopped by the sweep's stopping rule; they are not in the rows above (nor in "fewest bits").`, ''];
+  out.push('| run | bits | epochs trained | last test accuracy | reason |', '|---|---:|---:|---:|---|');
+  for (const r of stopped) {
+    const last = r.epochs[r.epochs.length - 1];
+    const bits = r.config.representation.kind === 'float32' ? 32 : r.config.representation.bits;
+    out.push(`| \`${r.name}\` | ${bits} | ${r.epochs.length} of ${r.config.training.epochs} | ${pct(last?.testAccuracy, 2)} | ${r.stopped?.reason ?? '–'} |`);
+  }
+  out.push('');
+  return out;
 }

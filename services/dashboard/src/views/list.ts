@@ -31,7 +31,7 @@ function sweepsTable(list: SweepList): HTMLElement {
           const c = s.counts;
           const total = s.runIds.length || 1;
           const done = c.completed + c.failed + c.cancelled;
-          const parts = (['completed', 'running', 'queued', 'failed', 'cancelled'] as const).filter((k) => c[k] > 0).map((k) => h('span', { class: `count status-text-${k}` }, `${c[k]} ${k}`));
+          const parts = (['completed', 'running', 'queued', 'stopped', 'failed', 'cancelled'] as const).filter((k) => c[k] > 0).map((k) => h('span', { class: `count status-text-${k}` }, `${c[k]} ${k}`));
           return h(
             'tr',
             { 'data-sweep': s.id },

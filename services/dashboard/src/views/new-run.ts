@@ -4,13 +4,14 @@ import type { ViewContext } from '../router.ts';
 import { pageHeader } from '../components.ts';
 import { clearProblem, compact, field, input, numberOf, selectOf, showProblem } from '../forms.ts';
 import { DATASET_OPTIONS, KIND_OPTIONS, MODEL_OPTIONS, PHASE_OPTIONS } from '../options.ts';
+import { MODEL_DEFAULT, TRAINING_DEFAULTS } from '@quantlab/shared/schemas/defaults';
 
 /** Start one run; the API validates, and its zod issues appear next to the fields they name. */
 export function newRunView({ root }: ViewContext): void {
   const el = {
     name: input('name', 'experiment'),
     dataset: selectOf('dataset', DATASET_OPTIONS, 'mnist'),
-    model: selectOf('model', MODEL_OPTIONS, 'mlp'),
+    model: selectOf('model', MODEL_OPTIONS, MODEL_DEFAULT),
     phase: selectOf('phase', PHASE_OPTIONS, 'training'),
     kind: selectOf('kind', KIND_OPTIONS, 'fixed'),
     bits: input('bits', 8, { type: 'number' }),
@@ -20,12 +21,13 @@ export function newRunView({ root }: ViewContext): void {
     scope: selectOf('scope', ['global', 'per-layer'], 'global'),
     init: selectOf('init', ['uniform', 'nonuniform'], 'uniform'),
     refine: input('refine', 0, { type: 'number' }),
-    epochs: input('epochs', 1, { type: 'number' }),
-    batchSize: input('batchSize', 100, { type: 'number' }),
-    learningRate: input('learningRate', 0.01, { type: 'number', step: 'any' }),
-    seed: input('seed', 1, { type: 'number' }),
-    trainLimit: input('trainLimit', 2000, { type: 'number', placeholder: 'all' }),
-    testLimit: input('testLimit', 1000, { type: 'number', placeholder: 'all' }),
+    // The API's own defaults (TRAINING_DEFAULTS): a run started here trains as one submitted without options.
+    epochs: input('epochs', TRAINING_DEFAULTS.epochs, { type: 'number' }),
+    batchSize: input('batchSize', TRAINING_DEFAULTS.batchSize, { type: 'number' }),
+    learningRate: input('learningRate', TRAINING_DEFAULTS.learningRate, { type: 'number', step: 'any' }),
+    seed: input('seed', TRAINING_DEFAULTS.seed, { type: 'number' }),
+    trainLimit: input('trainLimit', '', { type: 'number', placeholder: 'all' }),
+    testLimit: input('testLimit', '', { type: 'number', placeholder: 'all' }),
   };
   const fixedOnly = h(
     'div',

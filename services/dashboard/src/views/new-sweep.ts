@@ -22,7 +22,11 @@ function gridForm(): HTMLFormElement {
     dictOn: h('input', { type: 'checkbox', name: 'dictOn', checked: true }),
     dictBits: input('dictBits', '1, 2, 4', { inputmode: 'numeric' }),
     seeds: input('seeds', '1', { inputmode: 'numeric' }),
+    stopping: selectOf('stopping', ['none', 'median', 'asha'], 'none'),
+    stoppingFrom: input('stoppingFrom', 1, { type: 'number' }),
   };
+  (el.stopping.options[1] as HTMLOptionElement).textContent = 'median rule';
+  (el.stopping.options[2] as HTMLOptionElement).textContent = 'successive halving (ASHA)';
   const fixedSet = h(
     'fieldset',
     { class: 'family', 'data-field': 'fixed' },
@@ -74,6 +78,12 @@ function gridForm(): HTMLFormElement {
     fixedSet,
     dictSet,
     h('div', { class: 'field-row' }, field('vary.phase', 'Phases', checkboxes('phase', PHASE_OPTIONS, ['training'])), field('vary.seeds', 'Seeds (list)', el.seeds)),
+    h(
+      'div',
+      { class: 'field-row' },
+      field('stopping', 'Early stopping', el.stopping, 'stops training-phase runs that fall behind the others (never the baselines)'),
+      field('stopping.from', 'From epoch', el.stoppingFrom, 'median: no decision before it; ASHA: the first rung'),
+    ),
     alert,
     h('div', { class: 'form-actions' }, submit, count),
   );
@@ -106,10 +116,17 @@ function gridForm(): HTMLFormElement {
         }),
       },
       vary: { representation, phase: checkedValues(form, 'phase'), seeds: listOf(el.seeds) },
+      ...(el.stopping.value === 'median'
+        ? { stopping: { kind: 'median', warmup: numberOf(el.stoppingFrom) } }
+        : el.stopping.value === 'asha'
+          ? { stopping: { kind: 'asha', minEpochs: numberOf(el.stoppingFrom) } }
+          : {}),
     };
   };
-  const mapPath = (p: (string | number)[]) =>
-    p[0] === 'vary' && p[1] === 'representation' && typeof p[2] === 'number' && entryFamilies[p[2]] ? [entryFamilies[p[2]], ...p.slice(3)] : p;
+  const mapPath = (p: (string | number)[]) => {
+    if (p[0] === 'stopping' && (p[1] === 'warmup' || p[1] === 'minEpochs')) return ['stopping', 'from'];
+    return p[0] === 'vary' && p[1] === 'representation' && typeof p[2] === 'number' && entryFamilies[p[2]] ? [entryFamilies[p[2]], ...p.slice(3)] : p;
+  };
   const updateCount = () => {
     const b = body();
     const n = (xs: unknown) => (Array.isArray(xs) ? xs.length : 1);

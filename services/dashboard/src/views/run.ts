@@ -6,7 +6,7 @@ import { every, type ViewContext } from '../router.ts';
 import { lineChart, PALETTE } from '../charts.ts';
 import { errorBox, pageHeader, showError, stats } from '../components.ts';
 
-const FINAL = new Set(['completed', 'failed', 'cancelled']);
+const FINAL = new Set(['completed', 'failed', 'cancelled', 'stopped']);
 
 function weightErrorTable(run: RunDocument): HTMLElement {
   const we = run.metrics.weightError;
@@ -71,7 +71,7 @@ export function runView({ root, params, signal }: ViewContext): void {
   const err = h('div');
   const epochs = (r: RunDocument) => r.epochs.map((e) => e.epoch);
   const lossChart = lineChart({ xLabel: 'Epoch', yLabel: 'Training loss', x: [], lines: [], xIntegers: true });
-  const accChart = lineChart({ xLabel: 'Epoch', yLabel: 'Accuracy (%)', x: [], lines: [], xIntegers: true, yFormat: (v) => v.toFixed(0) });
+  const accChart = lineChart({ xLabel: 'Epoch', yLabel: 'Accuracy (%)', x: [], lines: [], xIntegers: true, yFormat: (v) => v.toFixed(2) });
   signal.addEventListener('abort', () => {
     lossChart.destroy();
     accChart.destroy();
@@ -105,7 +105,14 @@ export function runView({ root, params, signal }: ViewContext): void {
       ),
       h('div', { class: 'run-progress' }, runProgress(r)),
     );
-    fill(failure, r.error ? h('div', { class: 'alert alert-error' }, h('strong', null, `${r.status}: `), r.error.message) : null);
+    fill(
+      failure,
+      r.error
+        ? h('div', { class: 'alert alert-error' }, h('strong', null, `${r.status}: `), r.error.message)
+        : r.stopped
+          ? h('div', { class: 'alert alert-stopped', id: 'stopped-reason' }, h('strong', null, `stopped after epoch ${r.stopped.epoch}: `), r.stopped.reason)
+          : null,
+    );
     const m = r.metrics;
     // While a run trains, its final metrics are empty: show the latest epoch's instead.
     const last = r.epochs.length ? r.epochs[r.epochs.length - 1] : undefined;

@@ -8,6 +8,8 @@ import { align, colorOf, lineChart, type ChartLine } from '../charts.ts';
 import { pageHeader, runsTable, showError } from '../components.ts';
 
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
+/** Runs stopped early by the sweep's rule: drawn greyed, apart from the series (which aggregate completed runs). */
+const STOPPED_COLOR = '#9aa5b1';
 
 const isBaseline = (series: string) => series.startsWith('float32/');
 
@@ -28,8 +30,29 @@ function colorsOf(order: string[]): Map<string, string> {
   return new Map(order.map((s) => [s, colorOf(families.indexOf(family(s)))]));
 }
 
-function range(s: { mean: number | null; min: number | null; max: number | null }, f: (x: number | null) => string): HTMLElement {
+type Stat = SweepDocument['summary'][number]['testAccuracy'];
+type Row = SweepDocument['summary'][number];
+
+/** The mean with its 95% t-interval over seeds (from two seeds on), else the range. */
+function range(s: Stat, f: (x: number | null) => string): HTMLElement {
+  if (s.ci95) return h('span', { title: '95% t-interval of the mean over seeds' }, f(s.mean), h('span', { class: 'sub-inline' }, ` [${f(s.ci95.low)}, ${f(s.ci95.high)}]`));
   return h('span', null, f(s.mean), s.min !== null && s.max !== null && s.min !== s.max ? h('span', { class: 'sub-inline' }, ` ${f(s.min)} – ${f(s.max)}`) : null);
+}
+
+/** Each run of a row: its accuracy with the binomial interval, and McNemar's p against its seed's baseline. */
+function perSeed(r: Row): HTMLElement | string {
+  if (!r.seeds?.length) return DASH;
+  return h(
+    'span',
+    null,
+    r.seeds.map((s, i) =>
+      h(
+        'span',
+        { class: 'seed', 'data-seed': s.seed, title: s.mcnemar ? `only this run right ${s.mcnemar.b}, only the baseline right ${s.mcnemar.c}` : 'no paired test (no bitset)' },
+        `${i ? '; ' : ''}s${s.seed} ${pct(s.testAccuracy)}${s.binomial95 ? ` [${pct(s.binomial95.low)}, ${pct(s.binomial95.high)}]` : ''}${s.mcnemar ? ` p ${s.mcnemar.p < 0.001 ? '< 0.001' : s.mcnemar.p.toFixed(3)}` : ''}`,
+      ),
+    ),
+  );
 }
 
 function summaryTable(doc: SweepDocument): HTMLElement {
@@ -54,7 +77,8 @@ function summaryTable(doc: SweepDocument): HTMLElement {
           h('th', { class: 'num' }, 'Bits'),
           h('th', { class: 'num' }, 'Runs'),
           h('th', { class: 'num' }, 'Test accuracy'),
-          h('th', { class: 'num' }, 'Relative accuracy'),
+          h('th', { class: 'num', title: 'mean [95% t-interval over seeds]' }, 'Relative accuracy'),
+          h('th', { title: 'each seed: test accuracy [binomial 95%], McNemar p against its float32 baseline' }, 'Per seed'),
           h('th', { class: 'num' }, 'Compact size'),
           h('th', { class: 'num' }, 'Compression'),
         ),
@@ -71,6 +95,7 @@ function summaryTable(doc: SweepDocument): HTMLElement {
             h('td', { class: 'num', 'data-col': 'n' }, r.n === r.runs ? r.n : `${r.n} of ${r.runs}`),
             h('td', { class: 'num', 'data-col': 'test-acc', 'data-value': r.testAccuracy.mean ?? '' }, range(r.testAccuracy, (x) => pct(x))),
             h('td', { class: 'num', 'data-col': 'rel-acc', 'data-value': r.relativeAccuracy.mean ?? '' }, range(r.relativeAccuracy, (x) => pct(x))),
+            h('td', { 'data-col': 'seeds' }, perSeed(r)),
             h('td', { class: 'num', 'data-col': 'bytes', 'data-value': r.compactBytes ?? '' }, bytes(r.compactBytes)),
             h('td', { class: 'num', 'data-col': 'ratio' }, r.compressionRatio === null ? DASH : `${num(r.compressionRatio, 1)}×`),
           ),
@@ -88,7 +113,8 @@ function relativeSpec(doc: SweepDocument) {
       .filter((r) => r.series === s && r.relativeAccuracy.mean !== null)
       .map((r) => ({ x: r.bits, y: r.relativeAccuracy.mean! * 100, min: r.relativeAccuracy.min! * 100, max: r.relativeAccuracy.max! * 100 })),
   );
-  const { x, ys, mins, maxs } = align(pts);
+  const stopped = stoppedPoints(doc);
+  const { x, ys, mins, maxs } = align([...pts, stopped]);
   const colors = colorsOf(order);
   const lines: ChartLine[] = order.map((s, i) => ({
     label: seriesLabel(s),
@@ -97,9 +123,30 @@ function relativeSpec(doc: SweepDocument) {
     y: ys[i],
     ...(doc.summary.some((r) => r.series === s && r.n > 1) ? { min: mins[i], max: maxs[i] } : {}),
   }));
+  if (stopped.length) {
+    const i = order.length;
+    lines.push({ label: 'stopped early (last epoch)', color: STOPPED_COLOR, width: 0, y: ys[i], ...(stopped.some((p) => p.min !== p.max) ? { min: mins[i], max: maxs[i] } : {}) });
+  }
   const hasBaseline = doc.summary.some((r) => isBaseline(r.series) && r.n > 0);
   if (hasBaseline && x.length) lines.push({ label: 'float32 baseline', color: '#333333', dash: [2, 4], width: 1.5, points: false, reference: true, y: x.map(() => 100) });
-  return { xLabel: 'Total bits per weight', yLabel: 'Relative accuracy (%)', x, lines, xIntegers: true, yFormat: (v: number) => v.toFixed(0), height: 340 };
+  return { xLabel: 'Total bits per weight', yLabel: 'Relative accuracy (%)', x, lines, xIntegers: true, yFormat: (v: number) => v.toFixed(2), height: 340 };
+}
+
+/**
+ * The runs the stopping rule ended, by bits: their last epoch's test accuracy relative to their baseline's (mean,
+ * min and max over the runs at that width).
+ */
+function stoppedPoints(doc: SweepDocument): { x: number; y: number; min: number; max: number }[] {
+  const byId = new Map(doc.runs.map((r) => [r.id, r]));
+  const byBits = new Map<number, number[]>();
+  for (const r of doc.runs) {
+    const base = r.baselineId ? byId.get(r.baselineId)?.metrics.testAccuracy : null;
+    const last = r.epochs[r.epochs.length - 1]?.testAccuracy;
+    if (r.status !== 'stopped' || typeof base !== 'number' || base <= 0 || typeof last !== 'number') continue;
+    const bits = r.config.representation.kind === 'float32' ? 32 : r.config.representation.bits;
+    byBits.set(bits, [...(byBits.get(bits) ?? []), (100 * last) / base]);
+  }
+  return [...byBits].map(([x, ys]) => ({ x, y: ys.reduce((a, b) => a + b, 0) / ys.length, min: Math.min(...ys), max: Math.max(...ys) }));
 }
 
 /** Test accuracy against the packed model's size: what each byte buys. */
@@ -119,7 +166,7 @@ function bytesSpec(doc: SweepDocument) {
     y: ys[i],
     ...(doc.summary.some((r) => r.series === s && r.n > 1) ? { min: mins[i], max: maxs[i] } : {}),
   }));
-  return { xLabel: 'Compact model size (bytes, log scale)', yLabel: 'Test accuracy (%)', x, lines, xLog: true, xFormat: (v: number) => bytesShort(v), yFormat: (v: number) => v.toFixed(0), height: 340 };
+  return { xLabel: 'Compact model size (bytes, log scale)', yLabel: 'Test accuracy (%)', x, lines, xLog: true, xFormat: (v: number) => bytesShort(v), yFormat: (v: number) => v.toFixed(2), height: 340 };
 }
 
 export function sweepView({ root, params, signal }: ViewContext): void {
@@ -173,7 +220,7 @@ export function sweepView({ root, params, signal }: ViewContext): void {
     doc = d;
     const c = d.counts;
     const total = d.runs.length || 1;
-    const done = c.completed + c.failed + c.cancelled;
+    const done = c.completed + c.failed + c.cancelled + c.stopped;
     fill(
       head,
       pageHeader(
@@ -189,6 +236,7 @@ export function sweepView({ root, params, signal }: ViewContext): void {
     size.update(bytesSpec(d));
     // What the figure shows, for tests and screen readers: runs aggregated into its points.
     rel.el.dataset.runs = String(d.summary.reduce((n, row) => n + row.n, 0));
+    rel.el.dataset.stopped = String(d.runs.filter((run) => run.status === 'stopped').length);
     rel.el.setAttribute('aria-label', `relative accuracy of ${r.lines.length} series`);
     fill(summary, summaryTable(d));
     if (folded === null) {

@@ -3,9 +3,12 @@
  * torchvision's ImageFolder. Classes are train's subfolders in sorted order (their index is the label); test may hold
  * a subset of them. Decoded with sharp (libvips, prebuilt in its npm package); every image must have the size of the
  * first; the first also sets the channels (1 for grayscale, else 3; alpha is dropped), and the others are converted.
+ * The decoded images are cached in DATA_DIR/.quantlab-cache/ (see loadImageFolder).
  */
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import sharp from 'sharp';
 import { RunInputError } from '../errors.ts';
 import { gather, interleaveByClass } from './split.ts';
@@ -109,10 +112,53 @@ async function decodeAll(items: { file: string; label: number }[], geometry: Geo
   return gather({ images, labels, count: items.length }, interleaveByClass(labels, numClasses), size);
 }
 
-export async function loadImageFolder(listing: FolderListing): Promise<{ train: Split; test: Split; shape: [number, number, number] }> {
+type Decoded = { train: Split; test: Split; shape: [number, number, number] };
+
+/**
+ * Decodes the folder, or reads the decoded copy in `cacheFile` written by an earlier load of the same listing (the
+ * file name carries the listing's signature, so a changed image misses it). Threads and restarted workers then skip
+ * decoding. Cache layout: a uint32 JSON header length, the JSON {shape, train, test}, then train images, train
+ * labels, test images, test labels. Writing is best effort (a read-only DATA_DIR only costs the cache).
+ */
+export async function loadImageFolder(listing: FolderListing, cacheFile?: string): Promise<Decoded> {
+  if (cacheFile) {
+    const hit = await readCache(cacheFile).catch(() => null);
+    if (hit) return hit;
+  }
   const geometry = await probe(listing.train[0].file);
   const numClasses = listing.classes.length;
   const train = await decodeAll(listing.train, geometry, numClasses);
   const test = await decodeAll(listing.test, geometry, numClasses);
-  return { train, test, shape: [geometry.height, geometry.width, geometry.channels] };
+  const decoded: Decoded = { train, test, shape: [geometry.height, geometry.width, geometry.channels] };
+  if (cacheFile) await writeCache(cacheFile, decoded).catch(() => {});
+  return decoded;
+}
+
+/** Where a folder's decoded copy goes: DATA_DIR/.quantlab-cache/folder-NAME-<sha256 of the listing>.bin. */
+export function folderCacheFile(dataDir: string, name: string, listing: FolderListing): string {
+  const sig = createHash('sha256').update(listing.classes.join('/')).update(listing.signature).digest('hex').slice(0, 32);
+  return join(dataDir, '.quantlab-cache', `folder-${name}-${sig}.bin`);
+}
+
+async function writeCache(file: string, d: Decoded): Promise<void> {
+  const header = Buffer.from(JSON.stringify({ shape: d.shape, train: d.train.count, test: d.test.count }));
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(header.length);
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${threadId}.tmp`;
+  await writeFile(tmp, Buffer.concat([length, header, d.train.images as Uint8Array, d.train.labels, d.test.images as Uint8Array, d.test.labels]));
+  await rename(tmp, file);
+}
+
+async function readCache(file: string): Promise<Decoded | null> {
+  const bytes = await readFile(file);
+  const n = bytes.readUInt32LE(0);
+  const h = JSON.parse(bytes.subarray(4, 4 + n).toString('utf8')) as { shape: [number, number, number]; train: number; test: number };
+  const size = h.shape[0] * h.shape[1] * h.shape[2];
+  let at = 4 + n;
+  const take = (len: number) => new Uint8Array(bytes.buffer, bytes.byteOffset + (at += len) - len, len);
+  if (bytes.length !== at + (h.train + h.test) * (size + 1)) return null;
+  const train = { images: take(h.train * size), labels: take(h.train), count: h.train };
+  const test = { images: take(h.test * size), labels: take(h.test), count: h.test };
+  return { train, test, shape: h.shape };
 }

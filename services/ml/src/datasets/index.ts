@@ -11,7 +11,7 @@ import { RunInputError } from '../errors.ts';
 import { loadCifar10 } from './cifar10.ts';
 import { filesSignature, readDataFile } from './files.ts';
 import { IDX_FILES, loadIdx } from './idx.ts';
-import { listImageFolder, loadImageFolder, type FolderListing } from './image-folder.ts';
+import { folderCacheFile, listImageFolder, loadImageFolder, type FolderListing } from './image-folder.ts';
 import { decodeNpz } from './npz.ts';
 import { loadNpmImages } from './npm-images.ts';
 import { head } from './split.ts';
@@ -124,7 +124,7 @@ async function load(ref: DatasetRef, dataDir: string, listing?: FolderListing): 
     }
     case 'folder': {
       const files = listing ?? (await listImageFolder(path));
-      const d = await loadImageFolder(files);
+      const d = await loadImageFolder(files, folderCacheFile(dataDir, ref.name, files));
       return {
         name,
         ...d,

@@ -10,7 +10,7 @@ import { RunInputError } from '../errors.ts';
 import { restoreModel, evaluateWeights, type ArtifactMeta } from './artifact-model.ts';
 import type { Compactor } from './compactor.ts';
 import type { RunState } from './run-state.ts';
-import type { TrainOutcome } from './types.ts';
+import type { StopReason, TrainOutcome } from './types.ts';
 
 function datasetInfo(data: PreparedDataset) {
   return {
@@ -36,7 +36,7 @@ function baseMetrics(s: RunState, backend: string): RunMetrics {
   };
 }
 
-export function stopped(reason: 'cancel' | 'shutdown' | 'timeout', s: RunState, epochs: EpochMetrics[], data: PreparedDataset, backend: string): TrainOutcome {
+export function stopped(reason: StopReason, s: RunState, epochs: EpochMetrics[], data: PreparedDataset, backend: string): TrainOutcome {
   return { status: reason, metrics: baseMetrics(s, backend), epochs, dataset: datasetInfo(data), artifact: null };
 }
 

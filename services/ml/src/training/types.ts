@@ -8,8 +8,8 @@ export interface TrainProgress {
   imagesPerSec: number;
 }
 
-/** Why training stopped early; checked once per batch. */
-export type StopReason = 'cancel' | 'shutdown' | 'timeout';
+/** Why training stopped early; checked once per batch. stopped: the sweep's early-stopping rule ended the run. */
+export type StopReason = 'cancel' | 'shutdown' | 'timeout' | 'stopped';
 
 export interface TrainHooks {
   /** At least every few seconds inside an epoch, so a dashboard moves. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MODEL_DEFAULT, TRAINING_DEFAULTS as D } from './defaults.ts';
 import { Representation } from './representation.ts';
 
 /** The built-in datasets: every worker serves them (cifar10 only where its files are under DATA_DIR). */
@@ -40,16 +41,17 @@ export const Model = z.enum(MODELS);
 export const Phase = z.enum(PHASES);
 
 export const TrainingConfig = z.strictObject({
-  epochs: z.number().int().min(1).max(LIMITS.maxEpochs).default(1),
-  batchSize: z.number().int().min(1).max(LIMITS.maxBatchSize).default(100),
-  learningRate: z.number().positive().max(10).default(0.01),
-  momentum: z.number().min(0).max(0.999).default(0.9),
-  weightDecay: z.number().min(0).max(0.1).default(5e-4),
+  // Defaults: TRAINING_DEFAULTS (schemas/defaults.ts), shared with the dashboard's New run form.
+  epochs: z.number().int().min(1).max(LIMITS.maxEpochs).default(D.epochs),
+  batchSize: z.number().int().min(1).max(LIMITS.maxBatchSize).default(D.batchSize),
+  learningRate: z.number().positive().max(10).default(D.learningRate),
+  momentum: z.number().min(0).max(0.999).default(D.momentum),
+  weightDecay: z.number().min(0).max(0.1).default(D.weightDecay),
   /** constant; step: multiply by lrGamma every lrStepEpochs; cosine: decay to 0 over the run. */
-  schedule: z.enum(['constant', 'step', 'cosine']).default('cosine'),
+  schedule: z.enum(['constant', 'step', 'cosine']).default(D.schedule),
   lrStepEpochs: z.number().int().min(1).max(LIMITS.maxEpochs).default(10),
   lrGamma: z.number().positive().max(1).default(0.1),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(D.seed),
   /** Use only the first N training / test images of the (fixed, stratified) split. */
   trainLimit: z.number().int().min(1).max(1_000_000).optional(),
   testLimit: z.number().int().min(1).max(1_000_000).optional(),
@@ -62,7 +64,7 @@ export const TrainingConfig = z.strictObject({
 export const ExperimentConfig = z.strictObject({
   name: z.string().min(1).max(LIMITS.maxNameLength).default('experiment'),
   dataset: Dataset,
-  model: Model.default('cnn5'),
+  model: Model.default(MODEL_DEFAULT),
   /** training: train with compact weights; inference: train in float32, quantize once, evaluate. */
   phase: Phase.default('training'),
   representation: Representation.default({ kind: 'float32' }),

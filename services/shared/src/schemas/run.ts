@@ -1,10 +1,33 @@
 import { z } from 'zod';
-import { ExperimentConfig } from './experiment.ts';
+import { ExperimentConfig, LIMITS } from './experiment.ts';
 
-export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+/** stopped: ended early by its sweep's stopping rule (see `stopped`), keeping the epochs it trained. */
+export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'stopped'] as const;
 export const RunStatus = z.enum(RUN_STATUSES);
 export type RunStatus = z.infer<typeof RunStatus>;
-export const FINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
+export const FINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'stopped'];
+
+/**
+ * Early stopping inside a sweep, on the test accuracy each epoch reports. median: from epoch `warmup` on, a run below
+ * the median of the other runs' accuracy at the same epoch (once at least `minPeers` reported it) stops. asha:
+ * successive halving with rungs at minEpochs, minEpochs*reduction, ...; at a rung a run continues only while it is in
+ * the top 1/reduction of the runs that reached that rung. Float32 baselines and inference-phase runs never stop.
+ */
+export const StoppingRule = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('median'),
+    warmup: z.number().int().min(1).max(LIMITS.maxEpochs).default(1),
+    minPeers: z.number().int().min(1).max(LIMITS.maxSweepRuns).default(1),
+  }),
+  z.strictObject({
+    kind: z.literal('asha'),
+    minEpochs: z.number().int().min(1).max(LIMITS.maxEpochs).default(1),
+    reduction: z.number().int().min(2).max(10).default(3),
+  }),
+]);
+export type StoppingRule = z.infer<typeof StoppingRule>;
+export const StopDecision = z.object({ epoch: z.number().int(), reason: z.string() });
+export type StopDecision = z.infer<typeof StopDecision>;
 
 export const RunId = z.string().regex(/^[A-Za-z0-9_-]{6,64}$/, 'not a run id');
 
@@ -121,6 +144,10 @@ export const RunDocument = z.object({
   dataset: DatasetInfo.nullable().default(null),
   provenance: Provenance.nullable().default(null),
   artifact: z.object({ bytes: z.number().int(), format: ArtifactFormat }).nullable().default(null),
+  /** The sweep's early-stopping rule this run is judged by (null: never stopped, e.g. a baseline). */
+  stopping: StoppingRule.nullable().default(null),
+  /** Why and when the stopping rule ended the run (status `stopped`). */
+  stopped: StopDecision.nullable().default(null),
 });
 
 export type EpochMetrics = z.infer<typeof EpochMetrics>;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Dataset, ExperimentConfig, LIMITS, Model, Phase, TrainingConfig } from './experiment.ts';
-import { RunDocument, RunStatus } from './run.ts';
+import { RunDocument, RunStatus, StoppingRule } from './run.ts';
+import { SWEEP_FIELDS, unknownFieldReason, type SweepField } from './sweep-fields.ts';
 
 /** Caps on what a sweep request may spell out, checked before anything is expanded. */
 export const SWEEP_LIMITS = {
@@ -21,19 +22,75 @@ export const RepresentationPattern = z
   .catchall(z.union([Scalar, z.array(Scalar).min(1).max(SWEEP_LIMITS.maxValuesPerField)]));
 export type RepresentationPattern = z.infer<typeof RepresentationPattern>;
 
-export const SweepVary = z.strictObject({
-  representation: z.array(RepresentationPattern).min(1).max(SWEEP_LIMITS.maxRepresentationEntries).optional(),
-  phase: z.array(Phase).min(1).max(2).optional(),
-  seeds: z.array(TrainingConfig.shape.seed.unwrap()).min(1).max(LIMITS.maxSeeds).optional(),
-});
-export type SweepVary = z.infer<typeof SweepVary>;
+/** A range a random search draws from: uniformly, or log-uniformly with `log`. Integer fields draw integers. */
+function rangeOf(field: SweepField) {
+  const bound = field.value as z.ZodNumber;
+  return z
+    .strictObject({ min: bound, max: bound, log: z.boolean().default(false) })
+    .refine((r) => r.min <= r.max, { message: 'min must not be greater than max', path: ['min'] })
+    .refine((r) => !r.log || r.min > 0, { message: 'a log range needs min > 0', path: ['min'] })
+    .meta({ description: `A range for a random search (${field.integer ? 'integers' : 'numbers'})` });
+}
+export type VaryRange = { min: number; max: number; log: boolean };
 
-/** A sweep spelled out: a base config and what varies (the product of representations, phases and seeds). */
-export const GridSweepRequest = z.strictObject({
-  name: z.string().min(1).max(LIMITS.maxNameLength).default('sweep'),
-  base: ExperimentConfig,
-  vary: SweepVary.default({}),
+function valuesOf(field: SweepField) {
+  const list = z.array(field.value).min(1).max(SWEEP_LIMITS.maxValuesPerField);
+  return (field.numeric ? z.union([list, rangeOf(field)]) : list).optional();
+}
+
+/**
+ * What a sweep varies: `representation`, `phase` and `seeds` as before, and any field of the experiment by its dotted
+ * path (`"training.learningRate"`, `"model"`, `"representation.bits"`): a list of values, or in a random search a
+ * range `{min, max, log?}` for a numeric field. Unknown paths are refused with the list of the known ones.
+ */
+export const SweepVary = z.strictObject(
+  {
+    representation: z.array(RepresentationPattern).min(1).max(SWEEP_LIMITS.maxRepresentationEntries).optional(),
+    phase: z.array(Phase).min(1).max(2).optional(),
+    seeds: z.array(TrainingConfig.shape.seed.unwrap()).min(1).max(LIMITS.maxSeeds).optional(),
+    ...Object.fromEntries([...SWEEP_FIELDS.values()].map((f) => [f.path, valuesOf(f)])),
+  },
+  { error: (iss) => (iss.code === 'unrecognized_keys' ? iss.keys.map((k) => unknownFieldReason(k) ?? k).join('; ') : undefined) },
+);
+export type SweepVary = {
+  representation?: RepresentationPattern[];
+  phase?: z.infer<typeof Phase>[];
+  seeds?: number[];
+  [path: string]: unknown[] | VaryRange | undefined;
+};
+/** The entries of `vary` that are not dotted field paths. */
+export const VARY_OWN_ENTRIES = ['representation', 'phase', 'seeds'] as const;
+
+export const SweepSearch = z.strictObject({
+  /** grid: every combination; random: `samples` draws, one value per varied field each (ranges allowed). */
+  kind: z.enum(['grid', 'random']).default('grid'),
+  /** Configurations a random search draws (each runs once per seed). At most MAX_SWEEP_RUNS. */
+  samples: z.number().int().min(1).max(100_000).optional(),
+  /** Seed of the draws: the same request draws the same configurations. */
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
 });
+export type SweepSearch = z.infer<typeof SweepSearch>;
+
+
+/** A sweep spelled out: a base config and what varies (a grid, or random draws), optionally with early stopping. */
+export const GridSweepRequest = z
+  .strictObject({
+    name: z.string().min(1).max(LIMITS.maxNameLength).default('sweep'),
+    base: ExperimentConfig,
+    vary: SweepVary.default({}),
+    search: SweepSearch.default({ kind: 'grid', seed: 0 }),
+    stopping: StoppingRule.optional(),
+  })
+  .superRefine((req, ctx) => {
+    if (req.search.kind === 'random' && req.search.samples === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['search', 'samples'], message: 'a random search needs the number of samples' });
+    }
+    if (req.search.kind === 'grid') {
+      for (const [path, v] of Object.entries(req.vary)) {
+        if (v && !Array.isArray(v)) ctx.addIssue({ code: 'custom', path: ['vary', path], message: `a range needs search.kind "random"; a grid needs the list of values of ${path}` });
+      }
+    }
+  });
 
 export const PRESETS = ['paper'] as const;
 export const BUDGETS = ['full', 'small'] as const;

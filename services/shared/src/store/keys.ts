@@ -28,6 +28,10 @@ export function keysFor(prefix: string) {
     indexVersion: `${index}indexed`,
     sweep: (id: string) => `${prefix}:sweep:${id}`,
     sweeps: `${prefix}:sweeps`,
+    /** hash of a sweep's early-stopping decisions: `run:epoch` -> 'continue' or the stop (JSON), `run` -> its stop. */
+    sweepStops: (id: string) => `${prefix}:sweep:${id}:stops`,
+    /** zset of a sweep's per-epoch test accuracies: member `epoch:run`, score epoch * 10 + accuracy. */
+    sweepAccuracies: (id: string) => `${prefix}:sweep:${id}:accuracies`,
     idempotency: (key: string) => `${prefix}:idem:${key}`,
     worker: (id: string) => `${prefix}:worker:${id}`,
     workers: `${prefix}:workers`,

@@ -74,9 +74,9 @@ export class SweepStore {
     return out;
   }
 
-  /** Removes the sweep's own record (not its runs: RunStore.delete does those). */
+  /** Removes the sweep's own record and its early-stopping data (not its runs: RunStore.delete does those). */
   async delete(id: string): Promise<void> {
-    await this.redis.multi().del(this.keys.sweep(id)).zrem(this.keys.sweeps, id).exec();
+    await this.redis.multi().del(this.keys.sweep(id), this.keys.sweepStops(id), this.keys.sweepAccuracies(id)).zrem(this.keys.sweeps, id).exec();
   }
 
   /**

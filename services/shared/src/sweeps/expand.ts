@@ -1,6 +1,8 @@
 import { ExperimentConfig, LIMITS } from '../schemas/experiment.ts';
 import { Representation, labelOf, seriesOf } from '../schemas/representation.ts';
-import type { GridSweepRequest, RepresentationPattern, SweepRequest } from '../schemas/sweep.ts';
+import type { StoppingRule } from '../schemas/run.ts';
+import { SWEEP_FIELDS } from '../schemas/sweep-fields.ts';
+import { VARY_OWN_ENTRIES, type GridSweepRequest, type RepresentationPattern, type SweepRequest, type VaryRange } from '../schemas/sweep.ts';
 import type { Grid } from './grid.ts';
 import { presetGrid } from './presets.ts';
 import { configIdentity } from '../config-identity.ts';
@@ -12,16 +14,24 @@ export interface PlannedRun {
   config: ExperimentConfig;
   seed: number;
   series: string;
-  /** The float32 baseline of this seed; the baseline itself is true here. */
+  /** A float32 baseline the sweep's other runs divide their accuracy by. */
   isBaseline: boolean;
+  /**
+   * Names the baseline this run is compared with (for a baseline, itself): the seed, followed by the varied
+   * non-representation fields when there are any ("1 learningRate=0.01"). The key of the sweep's `baselines` map.
+   */
+  baselineKey: string;
+  /** The early-stopping rule this run is judged by; null for baselines and inference-phase runs. */
+  stopping: StoppingRule | null;
 }
 
 export interface SweepPlan {
   name: string;
   base: ExperimentConfig;
   runs: PlannedRun[];
-  /** seed -> index into runs of that seed's baseline. */
-  baselineOf: Map<number, number>;
+  /** baselineKey -> index into runs of that baseline. */
+  baselineOf: Map<string, number>;
+  stopping: StoppingRule | null;
 }
 
 export interface PlanIssue {
@@ -44,7 +54,7 @@ export class SweepPlanError extends Error {
 export function gridOf(req: SweepRequest): Grid {
   if ('preset' in req) return presetGrid(req);
   const r = req as GridSweepRequest;
-  return { name: r.name, base: r.base, vary: r.vary };
+  return { name: r.name, base: r.base, vary: r.vary, search: r.search, stopping: r.stopping ?? null };
 }
 
 /** Every representation a pattern stands for: list-valued fields expand inside the entry, in field order. */
@@ -62,76 +72,187 @@ export function patternSize(pattern: RepresentationPattern): number {
   return Object.values(pattern).reduce<number>((n, v) => n * (Array.isArray(v) ? v.length : 1), 1);
 }
 
+/** One point of the search space: a representation (before its overridden fields), a phase and the path values. */
+interface Point {
+  repr: Record<string, unknown>;
+  entry: number;
+  phase: ExperimentConfig['phase'];
+  values: [path: string, value: unknown][];
+}
+
 /**
- * Expands a sweep into the runs it queues: the product of the expanded representations, phases and seeds, each
- * checked against ExperimentConfig, identical configs once, plus a float32 baseline per seed (same dataset, model
- * and training, training phase) whose priority number is one lower so it runs before the runs compared with it.
- * Throws SweepPlanError listing the invalid combinations, or when the sweep exceeds LIMITS.maxSweepRuns.
+ * Expands a sweep into the runs it queues. A grid is the product of the expanded representations, the phases and
+ * every varied field's values; a random search draws `samples` points (one value per varied field: a list entry, or a
+ * number from a range, integers for integer fields), seeded by `search.seed`. Each point runs once per seed. Every
+ * config is checked against ExperimentConfig; identical configs run once. A float32 baseline runs for each distinct
+ * setting of the non-representation fields and seed (same dataset, model and training, training phase), with a
+ * priority number one lower so it runs before the runs compared with it. Throws SweepPlanError listing what is
+ * invalid, or when the sweep exceeds `maxRuns`.
  */
 export function planSweep(req: SweepRequest, maxRuns: number = LIMITS.maxSweepRuns): SweepPlan {
   const grid = gridOf(req);
   const { base } = grid;
+  const search = grid.search ?? { kind: 'grid' as const, seed: 0 };
   const patterns = grid.vary.representation ?? [base.representation as RepresentationPattern];
   const phases = grid.vary.phase ?? [base.phase];
   const seeds = grid.vary.seeds ?? [base.training.seed];
+  const paths = Object.entries(grid.vary).filter(([k, v]) => !(VARY_OWN_ENTRIES as readonly string[]).includes(k) && v !== undefined) as [string, unknown[] | VaryRange][];
 
-  // Refuse an absurd product before expanding it, so a request cannot make the API allocate millions of configs.
-  const raw = patterns.reduce((n, p) => n + patternSize(p), 0) * phases.length * seeds.length + seeds.length;
-  if (raw > maxRuns * 10) throw tooLarge(raw, maxRuns);
+  // Refuse an absurd request before expanding it, so it cannot make the API allocate millions of configs.
+  const reprCount = patterns.reduce((n, p) => n + patternSize(p), 0);
+  if (search.kind === 'random') {
+    const samples = search.samples ?? 0;
+    if (samples > maxRuns) {
+      throw new SweepPlanError('invalid', `search.samples is ${samples}; a sweep may queue at most ${maxRuns} runs (MAX_SWEEP_RUNS)`, [
+        { path: ['search', 'samples'], message: `${samples} samples > the sweep limit of ${maxRuns}`, code: 'too_big' },
+      ]);
+    }
+  } else {
+    const raw = reprCount * phases.length * paths.reduce((n, [, v]) => n * (v as unknown[]).length, 1) * seeds.length + seeds.length;
+    if (raw > maxRuns * 10) throw tooLarge(raw, maxRuns);
+  }
+
+  const reprs = patterns.flatMap((pattern, entry) => expandPattern(pattern).map((repr) => ({ repr, entry })));
+  const points: Point[] = [];
+  if (search.kind === 'random') {
+    const rand = mulberry32(search.seed);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.min(xs.length - 1, Math.floor(rand() * xs.length))];
+    for (let i = 0; i < (search.samples ?? 0); i++) {
+      const r = pick(reprs);
+      const phase = pick(phases);
+      points.push({ ...r, phase, values: paths.map(([path, v]) => [path, Array.isArray(v) ? pick(v) : draw(v, SWEEP_FIELDS.get(path)?.integer ?? false, rand)]) });
+    }
+  } else {
+    let combos: [string, unknown][][] = [[]];
+    for (const [path, v] of paths) combos = combos.flatMap((c) => (v as unknown[]).map((x) => [...c, [path, x] as [string, unknown]]));
+    for (const r of reprs) for (const phase of phases) for (const values of combos) points.push({ ...r, phase, values });
+  }
 
   const issues: PlanIssue[] = [];
   const seen = new Set<string>();
-  const runs: PlannedRun[] = [];
-  const baselineOf = new Map<number, number>();
-
-  for (const seed of seeds) {
-    const config = ExperimentConfig.parse({
-      ...base,
-      representation: { kind: 'float32' },
-      phase: 'training',
-      priority: Math.max(1, base.priority - 1),
-      training: { ...base.training, seed },
-    });
-    const key = configIdentity(config);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    baselineOf.set(seed, runs.length);
-    runs.push({ config, seed, series: seriesOf(config.representation, 'training'), isBaseline: true });
-  }
-
+  const baselines: PlannedRun[] = [];
+  const baselineKeys = new Map<string, string>();
   const training: PlannedRun[] = [];
   const inference: PlannedRun[] = [];
-  patterns.forEach((pattern, entry) => {
-    for (const repr of expandPattern(pattern)) {
-      const parsedRepr = Representation.safeParse(repr);
-      if (!parsedRepr.success) {
-        for (const issue of parsedRepr.error.issues.slice(0, 3)) {
-          issues.push({ path: ['vary', 'representation', entry, ...issue.path.map(toKey)], message: `${JSON.stringify(repr)}: ${issue.message}`, code: issue.code });
-        }
-        if (issues.length >= 20) break;
+
+  for (const point of points) {
+    if (issues.length >= 20) break;
+    const settings = point.values.filter(([p]) => !p.startsWith('representation.'));
+    const reprValues = Object.fromEntries(point.values.filter(([p]) => p.startsWith('representation.')).map(([p, v]) => [p.slice('representation.'.length), v]));
+    const repr = { ...point.repr, ...reprValues };
+    const parsedRepr = Representation.safeParse(repr);
+    if (!parsedRepr.success) {
+      for (const issue of parsedRepr.error.issues.slice(0, 3)) {
+        const field = issue.path.map(toKey);
+        const path = typeof field[0] === 'string' && `representation.${field[0]}` in grid.vary ? ['vary', `representation.${field[0]}`] : ['vary', 'representation', point.entry, ...field];
+        issues.push({ path, message: `${JSON.stringify(repr)}: ${issue.message}`, code: issue.code });
+      }
+      continue;
+    }
+    for (const seed of seeds) {
+      const input = withPaths({ ...base, representation: parsedRepr.data, phase: point.phase, training: { ...base.training, seed } }, settings);
+      const parsed = ExperimentConfig.safeParse(input);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues.slice(0, 3)) issues.push({ path: issue.path.map(toKey), message: `${describe(repr, settings)} (${point.phase}, seed ${seed}): ${issue.message}`, code: issue.code });
         continue;
       }
-      for (const phase of phases) {
-        for (const seed of seeds) {
-          const parsed = ExperimentConfig.safeParse({ ...base, representation: parsedRepr.data, phase, training: { ...base.training, seed } });
-          if (!parsed.success) {
-            for (const issue of parsed.error.issues.slice(0, 3)) issues.push({ path: issue.path.map(toKey), message: `${JSON.stringify(repr)} (${phase}, seed ${seed}): ${issue.message}`, code: issue.code });
-            continue;
-          }
-          const key = configIdentity(parsed.data);
-          if (seen.has(key)) continue;
-          seen.add(key);
-          (phase === 'training' ? training : inference).push({ config: parsed.data, seed, series: seriesOf(parsed.data.representation, phase), isBaseline: false });
-        }
+      // The baseline of this setting and seed: float32, training phase, the same everything else.
+      const baselineConfig = ExperimentConfig.parse({ ...parsed.data, representation: { kind: 'float32' }, phase: 'training', priority: Math.max(1, base.priority - 1) });
+      const bKey = configIdentity(baselineConfig);
+      let baselineKey = baselineKeys.get(bKey);
+      if (baselineKey === undefined) {
+        baselineKey = settings.length ? `${seed} ${labelOfSettings(settings)}` : String(seed);
+        baselineKeys.set(bKey, baselineKey);
+        seen.add(bKey);
+        baselines.push({ config: baselineConfig, seed, series: seriesOf(baselineConfig.representation, 'training'), isBaseline: true, baselineKey, stopping: null });
       }
+      const key = configIdentity(parsed.data);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const phase = parsed.data.phase;
+      (phase === 'training' ? training : inference).push({
+        config: parsed.data,
+        seed,
+        series: seriesOf(parsed.data.representation, phase),
+        isBaseline: false,
+        baselineKey,
+        stopping: phase === 'training' ? (grid.stopping ?? null) : null,
+      });
     }
-  });
+  }
   if (issues.length > 0) throw new SweepPlanError('invalid', `${issues.length} combination(s) of the sweep are invalid; nothing was queued`, issues.slice(0, 20));
 
-  runs.push(...training, ...inference);
+  const runs = [...baselines, ...training, ...inference];
   if (runs.length > maxRuns) throw tooLarge(runs.length, maxRuns);
-  for (const run of runs) run.config.name = nameOf(grid.name, run);
-  return { name: grid.name, base, runs, baselineOf };
+  if (grid.stopping) checkStopping(grid.stopping, training);
+  const labelled = new Map(baselines.map((b) => [b.baselineKey, b]));
+  for (const run of runs) run.config.name = nameOf(grid.name, run, labelled.size > seeds.length);
+  return { name: grid.name, base, runs, baselineOf: new Map(baselines.map((b, i) => [b.baselineKey, i])), stopping: grid.stopping ?? null };
+}
+
+/** A stopping rule must be able to decide something: two runs to compare, and an epoch at which it may stop one. */
+function checkStopping(rule: StoppingRule, stoppable: PlannedRun[]): void {
+  if (stoppable.length < 2) {
+    throw new SweepPlanError('invalid', `a stopping rule compares the sweep's runs with each other, and this sweep has ${stoppable.length} run(s) it could stop (float32 baselines and inference-phase runs are never stopped)`, [
+      { path: ['stopping'], message: `${stoppable.length} training-phase run(s) besides the baselines; a stopping rule needs at least 2`, code: 'too_small' },
+    ]);
+  }
+  const longest = Math.max(...stoppable.map((r) => r.config.training.epochs));
+  const [field, first] = rule.kind === 'median' ? ['warmup', rule.warmup] : ['minEpochs', rule.minEpochs];
+  if (first >= longest) {
+    throw new SweepPlanError('invalid', `stopping.${field} is ${first}, but no run trains more than ${longest} epochs: the rule could never stop one`, [
+      { path: ['stopping', field], message: `${field} ${first} must be below the runs' epochs (${longest})`, code: 'too_big' },
+    ]);
+  }
+}
+
+/** A value from a range: uniform or log-uniform, an integer for integer fields. */
+function draw(range: VaryRange, integer: boolean, rand: () => number): number {
+  const u = rand();
+  if (integer) {
+    const lo = Math.ceil(range.min);
+    const hi = Math.floor(range.max);
+    const v = range.log ? Math.floor(Math.exp(Math.log(lo) + u * (Math.log(hi + 1) - Math.log(lo)))) : lo + Math.floor(u * (hi - lo + 1));
+    return Math.min(hi, Math.max(lo, v));
+  }
+  const v = range.log ? Math.exp(Math.log(range.min) + u * (Math.log(range.max) - Math.log(range.min))) : range.min + u * (range.max - range.min);
+  // Six significant digits: readable in names and tables, and still a continuous search.
+  return Math.min(range.max, Math.max(range.min, Number(v.toPrecision(6))));
+}
+
+/** A small seeded generator (mulberry32): the same search.seed draws the same points on every machine. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The config with each dotted path set (objects along the path copied, never shared with the base). */
+function withPaths(config: Record<string, unknown>, values: [string, unknown][]): Record<string, unknown> {
+  const out = { ...config };
+  for (const [path, value] of values) {
+    const parts = path.split('.');
+    let obj = out;
+    for (const part of parts.slice(0, -1)) {
+      obj[part] = { ...(obj[part] as Record<string, unknown>) };
+      obj = obj[part] as Record<string, unknown>;
+    }
+    obj[parts[parts.length - 1]] = value;
+  }
+  return out;
+}
+
+function labelOfSettings(settings: [string, unknown][]): string {
+  return settings.map(([p, v]) => `${p.slice(p.lastIndexOf('.') + 1)}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+}
+
+function describe(repr: Record<string, unknown>, settings: [string, unknown][]): string {
+  return settings.length ? `${JSON.stringify(repr)} ${labelOfSettings(settings)}` : JSON.stringify(repr);
 }
 
 function tooLarge(n: number, max: number): SweepPlanError {
@@ -142,8 +263,9 @@ function toKey(k: PropertyKey): string | number {
   return typeof k === 'symbol' ? String(k) : k;
 }
 
-function nameOf(sweep: string, run: PlannedRun): string {
+function nameOf(sweep: string, run: PlannedRun, withSettings: boolean): string {
   const label = run.isBaseline ? 'float32 baseline' : `${labelOf(run.config.representation)} ${run.config.phase}`;
-  const name = `${sweep}: ${label} seed ${run.seed}`;
+  const settings = withSettings ? run.baselineKey.slice(String(run.seed).length) : '';
+  const name = `${sweep}: ${label}${settings} seed ${run.seed}`;
   return name.length <= LIMITS.maxNameLength ? name : name.slice(0, LIMITS.maxNameLength);
 }

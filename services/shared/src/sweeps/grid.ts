@@ -1,9 +1,15 @@
 import type { ExperimentConfig } from '../schemas/experiment.ts';
-import type { SweepVary } from '../schemas/sweep.ts';
+import type { StoppingRule } from '../schemas/run.ts';
+import type { SweepSearch, SweepVary } from '../schemas/sweep.ts';
 
-/** A sweep reduced to its essentials: the effective base config and what varies (presets build one, expand reads it). */
+/**
+ * A sweep reduced to its essentials: the effective base config, what varies, how it is searched (a grid unless said
+ * otherwise) and its early-stopping rule (presets build one, expand reads it).
+ */
 export interface Grid {
   name: string;
   base: ExperimentConfig;
   vary: SweepVary;
+  search?: SweepSearch;
+  stopping?: StoppingRule | null;
 }

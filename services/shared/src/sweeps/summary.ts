@@ -28,14 +28,15 @@ export function countByStatus(runs: readonly Pick<RunDocument, 'status'>[]): Rec
 }
 
 /**
- * queued while no run has started; running while any run is not final; then completed when every run completed,
- * cancelled when any was cancelled, failed otherwise.
+ * queued while no run has started; running while any run is not final; then completed when every run completed (or
+ * was stopped early by the sweep's stopping rule, an ordinary outcome of a search), cancelled when any was
+ * cancelled, failed otherwise.
  */
 export function sweepStatus(counts: Record<RunStatus, number>): SweepStatus {
   const total = RUN_STATUSES.reduce((n, s) => n + counts[s], 0);
   if (total === 0 || counts.queued === total) return 'queued';
   if (counts.queued + counts.running > 0) return 'running';
-  if (counts.completed === total) return 'completed';
+  if (counts.completed + counts.stopped === total) return 'completed';
   return counts.cancelled > 0 ? 'cancelled' : 'failed';
 }
 

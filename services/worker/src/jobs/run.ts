@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { ARTIFACT_FORMAT, ExperimentConfig, FenceLostError, lockKeyOf, type Fence, type RunDocument, type RunJobData, type RunJobResult } from '@quantlab/shared';
+import { ARTIFACT_FORMAT, ExperimentConfig, FenceLostError, lockKeyOf, type Fence, type RunDocument, type RunJobData, type RunJobResult, type StopDecision } from '@quantlab/shared';
 import type { TrainOutcome } from '@quantlab/ml/training/types';
 import { provenanceOf } from '@quantlab/ml/training/provenance';
 import { StopFlag, TrainInputFailure } from '../threads/pool.ts';
@@ -15,7 +15,7 @@ const PROGRESS_EVERY_MS = 1_000;
 const now = () => new Date().toISOString();
 
 /**
- * The lifecycle of one run: queued -> running -> completed | failed | cancelled, or back to queued when this worker
+ * The lifecycle of one run: queued -> running -> completed | failed | cancelled | stopped, or back to queued when this worker
  * shuts down (the run resumes elsewhere from its last checkpoint). Every write while the job runs is fenced by the
  * job's lock token, so a worker that lost the job cannot write into a run another worker now owns.
  */
@@ -27,12 +27,22 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
   const doc = await store.get(runId);
   if (!doc) throw new UnrecoverableError(`run ${runId} no longer exists`);
   // Already finished (a job delivered again after its run was written): nothing to do, and nothing to overwrite.
-  if (doc.status === 'completed' || doc.status === 'failed' || doc.status === 'cancelled') {
+  if (doc.status === 'completed' || doc.status === 'failed' || doc.status === 'cancelled' || doc.status === 'stopped') {
     return { status: doc.status, testAccuracy: doc.metrics.testAccuracy };
   }
   if (await cancelRequested(ctx, runId)) {
     await store.update(runId, { status: 'cancelled', finishedAt: now() }, fence, { type: 'status', runId, status: 'cancelled' });
     return { status: 'cancelled', testAccuracy: null };
+  }
+
+  // Stopped by the sweep's rule before a restart (the decision is kept in Redis): it ends now, keeping its epochs.
+  const judged = doc.stopping && doc.sweepId ? { id: runId, sweepId: doc.sweepId, stopping: doc.stopping, epochs: doc.config.training.epochs } : null;
+  const earlier = judged ? await ctx.stopping.decisionOf(judged.sweepId, runId) : null;
+  if (earlier) {
+    const last = doc.epochs[doc.epochs.length - 1];
+    await store.update(runId, { status: 'stopped', stopped: earlier, metrics: { ...doc.metrics, testAccuracy: last?.testAccuracy ?? null }, finishedAt: now() }, fence, { type: 'status', runId, status: 'stopped' });
+    await store.deleteCheckpoint(runId);
+    return { status: 'stopped', testAccuracy: last?.testAccuracy ?? null };
   }
 
   const parsed = ExperimentConfig.safeParse(job.data.config);
@@ -85,6 +95,7 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
   const deadline = maxMs === null ? null : setTimeout(() => stop.set('timeout'), Math.max(0, Date.parse(startedAt) + maxMs - Date.now()));
 
   let lastProgress = 0;
+  let stopDecision: StopDecision | null = null;
   try {
     let outcome: TrainOutcome;
     try {
@@ -97,18 +108,27 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
         },
         // The epoch first, then the checkpoint after it: a crash in between repeats that epoch, which rewrites the
         // same hash field (an epoch is keyed by its number), so none goes missing and none is recorded twice.
+        // The sweep's stopping rule judges each epoch once, in Redis; a stop is honoured at the next batch, so the
+        // run keeps the epochs it finished (and resumes as stopped if this worker dies first).
         onEpoch: async (epoch, checkpoint) => {
           await store.addEpoch(runId, epoch, config.training.epochs, fence);
           metrics.epoch(epoch);
           await store.saveCheckpoint(runId, checkpoint, fence);
           metrics.checkpointWritten(checkpoint.byteLength);
+          if (judged) {
+            const verdict = await ctx.stopping.judge(judged, epoch.epoch, epoch.testAccuracy, fence);
+            if (verdict.stop) {
+              stopDecision = verdict.decision;
+              stop.set('stopped');
+            }
+          }
         },
       });
     } catch (e) {
       if (e instanceof TrainInputFailure) return failRun(ctx, doc, fence, e.message);
       throw e;
     }
-    return await finish(ctx, job, token, fence, doc, outcome);
+    return await finish(ctx, job, token, fence, doc, outcome, stopDecision);
   } catch (e) {
     if (e instanceof FenceLostError) {
       metrics.fenceRejected();
@@ -126,7 +146,7 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
   }
 }
 
-async function finish(ctx: WorkerContext, job: Job<RunJobData>, token: string, fence: Fence, doc: RunDocument, outcome: TrainOutcome): Promise<RunJobResult> {
+async function finish(ctx: WorkerContext, job: Job<RunJobData>, token: string, fence: Fence, doc: RunDocument, outcome: TrainOutcome, stopDecision: StopDecision | null): Promise<RunJobResult> {
   const { store } = ctx;
   const runId = doc.id;
   const epochsDone = await store.epochCount(runId);
@@ -158,6 +178,11 @@ async function finish(ctx: WorkerContext, job: Job<RunJobData>, token: string, f
       await store.deleteCheckpoint(runId);
       ctx.metrics.runStopped(doc.config.representation, 'cancel');
       return { status: 'cancelled', testAccuracy: null };
+    case 'stopped':
+      await store.update(runId, { status: 'stopped', stopped: stopDecision, metrics: outcome.metrics, dataset: outcome.dataset, finishedAt: now() }, fence, { type: 'status', runId, status: 'stopped' });
+      await store.deleteCheckpoint(runId);
+      ctx.metrics.runStopped(doc.config.representation, 'stopped');
+      return { status: 'stopped', testAccuracy: outcome.metrics.testAccuracy };
     case 'timeout':
       return failRun(ctx, doc, fence, `time limit: training.maxMinutes = ${doc.config.training.maxMinutes} was reached after ${epochsDone} of ${epochs} epochs`, {
         metrics: outcome.metrics,

@@ -7,8 +7,8 @@ import type { StopReason, TrainInput, TrainOutcome, TrainProgress } from '@quant
  */
 
 /** The stop flag shared with a training thread: one Int32 slot, read by the training loop every batch. */
-export const STOP_CODES: Record<StopReason, number> = { cancel: 1, shutdown: 2, timeout: 3 };
-export const STOP_REASONS: Record<number, StopReason> = { 1: 'cancel', 2: 'shutdown', 3: 'timeout' };
+export const STOP_CODES: Record<StopReason, number> = { cancel: 1, shutdown: 2, timeout: 3, stopped: 4 };
+export const STOP_REASONS: Record<number, StopReason> = { 1: 'cancel', 2: 'shutdown', 3: 'timeout', 4: 'stopped' };
 
 export type ToThread = { type: 'train'; input: TrainInput; stop: SharedArrayBuffer };
 

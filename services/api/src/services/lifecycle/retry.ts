@@ -35,7 +35,7 @@ async function retry(deps: ServiceDeps, olds: RunDocument[]): Promise<RunDocumen
   const ids = olds.map(() => newId('run'));
   const links = retryLinks(olds, ids);
   // Baselines first: their priority is already the better one, and queue order breaks ties.
-  const docs = olds.map((old, i) => newRunDocument(old.config, { id: ids[i], sweepId: links[i].sweepId, baselineId: links[i].baselineId, retryOf: links[i].retryOf }));
+  const docs = olds.map((old, i) => newRunDocument(old.config, { id: ids[i], sweepId: links[i].sweepId, baselineId: links[i].baselineId, retryOf: links[i].retryOf, stopping: old.stopping }));
   docs.sort((a, b) => Number(!!a.baselineId) - Number(!!b.baselineId));
   await enqueueRuns(deps, docs);
   const bySweep = new Map<string, [string, string][]>();
