@@ -3,7 +3,8 @@
  * fixed:8 and dictionary:8, and side by side PyTorch (Debian's python3-torch, one thread) on the same network.
  * The machine is shared, so everything is measured in ONE run, interleaved, and reported as ratios.
  *
- *   node --import tsx bench/training.ts [--images 1000] [--rounds 2] [--backend wasm] [--torch-threads 1] [--no-torch]
+ *   node --import tsx bench/training.ts [--images 1000] [--rounds 2] [--backend native|wasm] [--threads 1] [--torch-threads 1] [--no-torch]
+ * --threads sets the oneDNN threads of the native backend (NATIVE_THREADS); --torch-threads defaults to it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
@@ -17,7 +18,7 @@ import { evaluateSplit, weightTensors } from '@quantlab/ml/training/evaluate';
 import { writeCifarFolder } from '../test/helpers/cifar-files.ts';
 
 const { values } = parseArgs({
-  options: { images: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '2' }, backend: { type: 'string', default: 'wasm' }, 'torch-threads': { type: 'string', default: '1' }, 'no-torch': { type: 'boolean' } },
+  options: { images: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '2' }, backend: { type: 'string', default: 'wasm' }, threads: { type: 'string', default: '1' }, 'torch-threads': { type: 'string' }, 'no-torch': { type: 'boolean' } },
 });
 const images = Number(values.images);
 const rounds = Number(values.rounds);
@@ -26,7 +27,8 @@ const reprOf = (r: string) => (r === 'float32' ? { kind: 'float32' } : { kind: r
 
 const dataDir = mkdtempSync(join(tmpdir(), 'quantlab-bench-'));
 writeCifarFolder(dataDir, Math.ceil(images / 5), 1000);
-const backend = await initBackend(values.backend as BackendChoice);
+const torchThreads = values['torch-threads'] ?? values.threads!;
+const backend = await initBackend(values.backend as BackendChoice, { threads: Number(values.threads) });
 
 async function trainOnce(repr: string) {
   const config = ExperimentConfig.parse({ dataset: 'cifar10', model: 'cnn5', representation: reprOf(repr), training: { epochs: 1, batchSize: 100, trainLimit: images, testLimit: 100 } });
@@ -67,7 +69,7 @@ function torchBench(): { train: number; infer: number } | null {
     if (!python) console.error('PyTorch not found (Debian: apt-get install python3-torch): comparison skipped');
   }
   if (!python) return null;
-  const r = spawnSync(python, [join(import.meta.dirname, 'pytorch_cnn5.py'), '--threads', values['torch-threads']!, '--images', String(images)], { encoding: 'utf8' });
+  const r = spawnSync(python, [join(import.meta.dirname, 'pytorch_cnn5.py'), '--threads', torchThreads, '--images', String(images)], { encoding: 'utf8' });
   if (r.status !== 0) {
     console.error(`pytorch_cnn5.py failed: ${r.stderr}`);
     return null;
@@ -94,11 +96,11 @@ const best = (a: number[]) => Math.max(...a);
 const torchTrain = torch.length ? best(torch.map((t) => t.train)) : null;
 const torchInfer = torch.length ? best(torch.map((t) => t.infer)) : null;
 console.log(`node --import tsx bench/training.ts ${process.argv.slice(2).join(' ')}`);
-console.log(`cnn5 on 32x32x3, batch 100, ${images} training images per epoch, best of ${rounds} interleaved rounds; backend ${backend}; ${cpus()[0]?.model ?? 'cpu'}; TF.js ${tf.version_core}; Node ${process.version}`);
-console.log(`| representation | train images/s | vs float32 | vs PyTorch ${values['torch-threads']} thread(s) | inference images/s |`);
+console.log(`cnn5 on 32x32x3, batch 100, ${images} training images per epoch, best of ${rounds} interleaved rounds; backend ${backend}${backend === 'wasm+onednn' ? ` (${values.threads} thread(s))` : ''}; ${cpus()[0]?.model ?? 'cpu'}; TF.js ${tf.version_core}; Node ${process.version}`);
+console.log(`| representation | train images/s | vs float32 | vs PyTorch ${torchThreads} thread(s) | inference images/s |`);
 console.log('|---|---:|---:|---:|---:|');
 for (const repr of REPRS) {
   const ips = best(train[repr]);
   console.log(`| ${repr} | ${ips.toFixed(0)} | ${(ips / best(train.float32)).toFixed(3)} | ${torchTrain ? (ips / torchTrain).toFixed(3) : '-'} | ${best(infer[repr]).toFixed(0)} |`);
 }
-if (torchTrain) console.log(`| PyTorch ${torch.length} round(s), ${values['torch-threads']} thread(s) | ${torchTrain.toFixed(0)} | | 1 | ${torchInfer!.toFixed(0)} |`);
+if (torchTrain) console.log(`| PyTorch ${torch.length} round(s), ${torchThreads} thread(s) | ${torchTrain.toFixed(0)} | | 1 | ${torchInfer!.toFixed(0)} |`);

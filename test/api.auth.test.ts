@@ -5,7 +5,8 @@ import { buildApp } from '@quantlab/api';
 import { testEnv } from './helpers/redis.ts';
 
 const TOKEN = 'a-long-enough-secret';
-const env = testEnv('api-auth', { API_TOKEN: TOKEN });
+// Every route is tried without a token: more failures than AUTH_FAIL_MAX (api.auth-limits tests that limit).
+const env = testEnv('api-auth', { API_TOKEN: TOKEN, AUTH_FAIL_MAX: '1000' });
 const app = await buildApp({ env, logger: false });
 after(async () => {
   await app.close();

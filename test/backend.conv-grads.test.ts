@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, BackendError } from '@quantlab/ml/backend/index';
+import { initBackend, currentBackend, BackendError } from '@quantlab/ml/backend/index';
 import { Rng } from '@quantlab/ml/random';
 import { convBias } from '@quantlab/ml/models/ops';
 
@@ -170,5 +170,5 @@ test('TFJS_BACKEND=tensorflow without tfjs-node fails with a clear message', asy
     assert.ok(e instanceof BackendError);
     assert.match((e as Error).message, /tfjs-node/);
   }
-  assert.equal(await initBackend('auto'), tf.getBackend());
+  assert.equal(await initBackend('auto'), currentBackend());
 });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunDocument } from '@quantlab/shared';
 import { parseRepr } from '@quantlab/cli/flags';
+import { TEST_BACKEND, TEST_BACKEND_NAME } from './helpers/backend.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'quantlab-cli-train-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -14,7 +15,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 function quantlab(...args: string[]) {
   const r = spawnSync(process.execPath, ['services/cli/bin/quantlab.js', 'train', ...args], {
     encoding: 'utf8',
-    env: { ...process.env, DATA_DIR: tmp, TFJS_BACKEND: 'wasm' },
+    env: { ...process.env, DATA_DIR: tmp, TFJS_BACKEND: TEST_BACKEND },
     timeout: 120_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -32,7 +33,7 @@ test('--json prints exactly one line, a valid RunDocument of the completed run; 
   assert.deepEqual(doc.config.representation, { kind: 'dictionary', bits: 4, scope: 'per-layer', init: 'uniform', refine: 0, refitEvery: 'epoch', granularity: 'layer' });
   assert.equal(doc.config.training.seed, 3);
   assert.equal(doc.epochs.length, 2);
-  assert.equal(doc.metrics.backend, 'wasm');
+  assert.equal(doc.metrics.backend, TEST_BACKEND_NAME);
   assert.equal(doc.series, 'dictionary/per-layer/uniform/r0/epoch/training');
   assert.equal(doc.dataset?.train, 300);
   assert.equal(doc.artifact?.bytes, readFileSync(artifact).length);

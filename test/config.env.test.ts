@@ -8,6 +8,8 @@ test('defaults fill every variable', () => {
   assert.equal(env.REDIS_URL, 'redis://127.0.0.1:6379');
   assert.equal(env.PORT, 3000);
   assert.equal(env.TFJS_BACKEND, 'auto');
+  assert.equal(env.NATIVE_THREADS, 1);
+  assert.equal(parseEnv({ NATIVE_THREADS: '256', TFJS_BACKEND: 'native' }).NATIVE_THREADS, 256, 'the limit itself is accepted');
   assert.equal(env.API_TOKEN, undefined);
 });
 
@@ -16,6 +18,8 @@ for (const [name, value, fragment] of [
   ['REDIS_URL', 'http://x', 'REDIS_URL'],
   ['TFJS_BACKEND', 'gpu', 'TFJS_BACKEND'],
   ['WORKER_CONCURRENCY', '0', 'WORKER_CONCURRENCY'],
+  ['NATIVE_THREADS', '0', 'NATIVE_THREADS'],
+  ['NATIVE_THREADS', '257', 'NATIVE_THREADS'],
   ['API_TOKEN', 'short', 'API_TOKEN'],
 ] as const) {
   test(`a bad ${name} is refused naming the variable`, () => {

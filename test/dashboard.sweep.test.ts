@@ -66,7 +66,7 @@ test('a sweep submitted through the form ends in the figure, and the numbers sho
     assert.equal(Number(await tr.locator('[data-col=bytes]').getAttribute('data-value')), row.compactBytes);
     // Per seed: the run's accuracy with its binomial interval, and McNemar's p against the baseline (not for the baseline).
     const seeds = ((await tr.locator('[data-col=seeds]').textContent()) ?? '').trim();
-    assert.match(seeds, /^s1 \d+\.\d% \[\d+\.\d%, \d+\.\d%\]/, `${row.series}:${row.bits} per seed`);
+    assert.match(seeds, /^s1 \d+\.\d+% \[\d+\.\d+%, \d+\.\d+%\]/, `${row.series}:${row.bits} per seed`);
     assert.equal(/ p (< 0\.001|\d\.\d{3})$/.test(seeds), !row.series.startsWith('float32/'), seeds);
   }
   const baseline = doc.summary.find((r) => r.series.startsWith('float32/'));

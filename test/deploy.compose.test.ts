@@ -18,7 +18,8 @@ type Service = {
 
 /** docker-compose 1.29 (Debian) validates and normalizes the file without a Docker engine. */
 function config(env: Record<string, string> = {}): { services: Record<string, Service> } {
-  const r = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], { encoding: 'utf8', env: { ...process.env, ...env } });
+  // The file requires API_TOKEN (issue 14).
+  const r = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], { encoding: 'utf8', env: { ...process.env, API_TOKEN: 'compose-test-token-0123', ...env } });
   assert.equal(r.error, undefined, 'docker-compose is not installed (.ci/run installs it)');
   assert.equal(r.status, 0, r.stderr);
   return parse(r.stdout);
@@ -32,6 +33,20 @@ test('docker-compose.yml validates and describes the cluster', () => {
   assert.equal(worker.depends_on!.redis.condition, 'service_healthy');
   assert.equal(worker.deploy!.replicas, 2);
   assert.match(readFileSync('docker-compose.yml', 'utf8'), /--scale worker=/, 'the file says how to run N workers');
+});
+
+test('Redis has bounded memory and never evicts queue keys; the API needs the token and limits reads (issue 14)', () => {
+  const { redis, api } = config().services;
+  const cmd = redis.command!;
+  assert.ok(cmd.includes('--maxmemory'), cmd.join(' '));
+  assert.equal(cmd[cmd.indexOf('--maxmemory-policy') + 1], 'noeviction');
+  assert.equal(api.environment!.API_TOKEN, 'compose-test-token-0123');
+  assert.equal(api.environment!.RATE_LIMIT_READ_MAX, '1200');
+  const env = { ...process.env };
+  delete env.API_TOKEN;
+  const r = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], { encoding: 'utf8', env });
+  assert.notEqual(r.status, 0, 'docker-compose refuses to start the cluster without API_TOKEN');
+  assert.match(r.stderr, /API_TOKEN/);
 });
 
 test('the worker runs the image the API builds from this checkout, never a registry pull', () => {

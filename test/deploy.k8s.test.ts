@@ -67,6 +67,7 @@ function checkCommon(objs: K8sObject[]): void {
   for (const o of objs) if (o.kind !== 'Namespace') assert.equal(o.metadata.namespace, 'quantlab', `${o.kind}/${o.metadata.name} namespace`);
 
   const config = find(objs, 'ConfigMap', 'quantlab-config') as unknown as { data: Record<string, string> };
+  assert.equal(config.data.RATE_LIMIT_READ_MAX, '1200', 'reads are rate-limited (issue 14)');
   // The ConfigMap's values are valid quantlab settings (the config schema parses them).
   const env = Env.parse(config.data);
   const worker = find(objs, 'Deployment', 'quantlab-worker');

@@ -8,8 +8,9 @@ import { buildApp } from '@quantlab/api/app';
 import { startWorker, type RunningWorker } from '@quantlab/worker';
 import { testEnv, keysUnder } from './helpers/redis.ts';
 import { harness, sleep, type Harness } from './helpers/worker.ts';
+import { TEST_BACKEND } from './helpers/backend.ts';
 
-const env = testEnv('e2e-api-worker', { TFJS_BACKEND: 'wasm' });
+const env = testEnv('e2e-api-worker', { TFJS_BACKEND: TEST_BACKEND });
 let app: FastifyInstance;
 let base: string;
 let worker: RunningWorker;

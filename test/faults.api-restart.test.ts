@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import type { RunDocument } from '@quantlab/shared';
 import { testEnv } from './helpers/redis.ts';
 import { freePort, killAll, sleep, spawnApi, spawnWorker } from './helpers/worker.ts';
+import { TEST_BACKEND } from './helpers/backend.ts';
 
 test('restart the API during a run: nothing lost, polling resumes', { timeout: 120_000 }, async () => {
-  const env = testEnv('fault-api', { TFJS_BACKEND: 'wasm' });
+  const env = testEnv('fault-api', { TFJS_BACKEND: TEST_BACKEND });
   const port = await freePort();
   let api = await spawnApi(env, port);
   const worker = await spawnWorker(env);

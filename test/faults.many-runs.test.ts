@@ -4,11 +4,12 @@ import assert from 'node:assert/strict';
 import { ExperimentConfig, runJob, type RunEvent } from '@quantlab/shared';
 import { testEnv } from './helpers/redis.ts';
 import { harness, newRunDoc, recordEvents, killAll, spawnWorker, waitUntil } from './helpers/worker.ts';
+import { TEST_BACKEND } from './helpers/backend.ts';
 
 const RUNS = 200;
 
 test(`${RUNS} tiny runs over 3 worker processes: every run completes exactly once`, { timeout: 150_000 }, async () => {
-  const env = testEnv('fault-many', { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', TFJS_BACKEND: 'wasm' });
+  const env = testEnv('fault-many', { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', TFJS_BACKEND: TEST_BACKEND });
   const h = harness(env);
   const rec = await recordEvents(env);
   const workers = await Promise.all([spawnWorker(env), spawnWorker(env), spawnWorker(env)]);

@@ -11,6 +11,7 @@ import type { RunDocument } from '@quantlab/shared';
 import { buildApp } from '@quantlab/api/app';
 import { testEnv } from './helpers/redis.ts';
 import { sleep, spawnWorker, waitUntil } from './helpers/worker.ts';
+import { TEST_BACKEND } from './helpers/backend.ts';
 
 async function startRedis(port: number, dir: string): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], { stdio: 'ignore' });
@@ -28,7 +29,7 @@ test('restart a private AOF redis-server mid-run: every run and metric survives;
   const port = 6390 + Math.floor(Math.random() * 500);
   const dir = mkdtempSync(join(tmpdir(), 'ql-redis-'));
   let redis = await startRedis(port, dir);
-  const env = testEnv('fault-redis', { REDIS_URL: `redis://127.0.0.1:${port}`, TFJS_BACKEND: 'wasm' });
+  const env = testEnv('fault-redis', { REDIS_URL: `redis://127.0.0.1:${port}`, TFJS_BACKEND: TEST_BACKEND });
   const app = await buildApp({ env, logger: false });
   const worker = await spawnWorker(env);
   const api = async <T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {

@@ -9,8 +9,9 @@ import { startWorker, type RunningWorker } from '@quantlab/worker';
 import { testEnv } from './helpers/redis.ts';
 import type { Logger } from '@quantlab/worker/log';
 import { harness, waitUntil, type Harness } from './helpers/worker.ts';
+import { TEST_BACKEND } from './helpers/backend.ts';
 
-const env = testEnv('fault-transient', { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', TFJS_BACKEND: 'wasm' });
+const env = testEnv('fault-transient', { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', TFJS_BACKEND: TEST_BACKEND });
 const BACKOFF_MS = RUN_JOB_OPTIONS.backoff.delay;
 const ATTEMPTS = RUN_JOB_OPTIONS.attempts;
 
@@ -101,7 +102,7 @@ test('a thread that dies on every attempt fails the run once, after the last att
 
 test('a run in a batch longer than SHUTDOWN_TIMEOUT_MS: the worker still stops in time, and the run completes elsewhere', async () => {
   const SHUTDOWN_TIMEOUT_MS = 500;
-  const env2 = testEnv('fault-forced-stop', { SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', TFJS_BACKEND: 'wasm' });
+  const env2 = testEnv('fault-forced-stop', { SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', TFJS_BACKEND: TEST_BACKEND });
   const h2 = harness(env2);
   const warnings: string[] = [];
   const quiet = () => {};

@@ -6,11 +6,12 @@ import assert from 'node:assert/strict';
 import { listWorkers, type RunDocument, type RunEvent } from '@quantlab/shared';
 import { testEnv } from './helpers/redis.ts';
 import { harness, recordEvents, killAll, spawnWorker, waitUntil, type WorkerProcess } from './helpers/worker.ts';
+import { TEST_BACKEND } from './helpers/backend.ts';
 
 const CONFIG = { dataset: 'mnist', model: 'mlp', training: { epochs: 4, trainLimit: 3000, seed: 7 } } as const;
 
 async function interrupted(name: string, signal: 'SIGKILL' | 'SIGTERM') {
-  const env = testEnv(name, { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', SHUTDOWN_TIMEOUT_MS: '10000', TFJS_BACKEND: 'wasm' });
+  const env = testEnv(name, { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', SHUTDOWN_TIMEOUT_MS: '10000', TFJS_BACKEND: TEST_BACKEND });
   const h = harness(env);
   const rec = await recordEvents(env);
   const workers: WorkerProcess[] = [];

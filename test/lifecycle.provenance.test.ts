@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson, ExperimentConfig } from '@quantlab/shared';
 import { lifecycleStack, tiny, type Stack } from './helpers/lifecycle-stack.ts';
 import { quantlab } from './helpers/lifecycle-cli.ts';
+import { TEST_BACKEND, TEST_BACKEND_NAME } from './helpers/backend.ts';
 
 let s: Stack;
 const dir = mkdtempSync(join(tmpdir(), 'ql-eval-'));
@@ -29,7 +30,7 @@ test('every run records its provenance; two runs with the same config hash, back
     assert.match(p.quantlabVersion, /^\d+\.\d+\.\d+/);
     assert.match(p.gitCommit ?? '', /^[0-9a-f]{40}$/, 'the git commit of the code that trained it');
     assert.match(p.tfjsVersion, /^\d+\.\d+\.\d+$/);
-    assert.equal(p.backend, 'wasm');
+    assert.equal(p.backend, TEST_BACKEND_NAME);
     assert.equal(p.backend, d.metrics.backend);
     assert.equal(p.node, process.version);
     assert.equal(p.workerId, s.worker!.id);
@@ -69,17 +70,17 @@ for (const representation of [{ kind: 'fixed', bits: 4 }, { kind: 'dictionary', 
     const file = join(dir, `${id}.qlab`);
     writeFileSync(file, res.rawPayload);
 
-    const r = await quantlab(['eval', file, '--dataset', 'mnist', '--json'], { TFJS_BACKEND: 'wasm' });
+    const r = await quantlab(['eval', file, '--dataset', 'mnist', '--json'], { TFJS_BACKEND: TEST_BACKEND });
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout.trim()) as { testAccuracy: number; test: number; dataset: string; model: string; backend: string };
     assert.equal(out.test, 300, "the run's own test subset (testLimit from the artifact's meta)");
     assert.equal(out.dataset, 'mnist');
     assert.equal(out.model, 'mlp');
-    assert.equal(out.backend, 'wasm');
+    assert.equal(out.backend, TEST_BACKEND_NAME);
     assert.ok(doc.metrics.testAccuracy! > 0.5, `a trained model, not chance: ${doc.metrics.testAccuracy}`);
     assert.equal(out.testAccuracy, doc.metrics.testAccuracy);
 
-    const human = await quantlab(['eval', file, '--dataset', 'mnist'], { TFJS_BACKEND: 'wasm' });
+    const human = await quantlab(['eval', file, '--dataset', 'mnist'], { TFJS_BACKEND: TEST_BACKEND });
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, new RegExp(`test accuracy ${(doc.metrics.testAccuracy! * 100).toFixed(2)}% on 300 mnist test images`));
   });
@@ -88,7 +89,7 @@ for (const representation of [{ kind: 'fixed', bits: 4 }, { kind: 'dictionary', 
 test('quantlab eval refuses what is not an artifact, and a dataset the model does not fit, in one line', async () => {
   const junk = join(dir, 'junk.qlab');
   writeFileSync(junk, 'not an artifact');
-  const r = await quantlab(['eval', junk, '--dataset', 'mnist'], { TFJS_BACKEND: 'wasm' });
+  const r = await quantlab(['eval', junk, '--dataset', 'mnist'], { TFJS_BACKEND: TEST_BACKEND });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^quantlab: artifact: .+\n$/);
   const missing = await quantlab(['eval', join(dir, 'nope.qlab')]);

@@ -145,6 +145,7 @@ function doc(over: Partial<RunDocument> & { acc?: number | null; bits?: number }
     dataset: null,
     provenance: null,
     artifact: null,
+    imported: null,
     stopping: null,
     stopped: null,
     ...over,

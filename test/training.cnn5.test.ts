@@ -8,11 +8,12 @@ import * as tf from '@tensorflow/tfjs';
 import { ExperimentConfig, RunMetrics, type ExperimentConfigInput } from '@quantlab/shared';
 import { initBackend, trainExperiment, buildModel, paramCount, evaluateArtifact, restoreModel, RunInputError } from '@quantlab/ml';
 import { writeCifarFolder } from './helpers/cifar-files.ts';
+import { TEST_BACKEND, TEST_BACKEND_NAME } from './helpers/backend.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'quantlab-cnn5-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 before(async () => {
-  assert.equal(await initBackend('wasm'), 'wasm');
+  assert.equal(await initBackend(TEST_BACKEND), TEST_BACKEND_NAME);
   writeCifarFolder(dataDir, 60, 100);
 });
 
@@ -31,7 +32,7 @@ test('the wasm backend trains cnn5 on 32x32x3 CIFAR-10 files, quantized (fixed:8
   const r = await trainExperiment({ config, dataDir });
   assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
   assert.equal(tf.getBackend(), 'wasm');
-  assert.equal(r.metrics.backend, 'wasm');
+  assert.equal(r.metrics.backend, TEST_BACKEND_NAME);
   RunMetrics.parse(r.metrics);
   assert.deepEqual(r.dataset.inputShape, [32, 32, 3]);
   assert.ok(r.epochs[1].trainLoss < r.epochs[0].trainLoss, `loss falls: ${r.epochs.map((e) => e.trainLoss)}`);

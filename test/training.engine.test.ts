@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ExperimentConfig, EpochMetrics, type ExperimentConfigInput } from '@quantlab/shared';
 import { initBackend, RunInputError, trainExperiment, type TrainOutcome, type TrainProgress } from '@quantlab/ml';
+import { TEST_BACKEND, TEST_BACKEND_NAME } from './helpers/backend.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../services/ml/src/training/checkpoint.ts';
 
 const cfg = (c: Partial<ExperimentConfigInput> & { training?: ExperimentConfigInput['training'] }) =>
@@ -12,7 +13,7 @@ const cfg = (c: Partial<ExperimentConfigInput> & { training?: ExperimentConfigIn
 const comparable = (r: TrainOutcome) => r.epochs.map(({ trainLoss, trainAccuracy, testAccuracy }) => ({ trainLoss, trainAccuracy, testAccuracy }));
 
 before(async () => {
-  assert.equal(await initBackend('wasm'), 'wasm');
+  assert.equal(await initBackend(TEST_BACKEND), TEST_BACKEND_NAME);
 });
 
 test('mlp on mnist: one epoch passes 0.8 test accuracy, hooks are called, no tensor leaks', async () => {
@@ -36,7 +37,7 @@ test('mlp on mnist: one epoch passes 0.8 test accuracy, hooks are called, no ten
   assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
   assert.equal(r.status, 'completed');
   assert.ok(r.metrics.testAccuracy! > 0.8, `test accuracy ${r.metrics.testAccuracy}`);
-  assert.equal(r.metrics.backend, 'wasm');
+  assert.equal(r.metrics.backend, TEST_BACKEND_NAME);
   assert.equal(epochs.length, 1);
   assert.equal(checkpoints[0].length > 100_000, true);
   assert.equal(stops, Math.ceil(r.dataset.train / 100), 'shouldStop once per batch');

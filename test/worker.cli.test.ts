@@ -6,15 +6,22 @@ import { Redis } from 'ioredis';
 import { listWorkers } from '@quantlab/shared';
 import { REDIS_URL, testEnv } from './helpers/redis.ts';
 import { waitUntil } from './helpers/worker.ts';
+import { TEST_BACKEND, TEST_BACKEND_NAME } from './helpers/backend.ts';
 
 const env = testEnv('worker-cli');
 after(() => env.cleanup());
-const vars = { ...process.env, REDIS_URL, KEY_PREFIX: env.KEY_PREFIX, QUEUE_NAME: env.QUEUE_NAME, TFJS_BACKEND: 'wasm', LOG_LEVEL: 'silent' };
+const vars = { ...process.env, REDIS_URL, KEY_PREFIX: env.KEY_PREFIX, QUEUE_NAME: env.QUEUE_NAME, TFJS_BACKEND: TEST_BACKEND, LOG_LEVEL: 'silent' };
 
 test('quantlab work --concurrency 0: one line on stderr, exit 2', () => {
   const r = spawnSync(process.execPath, ['services/cli/bin/quantlab.js', 'work', '--concurrency', '0'], { env: vars, encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.equal(r.stderr, 'quantlab: --concurrency must be a positive integer, not "0"\n');
+});
+
+test('quantlab work --threads 0: one line on stderr, exit 2', () => {
+  const r = spawnSync(process.execPath, ['services/cli/bin/quantlab.js', 'work', '--threads', '0'], { env: vars, encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr, 'quantlab: --threads must be a positive integer, not "0"\n');
 });
 
 test('quantlab work --concurrency 2 registers with concurrency 2 and exits 0 on SIGTERM', async () => {
@@ -24,7 +31,7 @@ test('quantlab work --concurrency 2 registers with concurrency 2 and exits 0 on 
   try {
     const w = await waitUntil('the worker to register', async () => (await listWorkers(redis, env.KEY_PREFIX)).find((x) => x.pid === child.pid), 30_000);
     assert.equal(w.concurrency, 2);
-    assert.equal(w.backend, 'wasm');
+    assert.equal(w.backend, TEST_BACKEND_NAME);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
     assert.deepEqual(await listWorkers(redis, env.KEY_PREFIX), [], 'it removed itself from the registry');

@@ -11,13 +11,14 @@ import { startWorker, type RunningWorker } from '@quantlab/worker';
 import { testEnv } from './helpers/redis.ts';
 import { harness, newRunDoc, recordEvents, waitUntil, type Harness } from './helpers/worker.ts';
 import { ExperimentConfig } from '@quantlab/shared';
+import { TEST_BACKEND, TEST_BACKEND_NAME } from './helpers/backend.ts';
 
 // Locks of 1 s checked every 0.5 s: a worker whose event loop were blocked by training would lose its jobs at once.
 const env = testEnv('worker-lifecycle', {
   LOCK_DURATION_MS: '1000',
   STALLED_INTERVAL_MS: '500',
   WORKER_CONCURRENCY: '2',
-  TFJS_BACKEND: 'wasm',
+  TFJS_BACKEND: TEST_BACKEND,
   DATA_DIR: mkdtempSync(join(tmpdir(), 'ql-worker-')),
 });
 let h: Harness;
@@ -53,7 +54,7 @@ test('a run of several epochs under 1 s locks is processed exactly once', async 
   const id = await h.submit({ dataset: 'mnist', model: 'mlp', training: { epochs: 4, trainLimit: 1500, seed: 3 } });
   const live = await waitUntil('the worker to list the run', async () => (await listWorkers(h.redis, env.KEY_PREFIX)).find((w) => w.currentRuns.includes(id)), 30_000, 50);
   assert.equal(live.id, worker.id);
-  assert.equal(live.backend, 'wasm');
+  assert.equal(live.backend, TEST_BACKEND_NAME);
   assert.equal(live.concurrency, 2);
   assert.deepEqual(live.datasets, ['mnist', 'fashion-mnist', 'synthetic']);
 
@@ -66,7 +67,7 @@ test('a run of several epochs under 1 s locks is processed exactly once', async 
   assert.deepEqual(doc.epochs.map((e) => e.epoch), [1, 2, 3, 4]);
   assert.deepEqual(stalled, []);
   assert.ok(doc.metrics.testAccuracy! > 0.7, `test accuracy ${doc.metrics.testAccuracy}`);
-  assert.equal(doc.metrics.backend, 'wasm');
+  assert.equal(doc.metrics.backend, TEST_BACKEND_NAME);
   assert.equal(doc.dataset?.name, 'mnist');
   assert.equal(doc.dataset?.train, 1500);
   assert.ok(doc.startedAt && doc.finishedAt && doc.finishedAt >= doc.startedAt);

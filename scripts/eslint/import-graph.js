@@ -82,12 +82,13 @@ export function importCycles(graph) {
 
 /**
  * Which workspaces each may import (the layers: shared <- ml <- worker <- cli; api and dashboard on shared alone; client,
- * the API client generated from the OpenAPI document, stands alone under cli and dashboard), and
+ * the API client generated from the OpenAPI document, stands alone under cli and dashboard; native, the optional oneDNN
+ * addon, stands alone under ml), and
  * inside ml and shared the rank of each folder: a file may import its own folder or a lower rank, never a higher one.
  * Files at a workspace's top level have the rank given under '.' (index.ts, the barrel, is above everything).
  */
 export const LAYERS = {
-  workspaces: { shared: [], client: [], ml: ['shared'], worker: ['shared', 'ml'], api: ['shared'], cli: ['shared', 'client', 'ml', 'worker'], dashboard: ['shared', 'client'] },
+  workspaces: { shared: [], client: [], native: [], ml: ['shared', 'native'], worker: ['shared', 'ml'], api: ['shared'], cli: ['shared', 'client', 'ml', 'worker'], dashboard: ['shared', 'client'] },
   folders: {
     shared: { schemas: 0, '.': 1, store: 2, sweeps: 2 },
     ml: { '.': 0, kernels: 1, artifact: 1, datasets: 1, backend: 2, models: 2, representations: 2, training: 3 },

@@ -1,7 +1,7 @@
 // The API's use cases against in-memory fakes of the stores and the queue: no Redis, milliseconds per test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeCursor, ExperimentConfig, lockKeyOf, newRunDocument, SweepRequest, type RunDocument, type RunStatus } from '@quantlab/shared';
+import { encodeCursor, ExperimentConfig, lockKeyOf, parseEnv, newRunDocument, SweepRequest, type RunDocument, type RunStatus } from '@quantlab/shared';
 import type { ServiceDeps } from '@quantlab/api/services/deps';
 import { cancelRun, enqueueRuns, listRuns, readRun } from '@quantlab/api/services/experiments';
 import { cancelSweep, createSweep, planSweepRuns, readSweep } from '@quantlab/api/services/sweeps';
@@ -12,7 +12,8 @@ import { exportSweep, importSweep } from '@quantlab/api/services/lifecycle/trans
 import { HttpProblem } from '@quantlab/api/problem';
 import { FakeQueue, FakeRunStore, FakeSweepStore } from '../helpers/fakes.ts';
 
-const env = { KEY_PREFIX: 'fast', QUEUE_NAME: 'fast-q' };
+const { KEY_PREFIX, QUEUE_NAME, RETENTION_DAYS, IMPORT_MAX_RUNS, IMPORT_MAX_EPOCHS_PER_RUN, IMPORT_MAX_STRING_LENGTH, ARTIFACT_MAX_BYTES } = parseEnv({ KEY_PREFIX: 'fast', QUEUE_NAME: 'fast-q' });
+const env = { KEY_PREFIX, QUEUE_NAME, RETENTION_DAYS, IMPORT_MAX_RUNS, IMPORT_MAX_EPOCHS_PER_RUN, IMPORT_MAX_STRING_LENGTH, ARTIFACT_MAX_BYTES };
 function deps() {
   const runs = new FakeRunStore();
   const sweeps = new FakeSweepStore();

@@ -44,12 +44,26 @@ export class FakeRunStore implements RunStorePort, RunWriter {
   async create(doc: RunDocument): Promise<void> {
     await this.createMany([doc]);
   }
-  async importMany(items: readonly { doc: RunDocument; artifact?: Buffer | null }[]): Promise<void> {
+  /** `also` adds to the same MULTI on Redis (the sweep record); here it gets no transaction to add to. */
+  async importMany(items: readonly { doc: RunDocument; artifact?: Buffer | null }[], also?: (m: never) => void): Promise<void> {
     for (const { doc, artifact } of items) {
       await this.createMany([doc]);
       this.epochs.set(doc.id, new Map(doc.epochs.map((e) => [e.epoch, e])));
       if (artifact) this.artifacts.set(doc.id, artifact);
     }
+    also?.(undefined as never);
+  }
+  private importClaimed = false;
+  async claimImport(): Promise<(() => Promise<void>) | null> {
+    if (this.importClaimed) return null;
+    this.importClaimed = true;
+    return async () => void (this.importClaimed = false);
+  }
+  async failIfUnfinished(id: string, message: string): Promise<boolean> {
+    const status = this.runs.get(id)?.status;
+    if (status !== 'queued' && status !== 'running') return false;
+    await this.update(id, { status: 'failed', error: { message }, finishedAt: new Date().toISOString() });
+    return true;
   }
   async update(id: string, patch: Partial<RunFields>, fence?: Fence, event?: RunEvent): Promise<boolean> {
     this.check(id, fence);
@@ -191,6 +205,9 @@ export class FakeSweepStore implements SweepStorePort {
   async create(s: SweepRecord): Promise<void> {
     this.sweeps.set(s.id, structuredClone(s));
   }
+  queueCreate(_m: unknown, s: SweepRecord): void {
+    this.sweeps.set(s.id, structuredClone(s));
+  }
   async get(id: string): Promise<SweepRecord | null> {
     const s = this.sweeps.get(id);
     return s ? structuredClone(s) : null;
@@ -248,6 +265,12 @@ export class FakeQueue {
     if (this.failWith) throw this.failWith;
     for (const j of jobs) await this.add(j.name, j.data, j.opts);
     return [];
+  }
+  /** Removes a job unless a worker holds it (BullMQ's Queue.remove: 1 removed, 0 not). */
+  async remove(id: string): Promise<number> {
+    if (!this.jobs.has(id) || this.isLocked(id)) return 0;
+    this.jobs.delete(id);
+    return 1;
   }
   async getJob(id: string) {
     const job = this.jobs.get(id);

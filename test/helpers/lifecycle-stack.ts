@@ -4,6 +4,7 @@ import { startWorker, type RunningWorker } from '@quantlab/worker/worker';
 import { RunDocument, type Env, type ExperimentConfigInput, type RunStatus } from '@quantlab/shared';
 import { testEnv } from './redis.ts';
 import { sleep } from './worker.ts';
+import { TEST_BACKEND } from './backend.ts';
 
 /** The real stack for lifecycle tests: the API (inject) and, unless asked not to, one in-process worker. */
 export interface Stack {
@@ -27,7 +28,7 @@ export const tiny = (over: Partial<ExperimentConfigInput> = {}, training: Record
 });
 
 export async function lifecycleStack(name: string, opts: { worker?: boolean; env?: Record<string, string> } = {}): Promise<Stack> {
-  const env = testEnv(name, { TFJS_BACKEND: 'wasm', ...opts.env });
+  const env = testEnv(name, { TFJS_BACKEND: TEST_BACKEND, ...opts.env });
   const app = await buildApp({ env, logger: false });
   await app.ready();
   const stack: Stack = {

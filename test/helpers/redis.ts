@@ -52,3 +52,40 @@ export async function keysUnder(prefix: string): Promise<string[]> {
     redis.disconnect();
   }
 }
+
+/** A private redis-server on a free loopback port (no persistence), for faults the shared server must not see. */
+export async function startPrivateRedis(args: string[] = []): Promise<{ url: string; port: number; child: import('node:child_process').ChildProcess; stop(): Promise<void> }> {
+  const { spawn } = await import('node:child_process');
+  const { createServer } = await import('node:net');
+  const port = await new Promise<number>((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore' });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 1 });
+  probe.on('error', () => {});
+  try {
+    const until = Date.now() + 10_000;
+    while ((await probe.ping().catch(() => null)) !== 'PONG') {
+      if (Date.now() > until) throw new Error(`redis-server on ${port} did not start`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    probe.disconnect();
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    child,
+    async stop() {
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
@@ -9,7 +10,7 @@ import { startMaintenance, type Maintenance, type MaintenanceHooks } from './mai
 import adminQueues from './plugins/admin-queues.ts';
 import auth from './plugins/auth.ts';
 import dashboard from './plugins/dashboard.ts';
-import errors from './plugins/errors.ts';
+import errors, { clientErrorHandler, frameworkErrors } from './plugins/errors.ts';
 import metrics from './plugins/metrics.ts';
 import openapi from './plugins/openapi.ts';
 import events from './routes/events.ts';
@@ -23,6 +24,8 @@ export interface BuildAppOptions {
   env: Env;
   /** Log through pino at env.LOG_LEVEL (default); false silences. */
   logger?: boolean;
+  /** Where the log lines go (default stdout); tests read them. */
+  logStream?: { write(line: string): void };
   /** SSE heartbeat interval (tests shorten it). */
   sseHeartbeatMs?: number;
   /** Serve the dashboard from another folder. */
@@ -40,8 +43,25 @@ export interface BuildAppOptions {
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const { env } = opts;
   const app = Fastify({
-    logger: opts.logger === false ? false : { level: env.LOG_LEVEL },
+    logger: opts.logger === false ? false : { level: env.LOG_LEVEL, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     bodyLimit: env.BODY_LIMIT_BYTES,
+    // REQUEST_TIMEOUT_MS bounds how long a client may take to send its request (slow headers or body hold a
+    // connection and memory); Node checks it every connectionsCheckingInterval. It does not apply to responses, so an
+    // event stream stays open as long as it likes.
+    serverFactory: (handler) =>
+      createServer(
+        {
+          requestTimeout: env.REQUEST_TIMEOUT_MS,
+          headersTimeout: Math.min(env.REQUEST_TIMEOUT_MS, 60_000),
+          connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(env.REQUEST_TIMEOUT_MS / 4))),
+        },
+        handler,
+      ),
+    clientErrorHandler,
+    frameworkErrors,
+    // Which X-Forwarded-For to believe (TRUST_PROXY): request.ip keys the rate limits, so by default nobody's.
+    // (Fastify takes a hop count too, as proxy-addr does; its type leaves numbers out.)
+    trustProxy: env.TRUST_PROXY as boolean | string[],
     // Ids in URLs are checked by the route schemas; this bounds what the router has to look at.
     routerOptions: { maxParamLength: 200 },
     // A log line per request costs more than the request itself at thousands a second; debug turns them on.
@@ -53,15 +73,16 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.removeContentTypeParser('text/plain');
 
   // Auto-pipelining batches the commands of concurrent requests into one round trip.
-  const redis = producerConnection(env.REDIS_URL, { enableAutoPipelining: true });
-  const queueConnection = producerConnection(env.REDIS_URL);
+  const commandTimeout = env.REDIS_COMMAND_TIMEOUT_MS;
+  const redis = producerConnection(env.REDIS_URL, { enableAutoPipelining: true, commandTimeout });
+  const queueConnection = producerConnection(env.REDIS_URL, { commandTimeout });
   redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis'));
   queueConnection.on('error', (err) => app.log.warn({ err: err.message }, 'redis (queue)'));
   const queue = createRunQueue(env, queueConnection);
   // Without a listener BullMQ prints every connection error; requests already answer 503 while Redis is away.
   queue.on('error', (err) => app.log.warn({ err: err.message }, 'queue'));
   const hub = new EventHub(() => {
-    const sub = producerConnection(env.REDIS_URL, { maxRetriesPerRequest: null });
+    const sub = producerConnection(env.REDIS_URL, { maxRetriesPerRequest: null, commandTimeout });
     sub.on('error', (err) => app.log.warn({ err: err.message }, 'redis (events)'));
     return sub;
   });
@@ -103,10 +124,25 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(dashboard, { root: opts.dashboardRoot });
   await app.register(adminQueues);
 
-  // Everything below is the API proper: bearer token when API_TOKEN is set (but routes marked public), rate limits on writes.
+  // Everything below is the API proper: bearer token when API_TOKEN is set (but routes marked public), rate limits on
+  // writes (routes marked config.rateLimit, RATE_LIMIT_MAX) and on reads (every other non-public GET, RATE_LIMIT_READ_MAX).
   await app.register(async (api) => {
-    await api.register(auth, { token: env.API_TOKEN });
-    if (env.RATE_LIMIT_MAX > 0) {
+    await api.register(auth, {
+      token: env.API_TOKEN,
+      failures: { redis, key: (client) => `${env.KEY_PREFIX}:authfail:${client}`, max: env.AUTH_FAIL_MAX, windowMs: env.RATE_LIMIT_WINDOW_MS },
+    });
+    // Runs before the rate-limit plugin's own onRoute hook (registered after it), which reads config.rateLimit.
+    api.addHook('onRoute', (route) => {
+      const config = (route.config ??= {}) as { public?: boolean; rateLimit?: object | false };
+      const methods = [route.method].flat();
+      if (config.rateLimit !== undefined) {
+        if (env.RATE_LIMIT_MAX === 0) config.rateLimit = false;
+      } else if (!config.public && methods.every((m) => m === 'GET' || m === 'HEAD') && env.RATE_LIMIT_READ_MAX > 0) {
+        // Reads keep working while Redis is full (skipOnError): the limiter's counter is a write.
+        config.rateLimit = { max: env.RATE_LIMIT_READ_MAX, skipOnError: true };
+      }
+    });
+    if (env.RATE_LIMIT_MAX > 0 || env.RATE_LIMIT_READ_MAX > 0) {
       await api.register(rateLimit, {
         global: false,
         max: env.RATE_LIMIT_MAX,

@@ -8,14 +8,18 @@ export const PROBLEMS = {
   unauthorized: { status: 401, title: 'A valid bearer token is required' },
   'not-found': { status: 404, title: 'Not found' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  'request-timeout': { status: 408, title: 'The request was not received in time' },
   conflict: { status: 409, title: 'The resource is not in a state that allows this' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
+  'uri-too-long': { status: 414, title: 'The URL is too long' },
   'unsupported-media-type': { status: 415, title: 'Send application/json' },
   'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used with a different request' },
   'dataset-unavailable': { status: 422, title: 'No registered worker serves the dataset' },
   'rate-limited': { status: 429, title: 'Too many requests' },
+  'headers-too-large': { status: 431, title: 'The request headers are too large' },
   internal: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'A backing service is unavailable' },
+  'insufficient-storage': { status: 507, title: 'The store is full' },
 } as const;
 export type ProblemType = keyof typeof PROBLEMS;
 

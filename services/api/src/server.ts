@@ -1,15 +1,27 @@
 // The API process: listens on HOST:PORT; on SIGTERM/SIGINT it stops accepting, drains in-flight requests and
 // closes its Redis connections and queue (app.close()).
-import { loadEnvOrExit } from '@quantlab/shared';
+import { isLoopbackHost, listenRefusal, loadEnvOrExit } from '@quantlab/shared';
 import { buildApp } from './app.ts';
 
 const env = loadEnvOrExit();
+const refusal = listenRefusal(env);
+if (refusal) {
+  process.stderr.write(`quantlab: ${refusal}\n`);
+  process.exit(2);
+}
 // Responses come from our own stores and are checked against their schemas in the tests; skip it here for speed.
 const app = await buildApp({ env, validateResponses: false });
 await app.listen({ host: env.HOST, port: env.PORT });
 const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
 const { port } = app.server.address() as { port: number }; // the real one when PORT=0
 app.log.info(`quantlab API listening on http://${host}:${port}/ (docs at /docs)`);
+if (!env.API_TOKEN) {
+  app.log.warn(
+    isLoopbackHost(env.HOST)
+      ? 'API_TOKEN is not set: every process on this machine can use the API'
+      : `API_TOKEN is not set and ALLOW_NO_AUTH=1: anyone who can reach ${host}:${port} can use the API`,
+  );
+}
 
 let closing = false;
 async function shutdown(signal: string): Promise<void> {

@@ -6,6 +6,7 @@
 import { createApi, type Api } from '@quantlab/client';
 import { CliError } from './cli-error.ts';
 import { httpFetch } from './http-fetch.ts';
+import { printable } from './printable.ts';
 
 export function apiBase(): string {
   return (process.env.QUANTLAB_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
@@ -28,7 +29,7 @@ export function api(): Api {
       }
       const url = new URL(request.url);
       const hint = response.status === 401 ? (token ? ' (check QUANTLAB_TOKEN)' : ' (set QUANTLAB_TOKEN)') : '';
-      const message = `${request.method} ${url.pathname}${url.search}: ${response.status} ${p?.detail ?? p?.title ?? response.statusText}${hint}`.split('\n')[0];
+      const message = `${request.method} ${url.pathname}${url.search}: ${response.status} ${printable(String(p?.detail ?? p?.title ?? response.statusText))}${hint}`;
       // The status goes along: a follower (followRun) retries a 5xx, not a 4xx.
       throw Object.assign(new CliError(message), { status: response.status });
     },
@@ -54,7 +55,7 @@ export function printJson(body: unknown): void {
 
 /** A plain-text table: columns padded to their widest cell; numbers right-aligned. */
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
-  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
+  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : printable(String(c)))));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.length ?? 0)));
   const numeric = headers.map((_h, i) => cells.length > 0 && cells.every((r) => /^-?[\d.,%]+x?$|^-$/.test(r[i] ?? '')));
   const line = (r: string[]) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();

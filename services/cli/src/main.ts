@@ -1,5 +1,6 @@
 // `quantlab <command> [options]`: each command lives in commands/<name>.ts and exports `run(argv): Promise<number>`.
 import { CliError } from './cli-error.ts';
+import { printable } from './printable.ts';
 
 const COMMANDS = {
   train: 'train one experiment in this process, without Redis',
@@ -40,7 +41,7 @@ main(process.argv.slice(2)).then(
   (err) => {
     // One line on stderr: what went wrong, not a stack trace.
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`quantlab: ${message.split('\n')[0]}\n`);
+    process.stderr.write(`quantlab: ${printable(message.split('\n')[0])}\n`);
     process.exit(err instanceof CliError ? err.exitCode : 1);
   },
 );

@@ -2,7 +2,7 @@
 export { trainExperiment } from './training/train.ts';
 export { RunInputError } from './training/types.ts';
 export type { TrainHooks, TrainInput, TrainOutcome, TrainProgress, StopReason } from './training/types.ts';
-export { initBackend, currentBackend, tfjsNodeAvailable, BackendError, BACKEND_CHOICES, type BackendChoice } from './backend/index.ts';
+export { initBackend, selectBackend, currentBackend, tfjsNodeAvailable, BackendError, BACKEND_CHOICES, NATIVE_BACKEND, type BackendChoice, type BackendOptions, type BackendSelection } from './backend/index.ts';
 export { loadDataset, prepareDataset } from './datasets/index.ts';
 export { buildModel, paramCount } from './models/index.ts';
 export { Rng } from './random.ts';

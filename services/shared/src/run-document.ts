@@ -29,6 +29,7 @@ export function newRunDocument(
     dataset: null,
     provenance: null,
     artifact: null,
+    imported: null,
     stopping: extra.stopping ?? null,
     stopped: null,
   };

@@ -1,9 +1,10 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import { servableDatasets } from '@quantlab/ml/datasets/index';
 import {
   RunStore,
+  RunWorker,
   StoppingStore,
   WorkerRegistration,
   bullPrefix,
@@ -17,6 +18,7 @@ import {
 } from '@quantlab/shared';
 import { createLogger, type Logger } from './log.ts';
 import { checkHandlers, createHandlers, type JobHandlers } from './jobs/handlers.ts';
+import { checkJobData, onJobFailed } from './jobs/failed.ts';
 import { TrainingPool, type StopFlag, type ThreadRuntime, type ThreadTestHooks, type Trainer } from './threads/pool.ts';
 import type { WorkerContext } from './jobs/context.ts';
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics.ts';
@@ -38,6 +40,8 @@ export interface RunningWorker {
   metrics: WorkerMetrics;
   /** Where GET /metrics answers (METRICS_PORT set), else null. */
   metricsUrl: string | null;
+  /** The backend the training threads use ('wasm+onednn', 'wasm', ...) and why the faster ones were not taken. */
+  runtime: ThreadRuntime;
   /** Takes no new job, stops the current runs at their next batch (they return to the queue), exits within SHUTDOWN_TIMEOUT_MS. */
   close(): Promise<void>;
 }
@@ -49,7 +53,7 @@ export interface RunningWorker {
 export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const id = opts.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = opts.log ?? createLogger(env.LOG_LEVEL, { worker: id });
-  const pool = opts.pool ?? new TrainingPool(env.WORKER_CONCURRENCY, env.TFJS_BACKEND, opts.testHooks);
+  const pool = opts.pool ?? new TrainingPool(env.WORKER_CONCURRENCY, { backend: env.TFJS_BACKEND, threads: env.NATIVE_THREADS }, opts.testHooks);
   let runtime: ThreadRuntime;
   try {
     runtime = await pool.ready();
@@ -90,11 +94,12 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
 
   // BullMQ does not close a connection it is given (it only closes its own duplicates): closed below.
   const bullConnection = workerConnection(env.REDIS_URL);
-  const worker = new Worker<RunJobData, RunJobResult, JobName>(
+  const worker = new RunWorker(
     env.QUEUE_NAME,
     async (job: Job<RunJobData, RunJobResult, JobName>, token?: string) => {
       const handler = (handlers as Partial<Record<string, JobHandlers[JobName]>>)[job.name];
       if (!handler) throw new UnrecoverableError(`no handler for job name "${job.name}"`);
+      checkJobData(job);
       return handler(job, token!);
     },
     {
@@ -104,17 +109,22 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
       lockDuration: env.LOCK_DURATION_MS,
       stalledInterval: env.STALLED_INTERVAL_MS,
       // A stall is a crashed worker; the run resumes from its checkpoint, so allow a couple before giving up.
-      maxStalledCount: 2,
+      maxStalledCount: env.MAX_STALLED_COUNT,
     },
   );
   worker.on('error', (e) => log.warn('worker error', { error: e.message }));
-  worker.on('failed', (job, e) => log.info('job failed', { jobId: job?.id, name: e.name, error: e.message }));
+  // Every final failure ends its run failed, whoever failed the job: the handler already did when it could, but BullMQ
+  // fails some jobs without calling it (over the stall limit, unreadable data, a handler that threw before writing).
+  worker.on('failed', (job, e) => {
+    log.info('job failed', { jobId: job?.id, name: e.name, error: e.message, final: !!job?.finishedOn });
+    if (job) void onJobFailed(ctx, job, e);
+  });
   worker.on('completed', (job, result) => log.info('job done', { jobId: job.id, status: result.status }));
   metrics.process.instrumentRedis(bullConnection);
   await worker.waitUntilReady();
   const served = env.METRICS_PORT === undefined ? null : await serveMetrics(metrics.process, env.METRICS_HOST, env.METRICS_PORT);
   const metricsUrl = served ? `http://${env.METRICS_HOST.includes(':') ? `[${env.METRICS_HOST}]` : env.METRICS_HOST}:${served.port}/metrics` : null;
-  log.info('worker started', { backend, concurrency: env.WORKER_CONCURRENCY, queue: env.QUEUE_NAME, metrics: metricsUrl });
+  log.info('worker started', { backend, backendReason: runtime.backendReason, concurrency: env.WORKER_CONCURRENCY, queue: env.QUEUE_NAME, metrics: metricsUrl });
 
   let closed: Promise<void> | null = null;
   const close = () =>
@@ -147,5 +157,5 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
       await bullConnection.quit().catch(() => bullConnection.disconnect());
       log.info('worker stopped', { graceful });
     })());
-  return { id, pool, metrics, metricsUrl, close };
+  return { id, pool, metrics, metricsUrl, runtime, close };
 }

@@ -11,8 +11,25 @@ export const DASHBOARD_DIR = fileURLToPath(new URL('../../../dashboard/public/',
  * Serves the dashboard at `/`. Its files are static and open even when API_TOKEN is set: the page asks for the
  * token and sends it with every API call. Registered outside the authenticated scope.
  */
+/**
+ * The dashboard's pages may only run the dashboard's own scripts and talk to this API, and may not be framed
+ * (clickjacking): a page that holds the API token in the browser must not load anything else. Inline style attributes
+ * stay allowed (the views and the chart library set them; styles cannot run code), stylesheets from elsewhere do not.
+ */
+export const DASHBOARD_SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+} as const;
+
 export default fp(async function dashboard(app: FastifyInstance, opts: { root?: string }) {
   const root = opts.root ?? DASHBOARD_DIR;
+  app.addHook('onSend', async (request, reply) => {
+    // Only on what the dashboard serves (the API's JSON is not a document a browser renders).
+    if (request.routeOptions.url === '/' || request.routeOptions.url === '/*') reply.headers(DASHBOARD_SECURITY_HEADERS);
+  });
   if (!existsSync(`${root}/index.html`)) {
     app.get('/', { schema: { hide: true } }, async (_req, reply) =>
       reply.type('text/plain; charset=utf-8').send('quantlab API: the dashboard is not built (npm run build:dashboard). API documentation: /docs\n'),

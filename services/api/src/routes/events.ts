@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EventToken, FINAL_STATUSES, IdParams, Problem, type RunEvent } from '@quantlab/shared';
 import { mintEventToken } from '../plugins/auth.ts';
+import { HttpProblem } from '../problem.ts';
 import { readRun } from '../services/experiments.ts';
 
 export interface EventsOptions {
@@ -18,6 +19,16 @@ export interface EventsOptions {
 const events: FastifyPluginAsyncZod<EventsOptions> = async (app, opts) => {
   const ctx = app.ql;
   const open = new Set<ServerResponse>();
+  // Streams are counted from the moment one is asked for (EVENT_STREAMS_MAX in all, EVENT_STREAMS_PER_CLIENT_MAX per
+  // client), so a client cannot hold a subscriber slot and a socket each for as many streams as it likes.
+  let streams = 0;
+  const perClient = new Map<string, number>();
+  const release = (client: string) => {
+    streams--;
+    const n = (perClient.get(client) ?? 1) - 1;
+    if (n <= 0) perClient.delete(client);
+    else perClient.set(client, n);
+  };
   // SSE connections are never idle: end them so that app.close() (SIGTERM) does not wait for clients.
   app.addHook('preClose', async () => {
     for (const res of open) res.end();
@@ -35,64 +46,89 @@ const events: FastifyPluginAsyncZod<EventsOptions> = async (app, opts) => {
         tags: ['experiments'],
         params: IdParams,
         querystring: z.strictObject({ token: z.string().max(200).optional() }),
-        response: { 200: { description: 'an event stream', content: { 'text/event-stream': { schema: z.string() } } }, 400: Problem, 401: Problem, 404: Problem },
+        response: { 200: { description: 'an event stream', content: { 'text/event-stream': { schema: z.string() } } }, 400: Problem, 401: Problem, 404: Problem, 429: Problem, 503: Problem },
       },
     },
     async (request, reply) => {
       const { id } = request.params;
-      const pending: string[] = [];
-      let res: ServerResponse | null = null;
-      let done = false;
-
-      const write = (msg: string) => {
-        if (done) return;
-        if (!res) return void pending.push(msg);
-        let event: RunEvent;
-        try {
-          event = JSON.parse(msg) as RunEvent;
-        } catch {
-          return;
-        }
-        res.write(`${event.type === 'epoch' ? `id: ${event.epoch.epoch}\n` : ''}event: ${event.type}\ndata: ${msg}\n\n`);
-        if (event.type === 'status' && FINAL_STATUSES.includes(event.status)) finish();
+      const client = request.ip;
+      if ((perClient.get(client) ?? 0) >= ctx.env.EVENT_STREAMS_PER_CLIENT_MAX) {
+        throw new HttpProblem('rate-limited', `this client has ${ctx.env.EVENT_STREAMS_PER_CLIENT_MAX} event streams open already (EVENT_STREAMS_PER_CLIENT_MAX); close one`, undefined, { 'retry-after': '5' });
+      }
+      if (streams >= ctx.env.EVENT_STREAMS_MAX) {
+        throw new HttpProblem('unavailable', `the API has ${ctx.env.EVENT_STREAMS_MAX} event streams open (EVENT_STREAMS_MAX); poll GET /experiments/${id} or try again shortly`, undefined, { 'retry-after': '5' });
+      }
+      streams++;
+      perClient.set(client, (perClient.get(client) ?? 0) + 1);
+      let released = false;
+      const releaseOnce = () => {
+        if (released) return;
+        released = true;
+        release(client);
       };
-      // Subscribe before reading the document, so nothing that happens in between is lost.
-      const unlisten = await ctx.hub.listen(ctx.runs.keys.events(id), write);
-      let doc;
       try {
-        doc = await readRun(ctx, id);
+        await stream();
       } catch (err) {
-        await unlisten();
+        releaseOnce();
         throw err;
       }
 
-      reply.hijack();
-      const out = reply.raw;
-      res = out;
-      open.add(out);
-      // The client may have gone while the document was read: its 'close' has then already fired.
-      const gone = () => out.destroyed || !out.socket || out.socket.destroyed;
-      const heartbeat = setInterval(() => (gone() ? finish() : out.write(': ping\n\n')), opts.heartbeatMs);
-      const finish = () => {
-        if (done) return;
-        done = true;
-        clearInterval(heartbeat);
-        open.delete(out);
-        void unlisten();
-        out.end();
-      };
-      out.on('close', finish);
-      if (gone()) return finish();
-      res.writeHead(200, {
-        ...(reply.getHeaders() as Record<string, string>),
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      res.write(`retry: 3000\nid: ${doc.epochs.at(-1)?.epoch ?? 0}\nevent: snapshot\ndata: ${JSON.stringify(doc)}\n\n`);
-      if (FINAL_STATUSES.includes(doc.status)) return finish();
-      for (const msg of pending.splice(0)) write(msg);
+      async function stream(): Promise<void> {
+        const pending: string[] = [];
+        let res: ServerResponse | null = null;
+        let done = false;
+
+        const write = (msg: string) => {
+          if (done) return;
+          if (!res) return void pending.push(msg);
+          let event: RunEvent;
+          try {
+            event = JSON.parse(msg) as RunEvent;
+          } catch {
+            return;
+          }
+          res.write(`${event.type === 'epoch' ? `id: ${event.epoch.epoch}\n` : ''}event: ${event.type}\ndata: ${msg}\n\n`);
+          if (event.type === 'status' && FINAL_STATUSES.includes(event.status)) finish();
+        };
+        // Subscribe before reading the document, so nothing that happens in between is lost.
+        const unlisten = await ctx.hub.listen(ctx.runs.keys.events(id), write);
+        let doc;
+        try {
+          doc = await readRun(ctx, id);
+        } catch (err) {
+          await unlisten();
+          throw err;
+        }
+
+        reply.hijack();
+        const out = reply.raw;
+        res = out;
+        open.add(out);
+        // The client may have gone while the document was read: its 'close' has then already fired.
+        const gone = () => out.destroyed || !out.socket || out.socket.destroyed;
+        const heartbeat = setInterval(() => (gone() ? finish() : out.write(': ping\n\n')), opts.heartbeatMs);
+        const finish = () => {
+          if (done) return;
+          done = true;
+          releaseOnce();
+          clearInterval(heartbeat);
+          open.delete(out);
+          void unlisten();
+          out.end();
+        };
+        out.on('close', finish);
+        if (gone()) return finish();
+        res.writeHead(200, {
+          ...(reply.getHeaders() as Record<string, string>),
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache, no-transform',
+          connection: 'keep-alive',
+          'x-accel-buffering': 'no',
+        });
+        res.write(`retry: 3000\nid: ${doc.epochs.at(-1)?.epoch ?? 0}\nevent: snapshot\ndata: ${JSON.stringify(doc)}\n\n`);
+        if (FINAL_STATUSES.includes(doc.status)) return finish();
+        for (const msg of pending.splice(0)) write(msg);
+      }
     },
   );
 

@@ -22,14 +22,16 @@ const experiments: FastifyPluginAsyncZod = async (app) => {
         tags: ['experiments'],
         body: ExperimentConfig,
         headers: z.looseObject({ 'idempotency-key': z.string().max(200).optional() }),
-        response: { 202: ExperimentAccepted, ...errors, 413: Problem, 422: Problem, 429: Problem, 503: Problem },
+        response: { 202: ExperimentAccepted, ...errors, 409: Problem, 413: Problem, 422: Problem, 429: Problem, 503: Problem, 507: Problem },
       },
     },
     async (request, reply) => {
       const id = newId('run');
       const body = { id, status: 'queued' as const, links: runLinks(id) };
-      reply.header('location', body.links.self);
-      return idempotent(ctx, request, reply, 'experiments', { status: 202, body }, () => enqueueRuns(ctx, [newRunDocument(request.body, { id })]));
+      const out = await idempotent(ctx, request, reply, 'experiments', { status: 202, body }, () => enqueueRuns(ctx, [newRunDocument(request.body, { id })]));
+      // From the answer sent (a replay names the run the first request created, not this request's unused id).
+      reply.header('location', out.links.self);
+      return out;
     },
   );
 

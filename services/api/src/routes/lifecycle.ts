@@ -12,11 +12,9 @@ import {
 import { HttpProblem } from '../problem.ts';
 import { deleteRun, deleteSweep } from '../services/lifecycle/delete.ts';
 import { retryRun, retrySweep } from '../services/lifecycle/retry.ts';
-import { exportSweep, ImportConflictError, importSweep } from '../services/lifecycle/transfer.ts';
+import { exportSweep, ImportConflictError, ImportInvalidError, ImportTooLargeError, importSweep } from '../services/lifecycle/transfer.ts';
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
-/** An export carries every artifact in base64; a cnn5 float32 model is about 0.8 MB of it. */
-export const IMPORT_BODY_LIMIT = 256 * 1024 * 1024;
 
 /**
  * Run lifecycle (issue 9): delete runs and sweeps, retry failed or cancelled runs, export and import sweeps.
@@ -126,7 +124,7 @@ const lifecycle: FastifyPluginAsyncZod = async (app) => {
     '/import',
     {
       config: { rateLimit: {} },
-      bodyLimit: IMPORT_BODY_LIMIT,
+      bodyLimit: ctx.env.IMPORT_MAX_BYTES,
       schema: {
         operationId: 'importSweep',
         summary: 'Import an exported sweep',
@@ -135,7 +133,7 @@ const lifecycle: FastifyPluginAsyncZod = async (app) => {
         tags: ['sweeps'],
         querystring: ImportQuery,
         body: SweepExport,
-        response: { 201: ImportResult, ...errors, 409: Problem, 413: Problem },
+        response: { 201: ImportResult, ...errors, 409: Problem, 413: Problem, 507: Problem },
       },
     },
     async (request, reply) => {
@@ -145,6 +143,8 @@ const lifecycle: FastifyPluginAsyncZod = async (app) => {
         return r;
       } catch (err) {
         if (err instanceof ImportConflictError) throw new HttpProblem('conflict', err.message);
+        if (err instanceof ImportInvalidError) throw new HttpProblem('validation', err.message);
+        if (err instanceof ImportTooLargeError) throw new HttpProblem('payload-too-large', `the import is over a limit: ${err.message}`);
         throw err;
       }
     },

@@ -27,13 +27,24 @@ const ops: FastifyPluginAsyncZod = async (app) => {
       let ok = false;
       let latencyMs: number | null = null;
       let queue: Health['queue'] = null;
+      // Bounded as a whole (each command is too, by REDIS_COMMAND_TIMEOUT_MS): a hung Redis is a 503, never a hang.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('health check timed out')), ctx.env.REDIS_COMMAND_TIMEOUT_MS)));
       try {
-        ok = (await ctx.redis.ping()) === 'PONG';
-        latencyMs = Math.round((performance.now() - t0) * 100) / 100;
-        const c = await ctx.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-        queue = { waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0, prioritized: c.prioritized ?? 0, slotsWanted: slotsWanted(c) };
+        await Promise.race([
+          (async () => {
+            ok = (await ctx.redis.ping()) === 'PONG';
+            latencyMs = Math.round((performance.now() - t0) * 100) / 100;
+            const c = await ctx.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+            queue = { waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0, prioritized: c.prioritized ?? 0, slotsWanted: slotsWanted(c) };
+          })(),
+          deadline,
+        ]);
       } catch {
         ok = false;
+        queue = null;
+      } finally {
+        clearTimeout(timer);
       }
       reply.code(ok ? 200 : 503);
       return { status: ok ? ('ok' as const) : ('degraded' as const), redis: { ok, latencyMs }, queue, uptimeSec: Math.round((Date.now() - started) / 1000) };

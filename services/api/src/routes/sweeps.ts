@@ -42,7 +42,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
           'Either `{name, base, vary, search, stopping}` or `{preset: "paper", budget, base, seeds}`. `vary` holds `representation` (list-valued fields expand inside their entry), `phase`, `seeds`, and any field of the experiment by its dotted path (`"training.learningRate"`, `"model"`, `"representation.bits"`) with a list of values or, when `search.kind` is `"random"`, a range `{min, max, log}`. A grid runs every combination; a random search draws `search.samples` points (seeded by `search.seed`). Each point runs once per seed. Every expanded config is validated before anything is queued; identical configs run once; a float32 baseline per distinct non-representation setting and seed runs first. `stopping` ends hopeless runs early (median rule or successive halving) on the test accuracy of each epoch; such runs end with status `stopped`.',
         tags: ['sweeps'],
         body: SweepRequest,
-        response: { 202: SweepAccepted, ...errors, 413: Problem, 422: Problem, 429: Problem, 503: Problem },
+        response: { 202: SweepAccepted, ...errors, 409: Problem, 413: Problem, 422: Problem, 429: Problem, 503: Problem, 507: Problem },
       },
     },
     async (request, reply) => {
@@ -51,7 +51,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
         const branch = raw && typeof raw === 'object' && 'preset' in raw ? PresetSweepRequest : GridSweepRequest;
         const r = branch.safeParse(raw);
         if (!r.success) {
-          const issues = r.error.issues.map((i) => ({ path: pathOf(i), message: i.message, code: i.code }));
+          const issues = r.error.issues.slice(0, 20).map((i) => ({ path: pathOf(i), message: i.message, code: i.code }));
           const at = issues[0].path.length ? ` at ${issues[0].path.join('.')}` : '';
           throw new HttpProblem('validation', `invalid body${at}: ${issues[0].message}`, issues);
         }
@@ -59,8 +59,10 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
       }
       const planned = planSweepRuns(request.body, ctx.env.MAX_SWEEP_RUNS);
       const { accepted } = planned;
-      reply.header('location', accepted.links.self);
-      return idempotent(ctx, request, reply, 'sweeps', { status: 202, body: accepted }, () => createSweep(ctx, planned));
+      const out = await idempotent(ctx, request, reply, 'sweeps', { status: 202, body: accepted }, () => createSweep(ctx, planned));
+      // From the answer sent (a replay names the sweep the first request created).
+      reply.header('location', out.links.self);
+      return out;
     },
   );
 

@@ -5,12 +5,12 @@ import type { Env, RunQueue, RunStore, SweepStore, WorkerDirectory } from '@quan
  * Narrow on purpose: unit tests hand in fakes of exactly this.
  */
 export interface ServiceDeps {
-  env: Pick<Env, 'KEY_PREFIX' | 'QUEUE_NAME'>;
+  env: Pick<Env, 'KEY_PREFIX' | 'QUEUE_NAME' | 'RETENTION_DAYS' | 'IMPORT_MAX_RUNS' | 'IMPORT_MAX_EPOCHS_PER_RUN' | 'IMPORT_MAX_STRING_LENGTH' | 'ARTIFACT_MAX_BYTES'>;
   runs: RunStorePort;
   sweeps: SweepStorePort;
   /** The worker registry: which datasets the live workers serve. */
   workers: Pick<WorkerDirectory, 'list'>;
-  queue: Pick<RunQueue, 'add' | 'addBulk' | 'getJob'>;
+  queue: Pick<RunQueue, 'add' | 'addBulk' | 'getJob' | 'remove'>;
 }
 
 /** The part of RunStore the use cases call. */
@@ -18,6 +18,7 @@ export type RunStorePort = Pick<
   RunStore,
   | 'createMany'
   | 'importMany'
+  | 'claimImport'
   | 'update'
   | 'requestCancel'
   | 'delete'
@@ -34,6 +35,6 @@ export type RunStorePort = Pick<
   | 'idsByStatusCreatedBefore'
   | 'idsPage'
 >;
-export type SweepStorePort = Pick<SweepStore, 'create' | 'get' | 'getMany' | 'delete' | 'editRuns' | 'listIds'>;
+export type SweepStorePort = Pick<SweepStore, 'create' | 'queueCreate' | 'get' | 'getMany' | 'delete' | 'editRuns' | 'listIds'>;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

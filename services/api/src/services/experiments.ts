@@ -1,4 +1,5 @@
-import { CursorError, FINAL_STATUSES, isBuiltinDataset, runJob, withRelativeAccuracy, type RunDocument, type RunListQuery, type RunStatus } from '@quantlab/shared';
+import { CursorError, FINAL_STATUSES, getRunJob, isBuiltinDataset, runJob, withRelativeAccuracy, type RunDocument, type RunListQuery, type RunStatus } from '@quantlab/shared';
+import { isOutOfMemory } from '../plugins/errors.ts';
 import { HttpProblem } from '../problem.ts';
 import type { ServiceDeps } from './deps.ts';
 
@@ -10,13 +11,24 @@ export const runLinks = (id: string) => ({ self: `/experiments/${id}`, events: `
  */
 export async function enqueueRuns(deps: ServiceDeps, docs: RunDocument[]): Promise<void> {
   await checkServable(deps, docs);
-  await deps.runs.createMany(docs);
+  const undo = () => Promise.all(docs.map((d) => deps.runs.delete(d.id))).catch(() => {});
+  try {
+    await deps.runs.createMany(docs);
+  } catch (err) {
+    // A command timeout (Redis hung) does not mean the MULTI was not executed: Redis may run it once it resumes. The
+    // deletes queue behind it on the same connection, so they run after it, and no run stays without a job.
+    void undo();
+    throw err;
+  }
   try {
     const jobs = docs.map((doc) => runJob(doc));
     if (jobs.length === 1) await deps.queue.add(jobs[0].name, jobs[0].data, jobs[0].opts);
     else await deps.queue.addBulk(jobs);
   } catch (err) {
-    await Promise.all(docs.map((d) => deps.runs.delete(d.id))).catch(() => {});
+    // Likewise a job whose add timed out may still be added: remove it behind the add (same connection, in order).
+    void Promise.all(docs.map((d) => deps.queue.remove(d.id))).catch(() => {});
+    await undo();
+    if (isOutOfMemory(err)) throw err;
     throw new HttpProblem('unavailable', `the run could not be queued (${(err as Error).message}); nothing was stored`, undefined, { 'retry-after': '5' });
   }
 }
@@ -121,7 +133,7 @@ export async function listRuns(deps: ServiceDeps, q: RunListQuery): Promise<{ it
 export async function cancelRunDoc(deps: ServiceDeps, doc: Pick<RunDocument, 'id' | 'status'>): Promise<{ status: RunStatus; cancelRequested: boolean }> {
   if (FINAL_STATUSES.includes(doc.status)) return { status: doc.status, cancelRequested: false };
   if (doc.status === 'queued') {
-    const job = await deps.queue.getJob(doc.id);
+    const job = await getRunJob(deps.queue, doc.id);
     let removed = !job;
     if (job) {
       // remove() refuses a job a worker holds the lock of; then it is running in all but name.

@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { Dataset, labelOf, loadEnvOrExit } from '@quantlab/shared';
 import { localDataset } from '../local-dataset.ts';
-import { BackendError, RunInputError, evaluateArtifact, initBackend, type BackendChoice } from '@quantlab/ml';
+import { BACKEND_CHOICES, BackendError, RunInputError, evaluateArtifact, initBackend, type BackendChoice } from '@quantlab/ml';
 import { CliError } from '../cli-error.ts';
 import { num, onePositional, parseFlags } from '../flags.ts';
 
-const HELP = `usage: quantlab eval ARTIFACT [--dataset NAME] [--test-limit N] [--backend auto|tensorflow|wasm|cpu] [--json]
+const HELP = `usage: quantlab eval ARTIFACT [--dataset NAME] [--test-limit N] [--backend auto|tensorflow|native|wasm|cpu] [--json]
 Restores the model packed in ARTIFACT and reports its test accuracy on the test split of NAME (default: the dataset
 it was trained on), over the run's own test subset unless --test-limit says otherwise. cifar10 is read from DATA_DIR.
 With --json: {"testAccuracy","test","dataset","model","representation","backend"} on one line.`;
@@ -34,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!parsed.success) throw new CliError(`--dataset: ${parsed.error.issues[0].message}, got "${dataset}"`, 2);
   }
   const choice = (f.backend as string | undefined) ?? env.TFJS_BACKEND;
-  if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(choice)) throw new CliError(`--backend: expected auto, tensorflow, wasm or cpu, got "${choice}"`, 2);
+  if (!BACKEND_CHOICES.includes(choice as BackendChoice)) throw new CliError(`--backend: expected ${BACKEND_CHOICES.join(', ')}, got "${choice}"`, 2);
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(file);
@@ -42,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new CliError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, 2);
   }
   try {
-    const backend = await initBackend(choice as BackendChoice);
+    const backend = await initBackend(choice as BackendChoice, { threads: env.NATIVE_THREADS });
     const r = await evaluateArtifact(bytes, dataset as Parameters<typeof evaluateArtifact>[1], { dataDir: local.dataDir, testLimit: num(f, 'test-limit') });
     const out = { testAccuracy: r.testAccuracy, test: r.test, dataset: dataset ?? r.meta.dataset, model: r.meta.model, representation: r.representation, backend };
     if (f.json) process.stdout.write(JSON.stringify(out) + '\n');

@@ -5,6 +5,7 @@ import { api as client, body, pct, table } from '../api-client.ts';
 import { Progress, followRunToEnd, followSweepToEnd, outcomeLine } from '../follow.ts';
 import { CliError } from '../cli-error.ts';
 import { onePositional, parseFlags } from '../flags.ts';
+import { printable } from '../printable.ts';
 
 const USAGE = `usage: quantlab status ID [--json] [--follow]
   ID is a run id (run_…) or a sweep id (swp_…). --json prints the API's document as one line.
@@ -13,15 +14,15 @@ const USAGE = `usage: quantlab status ID [--json] [--follow]
 export function runLines(d: RunDocument): string {
   const m = d.metrics;
   const lines = [
-    `${d.id}  ${d.name}`,
-    `status      ${d.status}${d.error ? `: ${d.error.message}` : ''}`,
+    `${d.id}  ${printable(d.name)}`,
+    `status      ${d.status}${d.error ? `: ${printable(d.error.message)}` : ''}`,
     `config      ${d.config.dataset} ${d.config.model} ${labelOf(d.config.representation)} ${d.config.phase}, ${d.config.training.epochs} epochs, seed ${d.config.training.seed}`,
-    `series      ${d.series}`,
+    `series      ${printable(d.series)}`,
     `progress    epoch ${d.progress.epoch}/${d.progress.epochs} (${(d.progress.fraction * 100).toFixed(0)}%)`,
     `test acc    ${pct(m.testAccuracy) ?? '-'}${m.relativeAccuracy !== undefined ? `  (relative to float32: ${pct(m.relativeAccuracy)})` : ''}`,
   ];
   if (m.weightBytes) lines.push(`weights     ${m.weightBytes.compact} bytes compact, ${m.weightBytes.float32} float32 (${m.compressionRatio?.toFixed(2) ?? '-'}x)`);
-  if (m.backend) lines.push(`backend     ${m.backend}${d.workerId ? ` on ${d.workerId}` : ''}`);
+  if (m.backend) lines.push(`backend     ${printable(m.backend)}${d.workerId ? ` on ${printable(d.workerId)}` : ''}`);
   if (d.sweepId) lines.push(`sweep       ${d.sweepId}${d.baselineId ? `, baseline ${d.baselineId}` : ''}`);
   if (d.epochs.length) {
     lines.push('', table(['epoch', 'train loss', 'train acc', 'test acc', 'images/s', 'seconds'], d.epochs.map((e) => [e.epoch, e.trainLoss.toFixed(4), pct(e.trainAccuracy), pct(e.testAccuracy), Math.round(e.imagesPerSec), (e.durationMs / 1000).toFixed(1)])));
@@ -32,7 +33,7 @@ export function runLines(d: RunDocument): string {
 export function sweepLines(s: SweepDocument): string {
   const c = s.counts;
   return [
-    `${s.id}  ${s.name}${s.preset ? `  (preset ${s.preset}, ${s.budget})` : ''}`,
+    `${s.id}  ${printable(s.name)}${s.preset ? `  (preset ${s.preset}, ${s.budget})` : ''}`,
     `status      ${s.status}: ${c.completed} completed, ${c.running} running, ${c.queued} queued, ${c.failed} failed, ${c.cancelled} cancelled${c.stopped ? `, ${c.stopped} stopped early` : ''}`,
     '',
     table(

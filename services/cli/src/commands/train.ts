@@ -16,7 +16,7 @@ import {
   type ExperimentConfigInput,
   type RunStatus,
 } from '@quantlab/shared';
-import { initBackend, trainExperiment, RunInputError, BackendError, type BackendChoice, type StopReason, type TrainOutcome } from '@quantlab/ml';
+import { selectBackend, BACKEND_CHOICES, trainExperiment, RunInputError, BackendError, type BackendChoice, type StopReason, type TrainOutcome } from '@quantlab/ml';
 import { provenanceOf } from '@quantlab/ml/training/provenance';
 import { version_core as tfVersion } from '@tensorflow/tfjs';
 import { CONFIG_OPTIONS, parseRepr } from '../flags.ts';
@@ -39,7 +39,7 @@ const USAGE = `usage: quantlab train --dataset NAME [options]
   --quantize-biases                quantize biases too (kernels always are)
   --epochs N --batch-size N --lr X --momentum X --weight-decay X --schedule constant|step|cosine
   --seed N --train-limit N --test-limit N --augment --max-minutes X --name NAME
-  --backend auto|tensorflow|wasm|cpu   default TFJS_BACKEND (auto)
+  --backend auto|tensorflow|native|wasm|cpu   default TFJS_BACKEND (auto); NATIVE_THREADS sets oneDNN's threads
   --artifact FILE                  write the packed compact model (for quantlab eval)
   --json                           print the RunDocument as one JSON line on stdout`;
 
@@ -152,7 +152,7 @@ export async function run(argv: string[]): Promise<number> {
   const local = localDataset(values.dataset as string | undefined, env.DATA_DIR);
   const config = configFromFlags({ ...values, dataset: local.dataset });
   const choice = (values.backend as string | undefined) ?? env.TFJS_BACKEND;
-  if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(choice)) throw usageError(`--backend: expected auto, tensorflow, wasm or cpu, got "${choice}"`);
+  if (!BACKEND_CHOICES.includes(choice as BackendChoice)) throw usageError(`--backend: expected ${BACKEND_CHOICES.join(', ')}, got "${choice}"`);
 
   const json = Boolean(values.json);
   const bar = progressBar(Boolean(process.stderr.isTTY));
@@ -167,7 +167,9 @@ export async function run(argv: string[]): Promise<number> {
   let backend = choice;
   const deadline = config.training.maxMinutes ? Date.now() + config.training.maxMinutes * 60_000 : null;
   try {
-    backend = await initBackend(choice as BackendChoice);
+    const selection = await selectBackend(choice as BackendChoice, { threads: env.NATIVE_THREADS });
+    backend = selection.name;
+    if (!json) bar.log(`backend ${selection.name} (${selection.reason})`);
     outcome = await trainExperiment(
       { config, dataDir: local.dataDir },
       {

@@ -3,18 +3,20 @@ import { ConfigError, parseEnv } from '@quantlab/shared';
 import { startWorker } from '@quantlab/worker';
 import { CliError } from '../cli-error.ts';
 
-const HELP = `usage: quantlab work [--concurrency N]
+const HELP = `usage: quantlab work [--concurrency N] [--threads N]
 Runs a worker that trains queued runs from the Redis at REDIS_URL (default redis://127.0.0.1:6379) until SIGTERM or
 Ctrl-C, which hand the run in progress back to the queue (it resumes elsewhere from its last checkpoint).
   --concurrency N   runs trained at once, one training thread each (default WORKER_CONCURRENCY, 1);
                     with the wasm backend one run uses one core, so N = cores per machine is the ceiling
-Settings come from the environment: REDIS_URL, KEY_PREFIX, QUEUE_NAME, DATA_DIR, TFJS_BACKEND, LOCK_DURATION_MS,
+  --threads N       oneDNN threads per run with the native kernels (default NATIVE_THREADS, 1); for a machine that
+                    runs fewer worker processes than it has cores
+Settings come from the environment: REDIS_URL, KEY_PREFIX, QUEUE_NAME, DATA_DIR, TFJS_BACKEND, NATIVE_THREADS, LOCK_DURATION_MS,
 STALLED_INTERVAL_MS, SHUTDOWN_TIMEOUT_MS (see docs/OPERATIONS.md).`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = (() => {
     try {
-      return parseArgs({ args: argv, options: { concurrency: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
+      return parseArgs({ args: argv, options: { concurrency: { type: 'string', short: 'c' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
     } catch (e) {
       throw new CliError((e as Error).message, 2);
     }
@@ -27,6 +29,10 @@ export async function run(argv: string[]): Promise<number> {
   if (values.concurrency !== undefined) {
     if (!/^[1-9]\d*$/.test(values.concurrency)) throw new CliError(`--concurrency must be a positive integer, not "${values.concurrency}"`, 2);
     source.WORKER_CONCURRENCY = values.concurrency;
+  }
+  if (values.threads !== undefined) {
+    if (!/^[1-9]\d*$/.test(values.threads)) throw new CliError(`--threads must be a positive integer, not "${values.threads}"`, 2);
+    source.NATIVE_THREADS = values.threads;
   }
   let env;
   try {
@@ -42,6 +48,7 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', signal);
   process.on('SIGINT', signal);
   const worker = await startWorker(env);
+  process.stderr.write(`quantlab: backend ${worker.runtime.backend}${worker.runtime.backendReason ? ` (${worker.runtime.backendReason})` : ''}\n`);
   process.stderr.write(`quantlab: worker ${worker.id} is training runs from ${env.REDIS_URL} (concurrency ${env.WORKER_CONCURRENCY}); Ctrl-C stops it\n`);
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -1,14 +1,31 @@
 /**
  * Chooses the TF.js backend a process trains on (TFJS_BACKEND): tfjs-node's native TensorFlow where it is installed
- * and loads, else the wasm backend with our convolution-gradient kernels, or the pure-JS cpu backend on request.
+ * and loads, else the wasm backend with the oneDNN kernels where the addon loads ('wasm+onednn'), else plain wasm
+ * with our composed gradient kernels; the pure-JS cpu backend on request.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
-import { registerWasmConvGradients } from '../kernels/wasm-conv-grads.ts';
+import { loadNative } from '@quantlab/native';
+import { registerWasmKernels } from '../kernels/wasm/register.ts';
+import { registerNativeKernels } from '../kernels/native/register.ts';
+import { nativeKernelsOn } from '../kernels/native/common.ts';
 
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export type BackendChoice = 'auto' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'];
+/** The name metrics and the worker registry give the wasm backend running the oneDNN kernels. */
+export const NATIVE_BACKEND = 'wasm+onednn';
+
+export interface BackendOptions {
+  /** oneDNN threads for the native kernels (NATIVE_THREADS); one per worker process by default. */
+  threads?: number;
+}
+
+/** The backend a process uses, and one line saying why (which faster ones were not taken, and why not). */
+export interface BackendSelection {
+  name: string;
+  reason: string;
+}
 
 /** The backend cannot be used as asked (a config problem: retrying will not help). */
 export class BackendError extends Error {}
@@ -50,32 +67,58 @@ async function activate(name: string): Promise<void> {
   await tf.ready();
 }
 
-/** Sets the process's backend and returns its name ('tensorflow' | 'wasm' | 'cpu'). Safe to call repeatedly. */
-export async function initBackend(choice: BackendChoice = 'auto'): Promise<string> {
+/**
+ * Sets the process's backend and says why. Safe to call repeatedly (tests switch between backends in one process:
+ * 'wasm' after 'native' turns the native kernels off again).
+ */
+export async function selectBackend(choice: BackendChoice = 'auto', opts: BackendOptions = {}): Promise<BackendSelection> {
+  let nodeWhy: string | null = null;
   if (choice === 'tensorflow' || choice === 'auto') {
-    const why = loadTfjsNode();
-    if (why === null) {
+    nodeWhy = loadTfjsNode();
+    if (nodeWhy === null) {
       try {
         await activate('tensorflow');
-        return tf.getBackend();
+        return { name: tf.getBackend(), reason: 'tfjs-node (native TensorFlow) loaded' };
       } catch (e) {
         if (choice === 'tensorflow') throw new BackendError(`TFJS_BACKEND=tensorflow: ${(e as Error).message}`);
         // auto: a native binding that loads but cannot start falls back to wasm.
+        nodeWhy = `tfjs-node failed to start: ${(e as Error).message}`;
       }
     } else if (choice === 'tensorflow') {
-      throw new BackendError(`TFJS_BACKEND=tensorflow: ${why}; use TFJS_BACKEND=wasm or auto`);
+      throw new BackendError(`TFJS_BACKEND=tensorflow: ${nodeWhy}; use TFJS_BACKEND=auto, native or wasm`);
     }
   }
   if (choice === 'cpu') {
     await activate('cpu');
-    return tf.getBackend();
+    return { name: 'cpu', reason: 'TFJS_BACKEND=cpu asks for the pure-JS backend' };
   }
-  registerWasmConvGradients();
+  registerWasmKernels();
+  const native = loadNative();
+  if (choice === 'native' && !native.kernels) throw new BackendError(`TFJS_BACKEND=native: ${native.reason}`);
+  const useNative = native.kernels !== null && choice !== 'wasm';
+  if (native.kernels) {
+    const threads = opts.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1) throw new BackendError(`native threads must be a positive integer, not ${threads}`);
+    native.kernels.setThreads(threads);
+    registerNativeKernels(native.kernels, useNative);
+  }
   await activate('wasm');
-  return tf.getBackend();
+  const notNode = nodeWhy ? `; tensorflow not taken: ${nodeWhy}` : '';
+  if (useNative) {
+    const threads = native.kernels!.threads();
+    return { name: NATIVE_BACKEND, reason: `wasm with ${native.reason} kernels, ${threads} thread${threads === 1 ? '' : 's'}${notNode}` };
+  }
+  const why = choice === 'wasm' ? 'TFJS_BACKEND=wasm asks for plain wasm' : `native kernels not taken: ${native.reason}`;
+  return { name: 'wasm', reason: `${why}${notNode}` };
 }
 
-/** The backend currently in use. */
+/** Sets the process's backend and returns its name ('tensorflow' | 'wasm+onednn' | 'wasm' | 'cpu'). */
+export async function initBackend(choice: BackendChoice = 'auto', opts: BackendOptions = {}): Promise<string> {
+  return (await selectBackend(choice, opts)).name;
+}
+
+/** The backend currently in use: 'wasm+onednn' while the native kernels are on. */
 export function currentBackend(): string {
-  return tf.getBackend();
+  const name = tf.getBackend();
+  return name === 'wasm' && nativeKernelsOn() ? NATIVE_BACKEND : name;
 }

@@ -17,6 +17,8 @@ export const CIFAR_ARCHIVE = 'cifar-10-binary.tar.gz';
 export const CIFAR_TRAIN_FILES = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'];
 export const CIFAR_TEST_FILE = 'test_batch.bin';
 const RECORD = 3073;
+/** A CIFAR-10 batch file holds 10,000 records; an archive entry claiming more is refused before it is read. */
+export const CIFAR_MAX_ENTRY_BYTES = 10_000 * RECORD;
 const PLANE = 1024;
 const IMAGE = 3 * PLANE;
 
@@ -67,12 +69,19 @@ async function readFolder(dir: string): Promise<Map<string, Uint8Array>> {
 async function readArchive(archive: string): Promise<Map<string, Uint8Array>> {
   const wanted = new Set([...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE]);
   const files = new Map<string, Uint8Array>();
-  const parser = new Parser({
+  let refused: RunInputError | null = null;
+  const parser: Parser = new Parser({
     strict: true,
     onReadEntry: (entry: ReadEntry) => {
       const name = basename(entry.path);
       if (entry.type !== 'File' || !wanted.has(name)) {
         entry.resume();
+        return;
+      }
+      // The header's size, checked before a byte is buffered: a crafted archive must not make the worker hold gigabytes.
+      if (entry.size > CIFAR_MAX_ENTRY_BYTES) {
+        refused = new RunInputError(`${archive}: ${name} claims ${entry.size} bytes; a CIFAR-10 batch has at most ${CIFAR_MAX_ENTRY_BYTES}`);
+        parser.abort(refused);
         return;
       }
       const chunks: Buffer[] = [];
@@ -83,6 +92,7 @@ async function readArchive(archive: string): Promise<Map<string, Uint8Array>> {
   try {
     await pipeline(createReadStream(archive), parser);
   } catch (e) {
+    if (refused) throw refused;
     throw new RunInputError(`${archive}: not a readable CIFAR-10 tar.gz archive: ${(e as Error).message}`);
   }
   for (const name of wanted) {

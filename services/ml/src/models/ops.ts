@@ -1,14 +1,15 @@
 /**
  * conv2d (stride 1, 'same') plus bias as one op with a hand-written gradient, to skip work the generic path does:
  * - the forward pass is the backends' fused convolution (the bias add happens inside it);
- * - the bias gradient sums dy in one pass (kernels/bias-grad.ts);
+ * - the filter and bias gradients come from one kernel (kernels/wasm/conv2d-backprop-filter-bias.ts; one oneDNN
+ *   primitive with the native kernels, the in-heap bias sum on plain wasm);
  * - the input gradient is skipped (zeros) for the first layer, whose input is data.
  * The filter and input gradients run the registered Conv2DBackprop kernels of whatever backend is active.
  */
 import * as tf from '@tensorflow/tfjs';
-import { biasGrad } from '../kernels/bias-grad.ts';
+import { conv2DFilterBiasGrad } from '../kernels/wasm/conv2d-backprop-filter-bias.ts';
 
-const SAME = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined } as const;
+const SAME = { strides: [1, 1] as [number, number], pad: 'same' as const, dataFormat: 'NHWC' as const, dimRoundingMode: undefined };
 
 function makeConvBias(needInputGrad: boolean) {
   return tf.customGrad((...args: unknown[]) => {
@@ -18,9 +19,8 @@ function makeConvBias(needInputGrad: boolean) {
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ks] = saved as [tf.Tensor4D, tf.Tensor4D];
       const engine = tf.engine();
-      const dk = engine.runKernel('Conv2DBackpropFilter', { x: xs, dy }, { ...SAME, filterShape: ks.shape } as never) as tf.Tensor;
+      const [dk, db] = conv2DFilterBiasGrad(xs, dy, { ...SAME, filterShape: ks.shape });
       const dx = needInputGrad ? (engine.runKernel('Conv2DBackpropInput', { dy, filter: ks }, { ...SAME, inputShape: xs.shape } as never) as tf.Tensor) : tf.zerosLike(xs);
-      const db = biasGrad(dy);
       return [dx, dk, db];
     };
     return { value, gradFunc };

@@ -15,7 +15,7 @@ import { packArtifact } from '../artifact/pack.ts';
 import type { LayerRecord } from '../artifact/format.ts';
 import type { Rng } from '../random.ts';
 import { assertFinite, gatherUnit, unitMaxAbs, unitsOf } from './channels.ts';
-import { searchScale, type ScaleObjective } from './dictionary-fit.ts';
+import { dictionaryObjective, searchScale, sortWeights, type ScaleObjective } from './dictionary-fit.ts';
 import { outputsFor, weightError } from './error-metrics.ts';
 import { float32Records, type PackExtra } from './float32.ts';
 import type { LayerWeights, WeightQuantizer } from './types.ts';
@@ -66,10 +66,23 @@ function fixedObjective(values: Float32Array, bits: number): ScaleObjective {
   };
 }
 
-/** The MSE-optimal step of one unit's weights, starting the search at the max-abs step. */
+const codeTables = new Map<number, Float64Array>();
+/** The signed codes −2^(bits−1) … 2^(bits−1) − 1 as dictionary entries (the same cells, so the same error). */
+function codesOf(bits: number): Float64Array {
+  let t = codeTables.get(bits);
+  if (!t) codeTables.set(bits, (t = Float64Array.from({ length: 2 ** bits }, (_, k) => k - 2 ** (bits - 1))));
+  return t;
+}
+
+/**
+ * The MSE-optimal step of one unit's weights, starting the search at the max-abs step. With few codes for the
+ * weights, the codes are scored as a dictionary's entries on the sorted weights (O(codes · log n) a candidate);
+ * with many, by a pass over the weights (O(n)). A tie between two codes costs the same either way.
+ */
 export function mseStep(values: Float32Array, bits: number, max: number): number {
   if (!(max > 0)) return 1;
-  return searchScale(fixedObjective(values, bits), max / (2 ** (bits - 1) - 1), true, 24);
+  const objective = 2 ** bits * Math.log2(values.length + 1) < values.length ? dictionaryObjective(sortWeights(values), codesOf(bits)) : fixedObjective(values, bits);
+  return searchScale(objective, max / (2 ** (bits - 1) - 1), true, 24);
 }
 
 /**

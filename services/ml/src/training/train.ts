@@ -17,6 +17,7 @@ import { Compactor, refitsEachStep } from './compactor.ts';
 import { learningRateAt } from './schedule.ts';
 import { sgdStep } from './sgd.ts';
 import { RunInputError, type TrainHooks, type TrainInput, type TrainOutcome } from './types.ts';
+import { currentBackend } from '../backend/index.ts';
 
 const PROGRESS_EVERY_MS = 2000;
 
@@ -26,7 +27,7 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   const raw = await loadDataset(config.dataset, input.dataDir);
   const data = prepareDataset(raw, t);
   const model = buildModel(config.model, raw.shape, raw.numClasses);
-  const backend = tf.getBackend();
+  const backend = currentBackend();
   const compactor = new Compactor(config, model);
   const keys = checkpointKeys(config);
   const key = keys[0];

@@ -33,9 +33,11 @@ export const SWEEP_EXPORT_FORMAT = 'quantlab-sweep-export';
 export const SweepExport = z.object({
   format: z.literal(SWEEP_EXPORT_FORMAT),
   version: z.literal(1),
-  exportedAt: z.string(),
-  sweep: SweepRecord.extend({ id: RunId, runIds: z.array(RunId).max(LIMITS.maxSweepRuns * 4) }),
-  runs: z.array(RunDocument.extend({ id: RunId })).max(LIMITS.maxSweepRuns * 4),
+  exportedAt: z.iso.datetime(),
+  sweep: SweepRecord.extend({ id: RunId, createdAt: z.iso.datetime(), runIds: z.array(RunId).max(LIMITS.maxSweepRuns * 4) }),
+  // The same document schema the store serves and workers write, with real timestamps: a createdAt that is not a date
+  // would give the run an index score of NaN (stored but never listed).
+  runs: z.array(RunDocument.extend({ id: RunId, createdAt: z.iso.datetime(), startedAt: z.iso.datetime().nullable(), finishedAt: z.iso.datetime().nullable() })).max(LIMITS.maxSweepRuns * 4),
   /** runId -> the packed artifact, base64. */
   artifacts: z.record(RunId, z.base64()),
 });

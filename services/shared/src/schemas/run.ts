@@ -144,6 +144,8 @@ export const RunDocument = z.object({
   dataset: DatasetInfo.nullable().default(null),
   provenance: Provenance.nullable().default(null),
   artifact: z.object({ bytes: z.number().int(), format: ArtifactFormat }).nullable().default(null),
+  /** Provenance of a run that came from another cluster (POST /import): not trained here. */
+  imported: z.object({ at: z.string(), exportedAt: z.string(), originalId: z.string() }).nullable().default(null),
   /** The sweep's early-stopping rule this run is judged by (null: never stopped, e.g. a baseline). */
   stopping: StoppingRule.nullable().default(null),
   /** Why and when the stopping rule ended the run (status `stopped`). */

@@ -33,6 +33,8 @@ export function keysFor(prefix: string) {
     /** zset of a sweep's per-epoch test accuracies: member `epoch:run`, score epoch * 10 + accuracy. */
     sweepAccuracies: (id: string) => `${prefix}:sweep:${id}:accuracies`,
     idempotency: (key: string) => `${prefix}:idem:${key}`,
+    /** Held by the one ids=same import allowed to check and write at a time. */
+    importClaim: `${prefix}:import-claim`,
     worker: (id: string) => `${prefix}:worker:${id}`,
     workers: `${prefix}:workers`,
   };

@@ -241,14 +241,28 @@ export class RunStore {
    * A run as it was elsewhere (import): document, epochs and artifact in one MULTI, indexed like any other run.
    * Nothing is written when the MULTI fails.
    */
-  async importMany(items: readonly { doc: RunDocument; artifact?: Buffer | null }[]): Promise<void> {
+  async importMany(items: readonly { doc: RunDocument; artifact?: Buffer | null }[], also?: (m: ReturnType<Redis['multi']>) => void): Promise<void> {
     const m = this.redis.multi();
+    also?.(m);
     for (const { doc, artifact } of items) {
       this.queueCreate(m, doc, Date.parse(doc.createdAt));
       if (doc.epochs.length) m.hset(this.keys.epochs(doc.id), Object.fromEntries(doc.epochs.map((e) => [String(e.epoch), JSON.stringify(e)])));
       if (artifact) m.set(this.keys.artifact(doc.id), artifact);
     }
     await execOrThrow(m);
+  }
+
+  /**
+   * The cluster-wide claim an ids=same import holds while it checks its ids and writes (SET NX with an expiry, so a
+   * process that dies holding it blocks imports for a minute at most). Returns its release, or null when taken.
+   */
+  async claimImport(ttlMs = 60_000): Promise<(() => Promise<void>) | null> {
+    const token = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const key = this.keys.importClaim;
+    if ((await this.redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') return null;
+    return async () => {
+      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, key, token).catch(() => {});
+    };
   }
 
   private queueCreate(m: ReturnType<Redis['multi']>, doc: RunDocument, score: number): void {
@@ -308,6 +322,18 @@ export class RunStore {
       JSON.stringify(progress),
     );
     if (r !== 1) throw new FenceLostError(id);
+  }
+
+  /**
+   * Ends a run that is still queued or running as failed with `message` (a finished or missing run is left alone), for
+   * jobs BullMQ failed without the handler writing the run (stall limit, unreadable data). The job is failed for good,
+   * so no worker writes the run any more. Returns whether the run was changed.
+   */
+  async failIfUnfinished(id: string, message: string): Promise<boolean> {
+    const status = await this.status(id);
+    if (status !== 'queued' && status !== 'running') return false;
+    const error = { message };
+    return this.update(id, { status: 'failed', error, finishedAt: new Date().toISOString(), workerId: null }, undefined, { type: 'status', runId: id, status: 'failed', error });
   }
 
   /** Asks the worker running the run to stop (it checks isCancelRequested). False when there is no such run. */

@@ -48,9 +48,16 @@ export class SweepStore {
   }
 
   async create(sweep: SweepRecord): Promise<void> {
+    const m = this.redis.multi();
+    this.queueCreate(m, sweep);
+    await m.exec();
+  }
+
+  /** Adds the commands that create the sweep to a MULTI (an import writes its runs and sweep in one). */
+  queueCreate(m: ReturnType<Redis['multi']>, sweep: SweepRecord): void {
     const fields: Record<string, string> = {};
     for (const [k, v] of Object.entries(sweep)) fields[k] = JSON.stringify(v ?? null);
-    await this.redis.multi().hset(this.keys.sweep(sweep.id), fields).zadd(this.keys.sweeps, Date.parse(sweep.createdAt), sweep.id).exec();
+    m.hset(this.keys.sweep(sweep.id), fields).zadd(this.keys.sweeps, Date.parse(sweep.createdAt), sweep.id);
   }
 
   async get(id: string): Promise<SweepRecord | null> {

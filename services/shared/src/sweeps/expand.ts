@@ -59,12 +59,12 @@ export function gridOf(req: SweepRequest): Grid {
 
 /** Every representation a pattern stands for: list-valued fields expand inside the entry, in field order. */
 export function expandPattern(pattern: RepresentationPattern): Record<string, unknown>[] {
-  let out: Record<string, unknown>[] = [{}];
-  for (const [key, value] of Object.entries(pattern)) {
-    const values = Array.isArray(value) ? value : [value];
-    out = out.flatMap((partial) => values.map((v) => ({ ...partial, [key]: v })));
-  }
-  return out;
+  // Combinations as index tuples, each turned into an object once: cost linear in fields x combinations (copying the
+  // partial object per field, as a fold would, grows with the square of the field count).
+  const fields = Object.entries(pattern).map(([key, value]) => [key, Array.isArray(value) ? value : [value]] as const);
+  let combos: number[][] = [[]];
+  for (const [, values] of fields) combos = combos.flatMap((c) => values.map((_, i) => [...c, i]));
+  return combos.map((c) => Object.fromEntries(fields.map(([key, values], f) => [key, values[c[f]]])));
 }
 
 /** How many representations a pattern stands for, computed without expanding it. */

@@ -155,6 +155,10 @@ async function finish(ctx: WorkerContext, job: Job<RunJobData>, token: string, f
     case 'completed': {
       // relativeAccuracy is not stored: the API derives it from the baseline when it reads the run.
       const metrics = outcome.metrics;
+      if (outcome.artifact && outcome.artifact.byteLength > ctx.env.ARTIFACT_MAX_BYTES) {
+        // One run's model must not fill Redis for everyone; the operator raises the limit for models this large.
+        return failRun(ctx, doc, fence, `the packed model has ${outcome.artifact.byteLength} bytes, over ARTIFACT_MAX_BYTES = ${ctx.env.ARTIFACT_MAX_BYTES}`, { metrics, dataset: outcome.dataset });
+      }
       if (outcome.artifact) await store.setArtifact(runId, outcome.artifact, fence);
       await store.update(
         runId,

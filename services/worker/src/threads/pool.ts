@@ -1,11 +1,18 @@
 import { Worker } from 'node:worker_threads';
 import type { EpochMetrics } from '@quantlab/shared';
 import type { StopReason, TrainInput, TrainOutcome, TrainProgress } from '@quantlab/ml/training/types';
+import type { BackendChoice } from '@quantlab/ml/backend/index';
 import { STOP_CODES, type FromThread, type ToThread } from './protocol.ts';
 
 export interface TrainCallbacks {
   onProgress(p: TrainProgress): Promise<void>;
   onEpoch(epoch: EpochMetrics, checkpoint: Uint8Array): Promise<void>;
+}
+
+/** What each training thread loads: TFJS_BACKEND and NATIVE_THREADS. */
+export interface BackendSpec {
+  backend: BackendChoice;
+  threads: number;
 }
 
 /** A config or data problem reported by the training thread: the run fails once, no retry. */
@@ -37,6 +44,8 @@ export interface ThreadTestHooks {
 /** What a training thread reports once its backend is loaded. */
 export interface ThreadRuntime {
   backend: string;
+  /** Why this backend and not a faster one (the start-up line). */
+  backendReason?: string;
   tfjsVersion: string;
 }
 
@@ -46,11 +55,11 @@ class TrainingThread {
   private worker: Worker;
   private current: { onMessage(m: FromThread): void; onDeath(e: Error): void } | null = null;
 
-  constructor(backend: string, hooks: ThreadTestHooks = {}) {
-    this.worker = new Worker(new URL('./thread-boot.mjs', import.meta.url), { workerData: { backend, batchGate: hooks.batchGate ?? null } });
+  constructor(backend: BackendSpec, hooks: ThreadTestHooks = {}) {
+    this.worker = new Worker(new URL('./thread-boot.mjs', import.meta.url), { workerData: { ...backend, batchGate: hooks.batchGate ?? null } });
     this.ready = new Promise((resolve, reject) => {
       const first = (m: FromThread) => {
-        if (m.type === 'ready') resolve({ backend: m.backend, tfjsVersion: m.tfjsVersion });
+        if (m.type === 'ready') resolve({ backend: m.backend, backendReason: m.reason, tfjsVersion: m.tfjsVersion });
         else if (m.type === 'init-error') reject(new Error(m.message));
         else return;
         this.worker.off('message', first);
@@ -129,13 +138,13 @@ export class TrainingPool implements Trainer {
 
   constructor(
     size: number,
-    private readonly backend: string,
+    private readonly backend: BackendSpec,
     private readonly hooks: ThreadTestHooks = {},
   ) {
     this.threads = Array.from({ length: size }, () => new TrainingThread(backend, hooks));
   }
 
-  /** The backend the threads loaded and their TF.js version; rejects when a thread cannot load it (TFJS_BACKEND=tensorflow without tfjs-node). */
+  /** The backend the threads loaded and their TF.js version; rejects when a thread cannot load it (TFJS_BACKEND=native without the addon). */
   async ready(): Promise<ThreadRuntime> {
     const all = await Promise.all(this.threads.map((t) => t.ready));
     return all[0];

@@ -14,7 +14,7 @@ export type ToThread = { type: 'train'; input: TrainInput; stop: SharedArrayBuff
 
 export type FromThread =
   /** tfjsVersion: so the main thread can record provenance without loading TF.js itself. */
-  | { type: 'ready'; backend: string; tfjsVersion: string }
+  | { type: 'ready'; backend: string; reason: string; tfjsVersion: string }
   | { type: 'init-error'; message: string }
   | { type: 'progress'; progress: TrainProgress }
   | { type: 'epoch'; epoch: EpochMetrics; checkpoint: Uint8Array }

@@ -1,19 +1,20 @@
 // A long-lived training thread: one per concurrency slot, so the datasets it loads stay cached between runs.
 import { parentPort, workerData } from 'node:worker_threads';
 import { version_core as tfVersion } from '@tensorflow/tfjs';
-import { BackendError, initBackend, type BackendChoice } from '@quantlab/ml/backend/index';
+import { BackendError, selectBackend, type BackendChoice } from '@quantlab/ml/backend/index';
 import { RunInputError, type TrainHooks } from '@quantlab/ml/training/types';
 import { trainExperiment } from '@quantlab/ml/training/train';
 import { STOP_REASONS, type FromThread, type ToThread } from './protocol.ts';
 
 const port = parentPort!;
-const { backend, batchGate } = workerData as { backend: BackendChoice; batchGate: SharedArrayBuffer | null };
+const { backend, threads, batchGate } = workerData as { backend: BackendChoice; threads: number; batchGate: SharedArrayBuffer | null };
 // Test hook (ThreadTestHooks.batchGate): hold this thread at a batch boundary while the gate reads 1.
 const gate = batchGate ? new Int32Array(batchGate) : null;
 const post = (m: FromThread) => port.postMessage(m);
 
 try {
-  post({ type: 'ready', backend: await initBackend(backend), tfjsVersion: tfVersion });
+  const selection = await selectBackend(backend, { threads });
+  post({ type: 'ready', backend: selection.name, reason: selection.reason, tfjsVersion: tfVersion });
 } catch (e) {
   post({ type: 'init-error', message: (e as Error).message });
 }

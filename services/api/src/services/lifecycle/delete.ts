@@ -1,4 +1,4 @@
-import { FINAL_STATUSES, lockKeyOf, type SweepRecord } from '@quantlab/shared';
+import { FINAL_STATUSES, getRunJob, jobIdOfRun, lockKeyOf, type SweepRecord } from '@quantlab/shared';
 import { sleep, type ServiceDeps } from '../deps.ts';
 
 export interface DeleteOptions {
@@ -17,18 +17,19 @@ export interface DeleteOptions {
  */
 export async function deleteRun(deps: ServiceDeps, id: string, opts: DeleteOptions = {}): Promise<boolean> {
   const [fields] = await deps.runs.fields([id], ['status', 'sweepId']);
-  const job = await deps.queue.getJob(id);
+  const job = await getRunJob(deps.queue, id);
   if (!fields && !job) return false;
 
   if (fields && !FINAL_STATUSES.includes(fields.status)) {
     // Queued: removing the job now means no worker can start it (remove() refuses a job a worker has locked).
     if (job) await job.remove().catch(() => {});
-    if (await deps.queue.getJob(id)) {
+    if (await getRunJob(deps.queue, id)) {
       await deps.runs.requestCancel(id);
       await waitForFinal(deps, id, opts.graceMs ?? 3_000);
     }
   }
-  await deps.runs.delete(id, { lockKey: lockKeyOf(deps.env, id) });
+  const jobId = jobIdOfRun(id);
+  await deps.runs.delete(id, jobId ? { lockKey: lockKeyOf(deps.env, jobId) } : {});
   await removeJob(deps, id);
   if (fields?.sweepId) await deps.sweeps.editRuns(fields.sweepId, [[id, '']]);
   return true;
@@ -46,7 +47,7 @@ export async function deleteSweep(deps: ServiceDeps, id: string, opts: DeleteOpt
   await deps.sweeps.delete(id);
   // Remove every queued run's job before waiting for running ones to stop, so no worker starts one meanwhile.
   const statuses = await deps.runs.fields(all, ['status']);
-  for (let i = 0; i < all.length; i++) if (statuses[i]?.status === 'queued') await (await deps.queue.getJob(all[i]))?.remove().catch(() => {});
+  for (let i = 0; i < all.length; i++) if (statuses[i]?.status === 'queued') await (await getRunJob(deps.queue, all[i]))?.remove().catch(() => {});
   await Promise.all(all.map((r) => deleteRun(deps, r, opts)));
   return true;
 }
@@ -65,7 +66,7 @@ async function waitForFinal(deps: ServiceDeps, id: string, graceMs: number): Pro
     const status = await deps.runs.status(id);
     if (status === null || FINAL_STATUSES.includes(status)) {
       // The worker wrote the final status; give it a moment to finish the job in BullMQ (moveToCompleted).
-      const job = await deps.queue.getJob(id);
+      const job = await getRunJob(deps.queue, id);
       if (!job || (await job.isCompleted()) || (await job.isFailed())) return;
     }
     await sleep(100);
@@ -78,14 +79,15 @@ async function waitForFinal(deps: ServiceDeps, id: string, graceMs: number): Pro
  * write, and stops).
  */
 async function removeJob(deps: ServiceDeps, id: string): Promise<void> {
+  if (!jobIdOfRun(id)) return;
   for (let attempt = 0; attempt < 20; attempt++) {
-    const job = await deps.queue.getJob(id);
+    const job = await getRunJob(deps.queue, id);
     if (!job) return;
     const removed = await job.remove().then(
       () => true,
       () => false,
     );
-    if (removed && !(await deps.queue.getJob(id))) return;
+    if (removed && !(await getRunJob(deps.queue, id))) return;
     await deps.runs.revokeFence(lockKeyOf(deps.env, id));
     await sleep(50);
   }

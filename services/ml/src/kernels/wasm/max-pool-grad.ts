@@ -5,10 +5,10 @@
  * heap through the backend's typedArrayFromHeap views: no copies out to JS arrays.
  * Ties go to the first maximum in row-major window order, as in the cpu backend.
  */
-import type * as tf from '@tensorflow/tfjs';
-import { poolGradSetup, type PoolGradArgs } from './wasm-pool-grad-common.ts';
+import type { Info, PoolGradAttrs, TypedKernelConfig } from '../types.ts';
+import { poolGradSetup, type PoolGradArgs } from './pool-grad-common.ts';
 
-export function maxPoolGradKernel(args: PoolGradArgs): tf.TensorInfo {
+export function maxPoolGradKernel(args: PoolGradArgs): Info {
   const { info, dx, x, g, out } = poolGradSetup(args);
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
   const { strideHeight: sh, strideWidth: sw, effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
@@ -43,3 +43,5 @@ export function maxPoolGradKernel(args: PoolGradArgs): tf.TensorInfo {
   }
   return dx;
 }
+
+export const maxPoolGradConfig: TypedKernelConfig<'dy' | 'input', PoolGradAttrs> = { kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: maxPoolGradKernel };

@@ -4,17 +4,12 @@
  * Other backends use their own Sum.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Info, KernelArgs, TypedKernelConfig } from '../types.ts';
 
 export const BIAS_GRAD = 'QuantlabBiasGrad';
 
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-}
-
-function wasmBiasGrad(args: { inputs: Record<string, tf.TensorInfo>; backend: unknown }): tf.TensorInfo {
-  const { dy } = args.inputs;
-  const backend = args.backend as WasmBackendLike;
+export function wasmBiasGrad({ inputs, backend }: KernelArgs<'dy', object>): Info {
+  const { dy } = inputs;
   const c = dy.shape[dy.shape.length - 1];
   const out = backend.makeOutput([c], 'float32');
   const g = backend.typedArrayFromHeap(dy);
@@ -24,9 +19,7 @@ function wasmBiasGrad(args: { inputs: Record<string, tf.TensorInfo>; backend: un
   return out;
 }
 
-export function registerWasmBiasGrad(): void {
-  if (!tf.getKernel(BIAS_GRAD, 'wasm')) tf.registerKernel({ kernelName: BIAS_GRAD, backendName: 'wasm', kernelFunc: wasmBiasGrad as never });
-}
+export const biasGradConfig: TypedKernelConfig<'dy', object> = { kernelName: BIAS_GRAD, backendName: 'wasm', kernelFunc: wasmBiasGrad };
 
 /** Sum of dy over all axes but the last. */
 export function biasGrad(dy: tf.Tensor): tf.Tensor1D {

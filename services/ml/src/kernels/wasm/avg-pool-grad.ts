@@ -4,10 +4,10 @@
  * of input cells it covers, but the built-in gradients (wasm and cpu) divide by the full window size, which
  * underweights the border cells. Here each window's dy is spread over its covered cells, divided by their count.
  */
-import type * as tf from '@tensorflow/tfjs';
-import { poolGradSetup, type PoolGradArgs } from './wasm-pool-grad-common.ts';
+import type { Info, PoolGradAttrs, TypedKernelConfig } from '../types.ts';
+import { poolGradSetup, type PoolGradArgs } from './pool-grad-common.ts';
 
-export function avgPoolGradKernel(args: PoolGradArgs): tf.TensorInfo {
+export function avgPoolGradKernel(args: PoolGradArgs): Info {
   const { info, dx, g, out } = poolGradSetup(args);
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
   const { strideHeight: sh, strideWidth: sw, effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
@@ -35,3 +35,5 @@ export function avgPoolGradKernel(args: PoolGradArgs): tf.TensorInfo {
   }
   return dx;
 }
+
+export const avgPoolGradConfig: TypedKernelConfig<'dy' | 'input', PoolGradAttrs> = { kernelName: 'AvgPoolGrad', backendName: 'wasm', kernelFunc: avgPoolGradKernel };

@@ -1,0 +1,49 @@
+/**
+ * Loads the optional oneDNN addon (built at install time by scripts/build.mjs). Returns the addon or why it is absent,
+ * never throws: without it everything runs on TF.js's wasm kernels.
+ */
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The addon's functions. `heap` is the wasm backend's heap (a Uint8Array over its WebAssembly.Memory, taken afresh
+ * for each call since it can grow); tensors are byte offsets into it; -1 means "no such operand". Geometry arrays:
+ * conv [n, h, w, c, o, kh, kw, oh, ow, sh, sw, padTop, padLeft, padBottom, padRight, dilationH, dilationW],
+ * matmul [batch, m, k, n, transposeA, transposeB].
+ */
+export interface NativeKernels {
+  convForward(heap: Uint8Array, x: number, filter: number, bias: number, y: number, conv: Int32Array, relu: boolean): void;
+  convBackwardData(heap: Uint8Array, dy: number, filter: number, dx: number, conv: Int32Array): void;
+  convBackwardWeights(heap: Uint8Array, x: number, dy: number, dw: number, dbias: number, conv: Int32Array): void;
+  matmul(heap: Uint8Array, a: number, b: number, bias: number, c: number, dims: Int32Array, relu: boolean): void;
+  setThreads(n: number): void;
+  threads(): number;
+  /** One line per primitive created: its shape key and oneDNN's implementation name. */
+  implementations(): string[];
+  version(): string;
+  clearCache(): void;
+}
+
+const root = join(import.meta.dirname, '..');
+const ADDON = join(root, 'build/Release/quantlab_native.node');
+const ENABLE = 'apt-get install -y libdnnl-dev g++ make python3, then npm rebuild';
+
+let loaded: { kernels: NativeKernels | null; reason: string } | undefined;
+
+export function loadNative(): { kernels: NativeKernels | null; reason: string } {
+  if (loaded) return loaded;
+  if (!existsSync(ADDON)) {
+    const status = join(root, 'build/status.txt');
+    const why = existsSync(status) ? readFileSync(status, 'utf8').trim() : `the oneDNN addon is not built (${ENABLE})`;
+    loaded = { kernels: null, reason: why };
+    return loaded;
+  }
+  try {
+    const kernels = createRequire(import.meta.url)(ADDON) as NativeKernels;
+    loaded = { kernels, reason: `oneDNN ${kernels.version()}` };
+  } catch (e) {
+    loaded = { kernels: null, reason: `the oneDNN addon failed to load: ${(e as Error).message.split('\n')[0]} (${ENABLE})` };
+  }
+  return loaded;
+}
