@@ -1,19 +1,23 @@
 /**
- * API throughput on loopback with autocannon: GET /experiments/:id and POST /experiments with distinct bodies,
- * against an app with rate limits off and a private queue (its own KEY_PREFIX and QUEUE_NAME) that no worker drains.
- * The API runs in a child process so that autocannon and the server do not share one core's event loop.
- * Keys are deleted at the end.
+ * API throughput on loopback with autocannon, each read endpoint against its floor in the same run:
+ *   - GET /experiments/:id (a completed run with 20 epochs), GET /experiments?limit=50 (a page of 50 such runs),
+ *     GET /sweeps/:id (a sweep of 21 completed runs with its summary), and POST /experiments;
+ *   - the floor: a bare Fastify + ioredis server that answers the same path with the same bytes, read with one Redis
+ *     GET (what any server must at least do). ratio = quantlab req/s / floor req/s.
+ * The API and the floor each run in a child process of their own (autocannon gets this one), with rate limits off and
+ * a private KEY_PREFIX and QUEUE_NAME that no worker drains. Keys are deleted at the end.
  *
  *   node --import tsx bench/api.ts [--duration 10] [--connections 64] [--pipelining 1] [--validate-responses]
  *
  * --validate-responses encodes every response through its zod schema, as buildApp does by default (tests).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { parseEnv } from '@quantlab/shared';
+import { Redis } from 'ioredis';
+import { ExperimentConfig, newId, newRunDocument, parseEnv, RunStore, SweepStore, type RunDocument } from '@quantlab/shared';
 import { deleteByPrefix } from '../test/helpers/redis.ts';
 
 const { values } = parseArgs({
@@ -22,6 +26,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '64' },
     pipelining: { type: 'string', default: '1' },
     serve: { type: 'boolean' },
+    floor: { type: 'boolean' },
     'validate-responses': { type: 'boolean' },
   },
 });
@@ -29,45 +34,86 @@ const { values } = parseArgs({
 const tag = `bench-${randomBytes(3).toString('hex')}`;
 const benchEnv = {
   REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-  KEY_PREFIX: `qlbench:${tag}`,
+  KEY_PREFIX: process.env.BENCH_PREFIX ?? `qlbench:${tag}`,
   QUEUE_NAME: `q-${tag}`,
   RATE_LIMIT_MAX: '0',
   LOG_LEVEL: 'silent',
   HOST: '127.0.0.1',
   PORT: '0',
 };
+const floorKey = (prefix: string, path: string) => `${prefix}:floor:${path}`;
 
 if (values.serve) {
-  // Child: the API alone, reporting its port on stdout.
+  // Child: the API alone, reporting its port on stdout. As server.ts runs it (response validation off; tests keep it on).
   const { buildApp } = await import('@quantlab/api');
-  // As server.ts runs it (response validation off; the tests keep it on).
   const app = await buildApp({ env: parseEnv(process.env), logger: false, validateResponses: Boolean(values['validate-responses']) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   process.stdout.write(`${(app.server.address() as { port: number }).port}\n`);
   process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
-} else {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/api.ts', '--serve', ...(values['validate-responses'] ? ['--validate-responses'] : [])], { env: { ...process.env, ...benchEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
-    child.once('exit', (code) => reject(new Error(`the API exited (${code})`)));
+} else if (values.floor) {
+  // Child: the floor. Any path answers the bytes stored for it, with one GET on an auto-pipelined connection.
+  const { default: Fastify } = await import('fastify');
+  const prefix = process.env.KEY_PREFIX!;
+  const redis = new Redis(process.env.REDIS_URL!, { enableAutoPipelining: true });
+  const app = Fastify({ logger: false });
+  app.get('/*', async (request, reply) => {
+    const body = await redis.get(floorKey(prefix, request.url));
+    return reply.type('application/json; charset=utf-8').send(body);
   });
-  const base = `http://127.0.0.1:${port}`;
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  process.stdout.write(`${(app.server.address() as { port: number }).port}\n`);
+  process.on('SIGTERM', () => void app.close().then(() => (redis.disconnect(), process.exit(0))));
+} else {
+  const start = (flag: string): Promise<{ child: ChildProcess; base: string }> => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/api.ts', flag, ...(values['validate-responses'] ? ['--validate-responses'] : [])], {
+      env: { ...process.env, ...benchEnv },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    return new Promise((resolve, reject) => {
+      child.stdout!.once('data', (d: Buffer) => resolve({ child, base: `http://127.0.0.1:${Number(String(d).trim())}` }));
+      child.once('exit', (code) => reject(new Error(`${flag} exited (${code})`)));
+    });
+  };
   const duration = Number(values.duration);
   const connections = Number(values.connections);
   const pipelining = Number(values.pipelining);
+  const redis = new Redis(benchEnv.REDIS_URL);
+  const children: ChildProcess[] = [];
 
   try {
-    const first = await fetch(`${base}/experiments`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dataset: 'mnist', model: 'mlp', name: 'bench-target' }) });
-    const { id } = (await first.json()) as { id: string };
+    const { runs: runIds, sweepId } = await seed(redis, benchEnv.KEY_PREFIX);
+    const [api, floor] = await Promise.all([start('--serve'), start('--floor')]);
+    children.push(api.child, floor.child);
 
-    const run = (title: string, opts: Partial<autocannon.Options>) =>
+    const run = (title: string, url: string, opts: Partial<autocannon.Options> = {}) =>
       new Promise<autocannon.Result>((resolve, reject) => {
-        autocannon({ url: base, duration, connections, pipelining, ...opts, title }, (err, res) => (err ? reject(err) : resolve(res)));
+        autocannon({ url, duration, connections, pipelining, ...opts, title }, (err, res) => (err ? reject(err) : resolve(res)));
       });
-
-    const get = await run('GET /experiments/:id', { method: 'GET', url: `${base}/experiments/${id}` });
+    const reads = [
+      { title: 'GET /experiments/:id', path: `/experiments/${runIds[0]}` },
+      { title: 'GET /experiments?limit=50', path: '/experiments?limit=50' },
+      { title: 'GET /sweeps/:id', path: `/sweeps/${sweepId}` },
+    ];
+    const rows = [];
+    for (const r of reads) {
+      // The floor answers with exactly the bytes quantlab sends.
+      const body = await (await fetch(api.base + r.path)).text();
+      await redis.set(floorKey(benchEnv.KEY_PREFIX, r.path), body);
+      const q = await run(r.title, api.base + r.path);
+      const f = await run(`floor ${r.title}`, floor.base + r.path);
+      rows.push({
+        endpoint: r.title,
+        bytes: Buffer.byteLength(body),
+        'req/s': Math.round(q.requests.average),
+        'floor req/s': Math.round(f.requests.average),
+        ratio: Number((q.requests.average / f.requests.average).toFixed(2)),
+        'p99 ms': q.latency.p99,
+        'floor p99 ms': f.latency.p99,
+        'non-2xx/errors': q.non2xx + q.errors + q.timeouts + f.non2xx + f.errors + f.timeouts,
+      });
+    }
     let n = 0;
-    const post = await run('POST /experiments', {
+    const post = await run('POST /experiments', api.base, {
       requests: [
         {
           method: 'POST',
@@ -78,24 +124,49 @@ if (values.serve) {
         },
       ],
     });
-    const stored = await (await fetch(`${base}/healthz`)).json();
-
-    const row = (r: autocannon.Result, target: number) => ({
-      endpoint: r.title,
-      'req/s (mean)': Math.round(r.requests.average),
-      target,
-      'p50 ms': r.latency.p50,
-      'p99 ms': r.latency.p99,
-      ok: r['2xx'],
-      'non-2xx': r.non2xx,
-      errors: r.errors + r.timeouts,
-    });
-    console.log(`quantlab API on loopback, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), shared machine; ${duration}s each, ${connections} connections, pipelining ${pipelining}, response validation ${values['validate-responses'] ? 'on' : 'off (as server.ts)'}`);
-    console.table([row(get, 10_000), row(post, 2_000)]);
-    console.log(`queue after the POST run: ${JSON.stringify(stored.queue)}`);
+    console.log(
+      `quantlab API on loopback, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0].toFixed(1)}; ${duration}s each, ${connections} connections, pipelining ${pipelining}, response validation ${values['validate-responses'] ? 'on' : 'off (as server.ts)'}`,
+    );
+    console.table(rows);
+    console.log(`POST /experiments: ${Math.round(post.requests.average)} req/s, p99 ${post.latency.p99} ms, non-2xx ${post.non2xx}`);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    for (const c of children) {
+      c.kill('SIGTERM');
+      await new Promise((r) => c.once('exit', r));
+    }
+    redis.disconnect();
     await deleteByPrefix(benchEnv.KEY_PREFIX);
   }
+}
+
+/** 50 completed standalone runs and a sweep of 21 completed runs (a baseline and 20 that compare against it), 20 epochs each. */
+async function seed(redis: Redis, prefix: string): Promise<{ runs: string[]; sweepId: string }> {
+  const store = new RunStore(redis, prefix);
+  const sweeps = new SweepStore(redis, prefix);
+  const t0 = Date.now() - 3_600_000;
+  const finished = (doc: RunDocument, i: number): RunDocument => ({
+    ...doc,
+    status: 'completed',
+    startedAt: doc.createdAt,
+    finishedAt: new Date(t0 + i * 1000 + 500).toISOString(),
+    progress: { epoch: 20, epochs: 20, fraction: 1 },
+    metrics: { testAccuracy: 0.9 + i / 1000, trainLoss: 0.1, durationMs: 12_345, backend: 'wasm', imagesPerSec: 5000, weightBytes: { float32: 4_000_000, compact: 500_000 }, compressionRatio: 8 },
+    dataset: { name: 'mnist', train: 60000, test: 10000, inputShape: [28, 28, 1], split: 'stratified by class', hash: 'f'.repeat(64) },
+    provenance: { quantlabVersion: '0.1.0', gitCommit: 'a'.repeat(40), tfjsVersion: '4.22.0', backend: 'wasm', node: process.version, workerId: 'w1', host: 'bench', configHash: 'c'.repeat(64) },
+    artifact: { bytes: 500_000, format: 'quantlab-artifact/1' },
+    epochs: Array.from({ length: 20 }, (_, e) => ({ epoch: e + 1, trainLoss: 1 / (e + 1), trainAccuracy: 0.8, testAccuracy: 0.85, durationMs: 600, imagesPerSec: 5000, learningRate: 0.01 })),
+  });
+  const docs = Array.from({ length: 50 }, (_, i) =>
+    finished(newRunDocument(ExperimentConfig.parse({ dataset: 'mnist', model: 'cnn5', name: `bench ${i}`, training: { epochs: 20 } }), { createdAt: new Date(t0 + i * 1000).toISOString() }), i),
+  );
+  const sweepId = newId('swp');
+  const baseline = newId('run');
+  const sweepDocs = Array.from({ length: 21 }, (_, i) => {
+    const repr = i === 0 ? { kind: 'float32' } : { kind: 'fixed', bits: 2 + (i % 7) };
+    const config = ExperimentConfig.parse({ dataset: 'mnist', model: 'cnn5', name: `sweep ${i}`, representation: repr, training: { epochs: 20, seed: 1 + Math.floor(i / 7) } });
+    return finished(newRunDocument(config, { id: i === 0 ? baseline : undefined, sweepId, baselineId: i === 0 ? null : baseline, createdAt: new Date(t0 - 100_000 + i).toISOString() }), i);
+  });
+  for (const doc of [...sweepDocs, ...docs]) await store.importMany([{ doc }]);
+  await sweeps.create({ id: sweepId, name: 'bench', createdAt: new Date(t0 - 100_000).toISOString(), preset: null, budget: null, request: {}, runIds: sweepDocs.map((d) => d.id), baselines: { '1': baseline } });
+  return { runs: docs.map((d) => d.id).reverse(), sweepId };
 }

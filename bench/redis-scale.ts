@@ -19,7 +19,7 @@ import { Job, Worker } from 'bullmq';
 import { createRunQueue, ExperimentConfig, newRunDocument, newId, parseEnv, producerConnection, RunStore, type Env, type EpochMetrics } from '@quantlab/shared';
 import type { TrainInput, TrainOutcome } from '@quantlab/ml/training/types';
 import { startWorker, type RunningWorker } from '@quantlab/worker';
-import type { StopFlag, ThreadRuntime, Trainer, TrainCallbacks } from '../services/worker/src/training/pool.ts';
+import type { StopFlag, ThreadRuntime, Trainer, TrainCallbacks } from '../services/worker/src/threads/pool.ts';
 
 const { values } = parseArgs({
   options: {

@@ -8,7 +8,7 @@ import { RUN_JOB_OPTIONS, type RunEvent } from '@quantlab/shared';
 import { startWorker, type RunningWorker } from '@quantlab/worker';
 import { testEnv } from './helpers/redis.ts';
 import type { Logger } from '@quantlab/worker/log';
-import { harness, sleep, waitUntil, type Harness } from './helpers/worker.ts';
+import { harness, waitUntil, type Harness } from './helpers/worker.ts';
 import { TEST_BACKEND } from './helpers/backend.ts';
 
 const env = testEnv('fault-transient', { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', TFJS_BACKEND: TEST_BACKEND });
@@ -39,6 +39,17 @@ after(async () => {
 
 const statusEvents = (id: string) => seen.flatMap(({ at, e }) => (e.runId === id && e.type === 'status' ? [{ at, status: e.status }] : []));
 const epochNumbers = (id: string) => seen.flatMap(({ e }) => (e.runId === id && e.type === 'epoch' ? [e.epoch.epoch] : []));
+/** Epoch events of a run since its n-th 'running' status (that attempt's epochs). */
+function epochsOfAttempt(id: string, n: number): number {
+  let running = 0;
+  let epochs = 0;
+  for (const { e } of seen) {
+    if (e.runId !== id) continue;
+    if (e.type === 'status' && e.status === 'running') running++;
+    else if (e.type === 'epoch' && running === n) epochs++;
+  }
+  return epochs;
+}
 /** Ends the training threads, as a crash in native code or an out-of-memory kill of the thread would. */
 const crashThread = () => worker.pool.close();
 
@@ -72,9 +83,8 @@ test('a training thread that dies mid-run: the run is retried after the backoff 
 test('a thread that dies on every attempt fails the run once, after the last attempt, with the reason', async () => {
   const id = await h.submit({ ...CONFIG, training: { ...CONFIG.training, epochs: 40 } });
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    // Wait for this attempt's 'running' (and let it start training) before ending its thread.
-    await waitUntil(`attempt ${attempt} running`, async () => statusEvents(id).filter((s) => s.status === 'running').length === attempt, 60_000, 20);
-    await sleep(300);
+    // Wait until this attempt trains (an epoch of it is in) before ending its thread.
+    await waitUntil(`attempt ${attempt} training`, async () => epochsOfAttempt(id, attempt) >= 1, 60_000, 20);
     await crashThread();
   }
   const doc = await h.waitForStatus(id, ['failed', 'completed'], 30_000);
@@ -99,15 +109,20 @@ test('a run in a batch longer than SHUTDOWN_TIMEOUT_MS: the worker still stops i
   const log: Logger = { trace: quiet, debug: quiet, info: quiet, warn: (msg) => warnings.push(msg), error: quiet, fatal: quiet };
   let second: RunningWorker | null = null;
   try {
-    const first = await startWorker(env2, { log });
-    // cnn5 on batches of 512 digits: one batch takes over a second on wasm, far longer than the shutdown timeout.
-    const id = await h2.submit({ dataset: 'mnist', model: 'cnn5', training: { epochs: 1, batchSize: 512, trainLimit: 1024, testLimit: 200, seed: 5 } });
-    await waitUntil('the first batch to finish', async () => ((await h2.store.get(id))?.progress.fraction ?? 0) > 0, 60_000, 20);
+    // The batch gate holds the training thread at its first batch boundary: a batch that lasts until the test says
+    // so, longer than the shutdown timeout on any machine.
+    const gate = new SharedArrayBuffer(4);
+    Atomics.store(new Int32Array(gate), 0, 1);
+    const first = await startWorker(env2, { log, testHooks: { batchGate: gate } });
+    const id = await h2.submit({ dataset: 'mnist', model: 'mlp', training: { epochs: 1, trainLimit: 400, testLimit: 200, seed: 5 } });
+    await waitUntil('the run to start on the first worker', async () => (await h2.store.get(id))?.workerId === first.id, 60_000, 20);
     const t0 = Date.now();
-    await first.close();
+    const closing = first.close();
+    await waitUntil('the forced stop', async () => warnings.some((w) => w.startsWith('shutdown timeout')), SHUTDOWN_TIMEOUT_MS + 10_000, 10);
+    await closing;
     const stopMs = Date.now() - t0;
-    assert.ok(warnings.some((w) => w.startsWith('shutdown timeout')), `the stop was forced (warnings: ${warnings.join('; ')})`);
     assert.ok(stopMs < SHUTDOWN_TIMEOUT_MS + 2_000, `close() took ${stopMs} ms`);
+    assert.ok(stopMs >= SHUTDOWN_TIMEOUT_MS, 'it waited for the run to stop by itself first');
 
     second = await startWorker(env2);
     const done = await h2.waitForStatus(id, ['completed', 'failed'], 90_000);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { listWorkers, type RunDocument, type RunEvent } from '@quantlab/shared';
 import { testEnv } from './helpers/redis.ts';
-import { harness, recordEvents, sleep, killAll, spawnWorker, waitUntil, type WorkerProcess } from './helpers/worker.ts';
+import { harness, recordEvents, killAll, spawnWorker, waitUntil, type WorkerProcess } from './helpers/worker.ts';
 import { TEST_BACKEND } from './helpers/backend.ts';
 
 const CONFIG = { dataset: 'mnist', model: 'mlp', training: { epochs: 4, trainLimit: 3000, seed: 7 } } as const;
@@ -25,7 +25,8 @@ async function interrupted(name: string, signal: 'SIGKILL' | 'SIGTERM') {
     const owner = (await listWorkers(h.redis, env.KEY_PREFIX)).find((w) => w.currentRuns.includes(victim));
     assert.ok(owner, 'a worker lists the run');
     const proc = workers.find((w) => w.pid === owner.pid)!;
-    await sleep(300); // into epoch 2
+    // Into epoch 2: epoch 1's checkpoint (written just after the epoch) is stored.
+    await waitUntil('the checkpoint of epoch 1', async () => (await h.store.loadCheckpoint(victim)) !== null, 30_000, 20);
     const t0 = Date.now();
     proc.child.kill(signal);
     const exit = await proc.exited;

@@ -1,6 +1,6 @@
 import { test, after, before, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { bullPrefix, type RunDocument } from '@quantlab/shared';
+import { bullPrefix, listWorkers, type RunDocument } from '@quantlab/shared';
 import { deleteRun, deleteSweep } from '@quantlab/api/services/lifecycle/delete';
 import { keysUnder } from './helpers/redis.ts';
 import { lifecycleStack, tiny, type Stack } from './helpers/lifecycle-stack.ts';
@@ -21,6 +21,17 @@ async function waitForCheckpoint(id: string, timeoutMs = 10_000): Promise<void> 
   const until = Date.now() + timeoutMs;
   while (!(await s.app.ql.runs.loadCheckpoint(id))) {
     assert.ok(Date.now() < until, `run ${id} has no checkpoint after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+/** Waits until the worker lists none of these runs as current: their jobs have returned, every write was tried. */
+async function workerLeft(ids: string[], timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const me = (await listWorkers(s.app.ql.redis, s.env.KEY_PREFIX)).find((w) => w.id === s.worker!.id);
+    if (me && !me.currentRuns.some((r) => ids.includes(r))) return;
+    assert.ok(Date.now() < until, `the worker still runs one of ${ids.join(', ')} after ${timeoutMs} ms`);
     await sleep(50);
   }
 }
@@ -55,8 +66,8 @@ test('DELETE /experiments/:id of a RUNNING run cancels it and leaves no key behi
 
   const res = await s.app.inject({ method: 'DELETE', url: `/experiments/${id}` });
   assert.equal(res.statusCode, 204);
-  // Give a worker that might still write (progress, epoch, checkpoint) time to try.
-  await sleep(1_500);
+  // Sentinel: the worker has left the run (its job returned), so every write it might still try was tried.
+  await workerLeft([id]);
   const keys = await keysUnder(s.env.KEY_PREFIX);
   assert.deepEqual(keys.filter((k) => k.includes(id)), [], 'no key names the run');
   assert.deepEqual(unexpectedKeys(keys), []);
@@ -75,7 +86,7 @@ test('a run cut off while training (no grace) cannot be re-created by its worker
   const next = await s.submit(tiny({ name: 'after' }));
   const done = await s.waitFor(next, ['completed'], 60_000);
   assert.equal(done.error, null);
-  await sleep(500);
+  await workerLeft([id, next]);
   const keys = await keysUnder(s.env.KEY_PREFIX);
   assert.deepEqual(keys.filter((k) => k.includes(id)), [], 'nothing of the deleted run was written back');
   assert.equal(await s.run(id), null);
@@ -102,7 +113,7 @@ test('DELETE /sweeps/:id removes the running run, the queued ones, their jobs an
 
   const del = await s.app.inject({ method: 'DELETE', url: `/sweeps/${sweep.id}` });
   assert.equal(del.statusCode, 204);
-  await sleep(1_000);
+  await workerLeft(sweep.runs);
   const keys = await keysUnder(s.env.KEY_PREFIX);
   for (const id of [sweep.id, ...sweep.runs]) assert.deepEqual(keys.filter((k) => k.includes(id)), [], `nothing left of ${id}`);
   assert.deepEqual(unexpectedKeys(keys), []);

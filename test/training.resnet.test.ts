@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ExperimentConfig, RunMetrics } from '@quantlab/shared';
 import { initBackend, trainExperiment, buildModel, evaluateArtifact, restoreModel } from '@quantlab/ml';
 import { trainableParamCount } from '@quantlab/ml/models/index';
-import { quantizedIndices } from '@quantlab/ml/training/quantization';
+import { quantizedIndices } from '@quantlab/ml/training/compactor';
 import { writeCifarFolder } from './helpers/cifar-files.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'quantlab-resnet-'));

@@ -86,7 +86,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     sub.on('error', (err) => app.log.warn({ err: err.message }, 'redis (events)'));
     return sub;
   });
-  const ctx: ApiContext = { env, redis, runs: new RunStore(redis, env.KEY_PREFIX), sweeps: new SweepStore(redis, env.KEY_PREFIX), workers: new WorkerDirectory(redis, env.KEY_PREFIX), queue, hub };
+  const ctx: ApiContext = { env, redis, runs: new RunStore(redis, env.KEY_PREFIX), sweeps: new SweepStore(redis, env.KEY_PREFIX), workers: new WorkerDirectory(redis, env.KEY_PREFIX), queue, hub, rawReads: opts.validateResponses === false };
   app.decorate('ql', ctx);
   // Both need Redis, which may be away at start: they run beside the requests instead of holding up ready().
   let maintenance: Promise<Maintenance | null> = Promise.resolve(null);

@@ -11,6 +11,11 @@ export interface ApiContext {
   workers: WorkerDirectory;
   queue: RunQueue;
   hub: EventHub;
+  /**
+   * Reads answer with the store's rendered JSON as it is (server.ts). Off when responses are validated against
+   * their schemas (tests): then reads build documents and the serializer checks them.
+   */
+  rawReads: boolean;
 }
 
 declare module 'fastify' {

@@ -19,7 +19,7 @@ import {
 import { createLogger, type Logger } from './log.ts';
 import { checkHandlers, createHandlers, type JobHandlers } from './jobs/handlers.ts';
 import { checkJobData, onJobFailed } from './jobs/failed.ts';
-import { TrainingPool, type StopFlag, type ThreadRuntime, type Trainer } from './training/pool.ts';
+import { TrainingPool, type StopFlag, type ThreadRuntime, type ThreadTestHooks, type Trainer } from './threads/pool.ts';
 import type { WorkerContext } from './jobs/context.ts';
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics.ts';
 
@@ -27,6 +27,8 @@ export interface WorkerOptions {
   id?: string;
   log?: Logger;
   heartbeatMs?: number;
+  /** Tests only: hooks into the training threads (see ThreadTestHooks). */
+  testHooks?: ThreadTestHooks;
   /** Trains the runs; default: WORKER_CONCURRENCY training threads on TFJS_BACKEND. The scale bench simulates it. */
   pool?: Trainer;
 }
@@ -51,7 +53,7 @@ export interface RunningWorker {
 export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const id = opts.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log = opts.log ?? createLogger(env.LOG_LEVEL, { worker: id });
-  const pool = opts.pool ?? new TrainingPool(env.WORKER_CONCURRENCY, { backend: env.TFJS_BACKEND, threads: env.NATIVE_THREADS });
+  const pool = opts.pool ?? new TrainingPool(env.WORKER_CONCURRENCY, { backend: env.TFJS_BACKEND, threads: env.NATIVE_THREADS }, opts.testHooks);
   let runtime: ThreadRuntime;
   try {
     runtime = await pool.ready();

@@ -2,9 +2,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CancelResult, ExperimentAccepted, ExperimentConfig, IdParams, newId, newRunDocument, Problem, RunDocument, RunList, RunListQuery } from '@quantlab/shared';
 import { idempotent } from '../idempotency.ts';
-import { cancelRun, enqueueRuns, listRuns, readRun, runArtifact, runLinks } from '../services/experiments.ts';
+import { cancelRun, enqueueRuns, listRuns, listRunsJson, readRun, readRunJson, runArtifact, runLinks } from '../services/experiments.ts';
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
+/** Rendered JSON goes out as it is (a string payload is not serialized again). */
+export const JSON_TYPE = 'application/json; charset=utf-8';
 
 const experiments: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.ql;
@@ -45,13 +47,13 @@ const experiments: FastifyPluginAsyncZod = async (app) => {
         response: { 200: RunList, ...errors },
       },
     },
-    async (request) => listRuns(ctx, request.query),
+    async (request, reply) => (ctx.rawReads ? reply.type(JSON_TYPE).send((await listRunsJson(ctx, request.query)) as never) : listRuns(ctx, request.query)),
   );
 
   app.get(
     '/experiments/:id',
     { schema: { operationId: 'getExperiment', summary: 'One run document', tags: ['experiments'], params: IdParams, response: { 200: RunDocument, ...errors } } },
-    async (request) => readRun(ctx, request.params.id),
+    async (request, reply) => (ctx.rawReads ? reply.type(JSON_TYPE).send((await readRunJson(ctx, request.params.id)) as never) : readRun(ctx, request.params.id)),
   );
 
   app.post(

@@ -15,7 +15,8 @@ import {
 import { idempotent } from '../idempotency.ts';
 import { toProblem } from '../plugins/errors.ts';
 import { HttpProblem } from '../problem.ts';
-import { cancelSweep, createSweep, listPresets, listSweeps, planSweepRuns, readSweep } from '../services/sweeps.ts';
+import { cancelSweep, createSweep, listPresets, listSweeps, planSweepRuns, readSweep, readSweepJson } from '../services/sweeps.ts';
+import { JSON_TYPE } from './experiments.ts';
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
 
@@ -83,7 +84,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
         response: { 200: SweepDocument, ...errors },
       },
     },
-    async (request) => readSweep(ctx, request.params.id),
+    async (request, reply) => (ctx.rawReads ? reply.type(JSON_TYPE).send((await readSweepJson(ctx, request.params.id)) as never) : readSweep(ctx, request.params.id)),
   );
 
   app.post(

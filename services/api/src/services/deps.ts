@@ -6,11 +6,35 @@ import type { Env, RunQueue, RunStore, SweepStore, WorkerDirectory } from '@quan
  */
 export interface ServiceDeps {
   env: Pick<Env, 'KEY_PREFIX' | 'QUEUE_NAME' | 'RETENTION_DAYS' | 'IMPORT_MAX_RUNS' | 'IMPORT_MAX_EPOCHS_PER_RUN' | 'IMPORT_MAX_STRING_LENGTH' | 'ARTIFACT_MAX_BYTES'>;
-  runs: RunStore;
-  sweeps: SweepStore;
+  runs: RunStorePort;
+  sweeps: SweepStorePort;
   /** The worker registry: which datasets the live workers serve. */
   workers: Pick<WorkerDirectory, 'list'>;
   queue: Pick<RunQueue, 'add' | 'addBulk' | 'getJob' | 'remove'>;
 }
+
+/** The part of RunStore the use cases call. */
+export type RunStorePort = Pick<
+  RunStore,
+  | 'createMany'
+  | 'importMany'
+  | 'claimImport'
+  | 'update'
+  | 'requestCancel'
+  | 'delete'
+  | 'revokeFence'
+  | 'get'
+  | 'getMany'
+  | 'getJson'
+  | 'fields'
+  | 'status'
+  | 'exists'
+  | 'getArtifact'
+  | 'listIds'
+  | 'sweepMembers'
+  | 'idsByStatusCreatedBefore'
+  | 'idsPage'
+>;
+export type SweepStorePort = Pick<SweepStore, 'create' | 'queueCreate' | 'get' | 'getMany' | 'delete' | 'editRuns' | 'listIds'>;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

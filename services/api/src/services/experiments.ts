@@ -78,14 +78,50 @@ export async function readRun(deps: ServiceDeps, id: string): Promise<RunDocumen
   return (await withBaselines(deps, [doc]))[0];
 }
 
-/** GET /experiments: newest first, filters combined, from the store's indexes (a sweep's runs in its own order). */
-export async function listRuns(deps: ServiceDeps, q: RunListQuery): Promise<{ items: RunDocument[]; nextCursor: string | null }> {
+/**
+ * Documents as JSON, relative accuracy joined in: the read path of server.ts, which sends the bytes as they are. A
+ * finished run's JSON comes rendered from the store; only a completed run that compares against a baseline is parsed
+ * and written again (its relative accuracy depends on the baseline, which can change). Missing runs are skipped.
+ */
+export async function readRunsJson(deps: ServiceDeps, ids: readonly string[]): Promise<string[]> {
+  const jsons = (await deps.runs.getJson(ids)).filter((j): j is string => j !== null);
+  // Key and value quotes are never escaped in JSON text, so these cannot match inside a string value.
+  const needs = jsons.map((j) => j.includes('"status":"completed"') && (j.includes('"baselineId":"') || j.includes('"sweepId":"')));
+  if (!needs.some(Boolean)) return jsons;
+  const docs = jsons.map((j, i) => (needs[i] ? (JSON.parse(j) as RunDocument) : null));
+  const joined = await withBaselines(deps, docs.filter((d): d is RunDocument => d !== null));
+  let k = 0;
+  return jsons.map((j, i) => {
+    if (!needs[i]) return j;
+    const d = joined[k++];
+    return d === docs[i] ? j : JSON.stringify(d);
+  });
+}
+
+export async function readRunJson(deps: ServiceDeps, id: string): Promise<string> {
+  const [json] = await readRunsJson(deps, [id]);
+  if (json === undefined) throw new HttpProblem('not-found', `no experiment with id ${id}`);
+  return json;
+}
+
+/** GET /experiments as JSON text (see readRunsJson). */
+export async function listRunsJson(deps: ServiceDeps, q: RunListQuery): Promise<string> {
+  const page = await listPage(deps, q);
+  return `{"items":[${(await readRunsJson(deps, page.ids)).join(',')}],"nextCursor":${JSON.stringify(page.nextCursor)}}`;
+}
+
+async function listPage(deps: ServiceDeps, q: RunListQuery): Promise<{ ids: string[]; nextCursor: string | null }> {
   const order = q.sweep ? ((await deps.sweeps.get(q.sweep))?.runIds ?? []) : undefined;
-  const page = await deps.runs
+  return deps.runs
     .listIds({ limit: q.limit, cursor: q.cursor ?? null, filter: { status: q.status, dataset: q.dataset, kind: q.kind, sweepId: q.sweep }, order })
     .catch((err: Error) => {
       throw err instanceof CursorError ? new HttpProblem('validation', err.message, [{ path: ['cursor'], message: err.message }]) : err;
     });
+}
+
+/** GET /experiments: newest first, filters combined, from the store's indexes (a sweep's runs in its own order). */
+export async function listRuns(deps: ServiceDeps, q: RunListQuery): Promise<{ items: RunDocument[]; nextCursor: string | null }> {
+  const page = await listPage(deps, q);
   return { items: await readRuns(deps, page.ids), nextCursor: page.nextCursor };
 }
 

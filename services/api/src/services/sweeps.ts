@@ -17,7 +17,7 @@ import {
 } from '@quantlab/shared';
 import { HttpProblem } from '../problem.ts';
 import type { ServiceDeps } from './deps.ts';
-import { cancelRunDoc, enqueueRuns, readRuns } from './experiments.ts';
+import { cancelRunDoc, enqueueRuns, readRuns, readRunsJson } from './experiments.ts';
 
 /** A sweep planned and named, not stored yet: the route decides the response (idempotency) before creating it. */
 export interface PlannedSweep {
@@ -98,6 +98,16 @@ export async function readSweep(deps: ServiceDeps, id: string) {
   const runs = await readRuns(deps, rec.runIds);
   const counts = countByStatus(runs);
   return { id: rec.id, name: rec.name, status: sweepStatus(counts), createdAt: rec.createdAt, preset: rec.preset, budget: rec.budget, counts, baselines: rec.baselines, runs, summary: summarize(runs) };
+}
+
+/** GET /sweeps/:id as JSON text: the runs' rendered documents as they are, the summary computed from them. */
+export async function readSweepJson(deps: ServiceDeps, id: string): Promise<string> {
+  const rec = await getSweepRecord(deps, id);
+  const jsons = await readRunsJson(deps, rec.runIds);
+  const runs = jsons.map((j) => JSON.parse(j) as RunDocument);
+  const counts = countByStatus(runs);
+  const head = JSON.stringify({ id: rec.id, name: rec.name, status: sweepStatus(counts), createdAt: rec.createdAt, preset: rec.preset, budget: rec.budget, counts, baselines: rec.baselines });
+  return `${head.slice(0, -1)},"runs":[${jsons.join(',')}],"summary":${JSON.stringify(summarize(runs))}}`;
 }
 
 /** Cancels every unfinished run of a sweep: queued ones at once, running ones by request. */

@@ -1,47 +1,25 @@
 /**
- * trainExperiment: one run, in-process. The master weights are float typed arrays that SGD updates; each step the
+ * trainExperiment: one run, in-process; this file is the training loop (run-state.ts starts, resumes and checkpoints
+ * a run, finish.ts ends it). The master weights are float typed arrays that SGD updates; each step the
  * representation's quantizer turns them into compact weights, the forward and backward passes run on those (as
  * explicit inputs of tf.valueAndGrads), and their gradient updates the master weights (straight-through estimator).
  */
-import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { configIdentityHash, type EpochMetrics, type ExperimentConfig, type RunMetrics } from '@quantlab/shared';
+import type { EpochMetrics } from '@quantlab/shared';
 import { fillBatch, loadDataset, prepareDataset, imageSize, type PreparedDataset } from '../datasets/index.ts';
-import { buildModel, initWeights, paramCount, updateRunningStats, type Model } from '../models/index.ts';
-import { Rng } from '../random.ts';
-import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from './checkpoint.ts';
+import { buildModel, updateRunningStats, type Model } from '../models/index.ts';
+import { encodeCheckpoint } from './checkpoint.ts';
+import { adoptBaseline, finish, stopped } from './finish.ts';
+import { checkpointKeys, fresh, resume, snapshot } from './run-state.ts';
 import { evaluateSplit, weightTensors } from './evaluate.ts';
-import { restoreModel, evaluateWeights, type ArtifactMeta } from './artifact-model.ts';
 import { firstNonFinite } from '../representations/channels.ts';
-import { Compactor, refitsEachStep } from './quantization.ts';
+import { Compactor, refitsEachStep } from './compactor.ts';
 import { learningRateAt } from './schedule.ts';
 import { sgdStep } from './sgd.ts';
-import { RunInputError, type StopReason, type TrainHooks, type TrainInput, type TrainOutcome } from './types.ts';
+import { RunInputError, type TrainHooks, type TrainInput, type TrainOutcome } from './types.ts';
 import { currentBackend } from '../backend/index.ts';
 
 const PROGRESS_EVERY_MS = 2000;
-
-/** The key checkpoints carried before config identity had one module: still accepted, so those runs resume. */
-function legacyCheckpointKey(c: ExperimentConfig): string {
-  const { dataset, model, phase, representation, quantizeBiases, training } = c;
-  const { maxMinutes: _ignored, ...t } = training;
-  return createHash('sha256').update(JSON.stringify({ dataset, model, phase, representation, quantizeBiases, t })).digest('hex');
-}
-
-interface RunState {
-  model: Model;
-  data: PreparedDataset;
-  weights: Float32Array[];
-  velocity: Float32Array[];
-  dataRng: Rng;
-  quantRng: Rng;
-  epoch: number;
-  trainMs: number;
-  elapsedMs: number;
-  imagesSeen: number;
-  lastTrainLoss: number | null;
-  lastTestAccuracy: number | null;
-}
 
 export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {}): Promise<TrainOutcome> {
   const { config } = input;
@@ -51,8 +29,9 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   const model = buildModel(config.model, raw.shape, raw.numClasses);
   const backend = currentBackend();
   const compactor = new Compactor(config, model);
-  const key = configIdentityHash(config);
-  const state = input.resumeFrom ? resume(input.resumeFrom, model, data, [key, legacyCheckpointKey(config)]) : fresh(model, data, t.seed);
+  const keys = checkpointKeys(config);
+  const key = keys[0];
+  const state = input.resumeFrom ? resume(input.resumeFrom, model, data, keys) : fresh(model, data, t.seed);
   // Inference phase: train in float32 (or take the baseline's weights), quantize once at the end.
   const trainCompact = config.phase === 'training' && config.representation.kind !== 'float32' ? compactor : null;
   const refitEachStep = refitsEachStep(config);
@@ -210,138 +189,3 @@ function evaluate(model: Model, arrays: Float32Array[], data: PreparedDataset): 
   }
 }
 
-function fresh(model: Model, data: PreparedDataset, seed: number): RunState {
-  const rng = new Rng(seed);
-  const weights = initWeights(model, rng.fork());
-  return {
-    model,
-    data,
-    weights,
-    velocity: weights.map((w) => new Float32Array(w.length)),
-    dataRng: rng.fork(),
-    quantRng: rng.fork(),
-    epoch: 0,
-    trainMs: 0,
-    elapsedMs: 0,
-    imagesSeen: 0,
-    lastTrainLoss: null,
-    lastTestAccuracy: null,
-  };
-}
-
-function resume(bytes: Uint8Array, model: Model, data: PreparedDataset, keys: readonly string[]): RunState {
-  const s = decodeCheckpoint(bytes);
-  if (!keys.includes(s.configKey)) throw new RunInputError('checkpoint: it was written by a run with a different config');
-  const same = s.params.length === model.params.length && s.params.every((p, i) => p.name === model.params[i].name && p.shape.join() === model.params[i].shape.join());
-  if (!same) throw new RunInputError('checkpoint: its weights do not fit the model');
-  return {
-    model,
-    data,
-    weights: s.weights,
-    velocity: s.velocity,
-    dataRng: new Rng(Uint32Array.from(s.dataRng)),
-    quantRng: new Rng(Uint32Array.from(s.quantRng)),
-    epoch: s.epoch,
-    trainMs: s.trainMs,
-    elapsedMs: s.elapsedMs ?? s.trainMs,
-    imagesSeen: s.imagesSeen,
-    lastTrainLoss: s.lastTrainLoss,
-    lastTestAccuracy: s.lastTestAccuracy,
-  };
-}
-
-function snapshot(s: RunState, configKey: string): CheckpointState {
-  return {
-    epoch: s.epoch,
-    configKey,
-    params: s.model.params.map((p) => ({ name: p.name, shape: p.shape })),
-    dataRng: Array.from(s.dataRng.state),
-    quantRng: Array.from(s.quantRng.state),
-    trainMs: s.trainMs,
-    elapsedMs: s.elapsedMs,
-    imagesSeen: s.imagesSeen,
-    lastTrainLoss: s.lastTrainLoss,
-    lastTestAccuracy: s.lastTestAccuracy,
-    weights: s.weights,
-    velocity: s.velocity,
-  };
-}
-
-function datasetInfo(data: PreparedDataset) {
-  return {
-    name: data.raw.name,
-    train: data.train.count,
-    test: data.test.count,
-    inputShape: [...data.raw.shape],
-    classes: data.raw.numClasses,
-    ...(data.raw.classNames ? { classNames: data.raw.classNames } : {}),
-    ...(data.raw.source ? { source: data.raw.source } : {}),
-    split: data.raw.split,
-    hash: data.hash,
-  };
-}
-
-function baseMetrics(s: RunState, backend: string): RunMetrics {
-  return {
-    testAccuracy: s.lastTestAccuracy,
-    trainLoss: s.lastTrainLoss,
-    durationMs: Math.round(s.elapsedMs),
-    backend,
-    ...(s.trainMs > 0 ? { imagesPerSec: s.imagesSeen / (s.trainMs / 1000) } : {}),
-  };
-}
-
-function stopped(reason: StopReason, s: RunState, epochs: EpochMetrics[], data: PreparedDataset, backend: string): TrainOutcome {
-  return { status: reason, metrics: baseMetrics(s, backend), epochs, dataset: datasetInfo(data), artifact: null };
-}
-
-/**
- * Packs the final master weights with the representation, then measures the test accuracy of the artifact's decoded
- * weights: the figure `quantlab eval` reproduces from the artifact alone.
- */
-function finish(config: ExperimentConfig, s: RunState, epochs: EpochMetrics[], data: PreparedDataset, backend: string, compactor: Compactor): TrainOutcome {
-  const layers = compactor.layers(s.weights);
-  compactor.quantizer.fit(layers);
-  const meta: ArtifactMeta = {
-    model: s.model.name,
-    dataset: data.raw.name,
-    inputShape: s.model.inputShape,
-    numClasses: s.model.numClasses,
-    normalization: data.norm,
-    phase: config.phase,
-    quantizeBiases: config.quantizeBiases,
-    trainLimit: config.training.trainLimit ?? null,
-    testLimit: config.training.testLimit ?? null,
-    trainLoss: s.lastTrainLoss,
-  };
-  const packOnce = (m: ArtifactMeta) => compactor.quantizer.pack(layers, { float32: compactor.floatLayers(s.weights), meta: m as unknown as Record<string, unknown> });
-  const restored = restoreModel(packOnce(meta));
-  // Which test images the deployed model gets right: reports pair runs on the same images (McNemar) from this alone.
-  const hits = new Uint8Array(Math.ceil(data.test.count / 8));
-  const testAccuracy = evaluateWeights(s.model, restored.weights, data, data.norm, hits);
-  // Pack again with the accuracy in the meta (packing rounds to nearest: the same codes).
-  const artifact = packOnce({ ...meta, testAccuracy });
-  const decoded = compactor.indices.map((i) => restored.weights[i]);
-  const metrics = baseMetrics(s, backend);
-  metrics.testAccuracy = testAccuracy;
-  metrics.correct = Buffer.from(hits).toString('base64');
-  metrics.weightBytes = { float32: paramCount(s.model) * 4, compact: artifact.length };
-  metrics.compressionRatio = (paramCount(s.model) * 4) / artifact.length;
-  metrics.weightError = compactor.quantizer.error(layers, decoded);
-  return { status: 'completed', metrics, epochs, dataset: datasetInfo(data), artifact };
-}
-
-/** Inference phase with a float32 baseline's artifact: its weights replace training. */
-function adoptBaseline(bytes: Uint8Array, config: ExperimentConfig, s: RunState, data: PreparedDataset): void {
-  const baseline = restoreModel(bytes);
-  const m = baseline.meta;
-  if (m.model !== config.model || m.dataset !== config.dataset) {
-    throw new RunInputError(`baseline artifact is ${m.model} on ${m.dataset}, this run is ${config.model} on ${config.dataset}`);
-  }
-  if (baseline.artifact.representation.kind !== 'float32') throw new RunInputError('baseline artifact is not float32');
-  s.weights = baseline.weights.map((w) => Float32Array.from(w));
-  s.epoch = config.training.epochs;
-  s.lastTrainLoss = m.trainLoss ?? null;
-  // Evaluate with the normalization the weights were trained with.
-  data.norm = m.normalization;
-}

@@ -6,6 +6,8 @@ export function keysFor(prefix: string) {
     /** The run's hash (RunStore alone reads and writes it); its Lua scripts build it as `runKeyPrefix .. id`. */
     run: (id: string) => `${run}${id}`,
     runKeyPrefix: run,
+    /** A finished run's document rendered as JSON (a cache: every write to the run deletes it). */
+    runDocument: (id: string) => `${run}${id}:doc`,
     epochs: (id: string) => `${prefix}:run:${id}:epochs`,
     artifact: (id: string) => `${prefix}:run:${id}:artifact`,
     checkpoint: (id: string) => `${prefix}:run:${id}:checkpoint`,

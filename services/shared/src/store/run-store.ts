@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { ARTIFACT_FORMAT_V1, LEGACY_ARTIFACT_FORMAT, RUN_STATUSES, type EpochMetrics, type RunDocument, type RunStatus } from '../schemas/run.ts';
+import { ARTIFACT_FORMAT_V1, FINAL_STATUSES, LEGACY_ARTIFACT_FORMAT, RUN_STATUSES, type EpochMetrics, type RunDocument, type RunStatus } from '../schemas/run.ts';
 import { keysFor, type Keys } from './keys.ts';
 
 /** A running job's right to write: BullMQ's lock key and the token it holds. */
@@ -52,7 +52,7 @@ return 1
 `;
 
 // Sets fields of an existing run and moves it between status indexes in the same step.
-// KEYS[1] lock ('' = unfenced), KEYS[2] run hash, KEYS[3] runs zset
+// KEYS[1] lock ('' = unfenced), KEYS[2] run hash, KEYS[3] runs zset, KEYS[4] rendered document
 // ARGV[1] token, ARGV[2] channel, ARGV[3] message, ARGV[4] index prefix, ARGV[5] run id, ARGV[6..] field, JSON value pairs
 // Returns 0: fence lost; -1: no such run (never re-created by a late write); 1: written.
 const UPDATE_RUN = `
@@ -70,18 +70,22 @@ for i = 6, #ARGV, 2 do
   end
 end
 redis.call('HSET', KEYS[2], unpack(ARGV, 6))
+redis.call('HINCRBY', KEYS[2], 'rev', 1)
+redis.call('DEL', KEYS[4])
 if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return 1
 `;
 
 // Records an epoch (keyed by its number) and moves progress with it.
-// KEYS[1] lock, KEYS[2] run hash, KEYS[3] epochs hash
+// KEYS[1] lock, KEYS[2] run hash, KEYS[3] epochs hash, KEYS[4] rendered document
 // ARGV[1] token, ARGV[2] channel, ARGV[3] message, ARGV[4] epoch number, ARGV[5] epoch JSON, ARGV[6] progress JSON
 const ADD_EPOCH = `
 if KEYS[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
 redis.call('HSET', KEYS[2], 'progress', ARGV[6])
+redis.call('HINCRBY', KEYS[2], 'rev', 1)
+redis.call('DEL', KEYS[4])
 if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return 1
 `;
@@ -122,7 +126,7 @@ return n
 
 // Removes a run: its keys, its index entries and (optionally) its job's lock in one step. Deleting the lock is what
 // stops a worker that still trains the run: each of its writes is fenced by that lock, so none can re-create the run.
-// KEYS[1] run hash, [2] epochs, [3] artifact, [4] checkpoint, [5] runs zset, [6] lock ('' = none)
+// KEYS[1] run hash, [2] epochs, [3] artifact, [4] checkpoint, [5] runs zset, [6] lock ('' = none), [7] rendered doc
 // ARGV[1] run id, ARGV[2] index prefix, ARGV[3] statuses (comma-separated)
 const DELETE_RUN = `
 local f = redis.call('HMGET', KEYS[1], 'config', 'sweepId')
@@ -139,6 +143,7 @@ if f[2] then
   if type(s) == 'string' then redis.call('ZREM', ARGV[2] .. 'sweep:' .. s, ARGV[1]) end
 end
 local n = redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[7])
 if KEYS[6] ~= '' then redis.call('DEL', KEYS[6]) end
 redis.call('ZREM', KEYS[5], ARGV[1])
 return n
@@ -165,25 +170,36 @@ end
 return redis.call('ZREVRANGE', KEYS[1], start, start + tonumber(ARGV[2]) - 1)
 `;
 
+// Caches a finished run's rendered document, unless the run changed since it was read (its rev moved on).
+// KEYS[1] run hash, KEYS[2] rendered document; ARGV[1] rev read with the fields, ARGV[2] JSON.
+const CACHE_DOCUMENT = `
+if (redis.call('HGET', KEYS[1], 'rev') or '0') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+`;
+
 interface StoreScripts {
+  quantlabCacheDocument(run: string, doc: string, rev: string, json: string): Promise<number>;
   quantlabFencedWrite(lockKey: string, key: string, token: string, op: string, channel: string, message: string, ...args: (string | Buffer)[]): Promise<number>;
-  quantlabUpdateRun(lockKey: string, run: string, runs: string, token: string, channel: string, message: string, index: string, id: string, ...fields: string[]): Promise<number>;
-  quantlabAddEpoch(lockKey: string, run: string, epochs: string, token: string, channel: string, message: string, n: string, epoch: string, progress: string): Promise<number>;
+  quantlabUpdateRun(lockKey: string, run: string, runs: string, doc: string, token: string, channel: string, message: string, index: string, id: string, ...fields: string[]): Promise<number>;
+  quantlabAddEpoch(lockKey: string, run: string, epochs: string, doc: string, token: string, channel: string, message: string, n: string, epoch: string, progress: string): Promise<number>;
   quantlabIndexRuns(runs: string, index: string, runPrefix: string, statuses: string, ...ids: string[]): Promise<number>;
-  quantlabDeleteRun(run: string, epochs: string, artifact: string, checkpoint: string, runs: string, lock: string, id: string, index: string, statuses: string): Promise<number>;
+  quantlabDeleteRun(run: string, epochs: string, artifact: string, checkpoint: string, runs: string, lock: string, doc: string, id: string, index: string, statuses: string): Promise<number>;
   quantlabListPage(index: string, runs: string, cursor: string, count: string): Promise<string[] | null>;
 }
 
 const SCRIPTS: Record<keyof StoreScripts, { numberOfKeys: number; lua: string }> = {
   quantlabFencedWrite: { numberOfKeys: 2, lua: FENCED_WRITE },
-  quantlabUpdateRun: { numberOfKeys: 3, lua: UPDATE_RUN },
-  quantlabAddEpoch: { numberOfKeys: 3, lua: ADD_EPOCH },
+  quantlabUpdateRun: { numberOfKeys: 4, lua: UPDATE_RUN },
+  quantlabAddEpoch: { numberOfKeys: 4, lua: ADD_EPOCH },
+  quantlabCacheDocument: { numberOfKeys: 2, lua: CACHE_DOCUMENT },
   quantlabIndexRuns: { numberOfKeys: 1, lua: INDEX_RUNS },
-  quantlabDeleteRun: { numberOfKeys: 6, lua: DELETE_RUN },
+  quantlabDeleteRun: { numberOfKeys: 7, lua: DELETE_RUN },
   quantlabListPage: { numberOfKeys: 2, lua: LIST_PAGE },
 };
 
 const encode = (v: unknown) => JSON.stringify(v ?? null);
+const FINAL = new Set<RunStatus>(FINAL_STATUSES);
 
 /**
  * The results store, and the only code that knows a run's Redis hash: its field names, their JSON encoding, and the
@@ -277,6 +293,7 @@ export class RunStore {
       fence?.lockKey ?? '',
       k.run(id),
       k.runs,
+      k.runDocument(id),
       fence?.token ?? '',
       event ? k.events(id) : '',
       event ? JSON.stringify(event) : '',
@@ -296,6 +313,7 @@ export class RunStore {
       fence?.lockKey ?? '',
       k.run(id),
       k.epochs(id),
+      k.runDocument(id),
       fence?.token ?? '',
       k.events(id),
       JSON.stringify({ type: 'epoch', runId: id, epoch } satisfies RunEvent),
@@ -346,7 +364,7 @@ export class RunStore {
    */
   async delete(id: string, opts: { lockKey?: string } = {}): Promise<boolean> {
     const k = this.keys;
-    const n = await this.scripts.quantlabDeleteRun(k.run(id), k.epochs(id), k.artifact(id), k.checkpoint(id), k.runs, opts.lockKey ?? '', id, k.runIndexPrefix, this.statusList);
+    const n = await this.scripts.quantlabDeleteRun(k.run(id), k.epochs(id), k.artifact(id), k.checkpoint(id), k.runs, opts.lockKey ?? '', k.runDocument(id), id, k.runIndexPrefix, this.statusList);
     return n > 0;
   }
 
@@ -384,6 +402,43 @@ export class RunStore {
       out.push(inflate(hash, epochs));
     }
     return out;
+  }
+
+  /**
+   * Documents as JSON, in the order asked for (null for a missing run). A finished run's document no longer changes,
+   * so it is rendered once and kept (every write to the run drops the copy): reading it is one GET. Unfinished runs
+   * are read from their fields. One round trip when every document is cached, two otherwise.
+   */
+  async getJson(ids: readonly string[]): Promise<(string | null)[]> {
+    if (ids.length === 0) return [];
+    const cached = await this.redis.mget(ids.map((id) => this.keys.runDocument(id)));
+    const missing = ids.filter((_, i) => cached[i] === null);
+    if (missing.length === 0) return cached;
+    const p = this.redis.pipeline();
+    for (const id of missing) {
+      p.hgetall(this.keys.run(id));
+      p.hvals(this.keys.epochs(id));
+    }
+    const res = (await p.exec()) ?? [];
+    const fill = this.redis.pipeline();
+    let filling = 0;
+    const rendered = new Map<string, string>();
+    missing.forEach((id, i) => {
+      const [e1, hash] = res[2 * i] as [Error | null, Record<string, string>];
+      const [e2, epochs] = res[2 * i + 1] as [Error | null, string[]];
+      if (e1 || e2) throw e1 ?? e2;
+      if (!hash || Object.keys(hash).length === 0) return;
+      const doc = inflate(hash, epochs);
+      const json = JSON.stringify(doc);
+      rendered.set(id, json);
+      if (FINAL.has(doc.status)) {
+        (fill as unknown as StoreScripts).quantlabCacheDocument(this.keys.run(id), this.keys.runDocument(id), hash.rev ?? '0', json);
+        filling++;
+      }
+    });
+    // Not waited for: a reader does not need the copy, and a lost fill only means the next read renders again.
+    if (filling) fill.exec().catch(() => {});
+    return ids.map((id, i) => cached[i] ?? rendered.get(id) ?? null);
   }
 
   /**
@@ -587,6 +642,7 @@ function inflate(hash: Record<string, string>, epochs: string[]): RunDocument {
   raw.epochs = epochs.map((e) => JSON.parse(e)).sort((a, b) => a.epoch - b.epoch);
   // Internal bookkeeping fields are not part of the document.
   delete raw.cancelRequested;
+  delete raw.rev;
   const artifact = raw.artifact as RunDocument['artifact'];
   if (artifact?.format === LEGACY_ARTIFACT_FORMAT) raw.artifact = { ...artifact, format: ARTIFACT_FORMAT_V1 };
   return raw as RunDocument;

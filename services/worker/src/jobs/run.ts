@@ -2,7 +2,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { ARTIFACT_FORMAT, ExperimentConfig, FenceLostError, lockKeyOf, type Fence, type RunDocument, type RunJobData, type RunJobResult, type StopDecision } from '@quantlab/shared';
 import type { TrainOutcome } from '@quantlab/ml/training/types';
 import { provenanceOf } from '@quantlab/ml/training/provenance';
-import { StopFlag, TrainInputFailure } from '../training/pool.ts';
+import { StopFlag, TrainInputFailure } from '../threads/pool.ts';
 import type { WorkerContext } from './context.ts';
 
 /** How long an inference-phase run waits before looking at its baseline again. */

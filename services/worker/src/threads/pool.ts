@@ -32,6 +32,15 @@ export class StopFlag {
   }
 }
 
+/** Test hooks of the training threads (tests only; production passes none). */
+export interface ThreadTestHooks {
+  /**
+   * An Int32 slot: while it holds 1, a training thread stops at its next batch boundary and waits there, as if that
+   * batch took as long as the test wants (the forced-stop test, independent of how fast batches really are).
+   */
+  batchGate?: SharedArrayBuffer;
+}
+
 /** What a training thread reports once its backend is loaded. */
 export interface ThreadRuntime {
   backend: string;
@@ -46,8 +55,8 @@ class TrainingThread {
   private worker: Worker;
   private current: { onMessage(m: FromThread): void; onDeath(e: Error): void } | null = null;
 
-  constructor(backend: BackendSpec) {
-    this.worker = new Worker(new URL('./thread-boot.mjs', import.meta.url), { workerData: backend });
+  constructor(backend: BackendSpec, hooks: ThreadTestHooks = {}) {
+    this.worker = new Worker(new URL('./thread-boot.mjs', import.meta.url), { workerData: { ...backend, batchGate: hooks.batchGate ?? null } });
     this.ready = new Promise((resolve, reject) => {
       const first = (m: FromThread) => {
         if (m.type === 'ready') resolve({ backend: m.backend, backendReason: m.reason, tfjsVersion: m.tfjsVersion });
@@ -130,8 +139,9 @@ export class TrainingPool implements Trainer {
   constructor(
     size: number,
     private readonly backend: BackendSpec,
+    private readonly hooks: ThreadTestHooks = {},
   ) {
-    this.threads = Array.from({ length: size }, () => new TrainingThread(backend));
+    this.threads = Array.from({ length: size }, () => new TrainingThread(backend, hooks));
   }
 
   /** The backend the threads loaded and their TF.js version; rejects when a thread cannot load it (TFJS_BACKEND=native without the addon). */
@@ -150,7 +160,7 @@ export class TrainingPool implements Trainer {
     } finally {
       // A thread that died (out of memory, a crash in native code) is replaced for the next run.
       if (thread.dead) {
-        this.threads[i] = new TrainingThread(this.backend);
+        this.threads[i] = new TrainingThread(this.backend, this.hooks);
         this.threads[i].ready.catch(() => {});
       }
     }

@@ -7,10 +7,12 @@ import { trainExperiment } from '@quantlab/ml/training/train';
 import { STOP_REASONS, type FromThread, type ToThread } from './protocol.ts';
 
 const port = parentPort!;
+const { backend, threads, batchGate } = workerData as { backend: BackendChoice; threads: number; batchGate: SharedArrayBuffer | null };
+// Test hook (ThreadTestHooks.batchGate): hold this thread at a batch boundary while the gate reads 1.
+const gate = batchGate ? new Int32Array(batchGate) : null;
 const post = (m: FromThread) => port.postMessage(m);
 
 try {
-  const { backend, threads } = workerData as { backend: BackendChoice; threads: number };
   const selection = await selectBackend(backend, { threads });
   post({ type: 'ready', backend: selection.name, reason: selection.reason, tfjsVersion: tfVersion });
 } catch (e) {
@@ -23,7 +25,10 @@ port.on('message', (msg: ToThread) => {
   const hooks: TrainHooks = {
     onProgress: (progress) => post({ type: 'progress', progress }),
     onEpoch: (epoch, checkpoint) => post({ type: 'epoch', epoch, checkpoint }),
-    shouldStop: () => STOP_REASONS[Atomics.load(stop, 0)] ?? null,
+    shouldStop: () => {
+      if (gate) Atomics.wait(gate, 0, 1);
+      return STOP_REASONS[Atomics.load(stop, 0)] ?? null;
+    },
   };
   trainExperiment(msg.input, hooks).then(
     (outcome) => post({ type: 'done', outcome }),

@@ -1,0 +1,177 @@
+// The API's use cases against in-memory fakes of the stores and the queue: no Redis, milliseconds per test.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { encodeCursor, ExperimentConfig, lockKeyOf, parseEnv, newRunDocument, SweepRequest, type RunDocument, type RunStatus } from '@quantlab/shared';
+import type { ServiceDeps } from '@quantlab/api/services/deps';
+import { cancelRun, enqueueRuns, listRuns, readRun } from '@quantlab/api/services/experiments';
+import { cancelSweep, createSweep, planSweepRuns, readSweep } from '@quantlab/api/services/sweeps';
+import { deleteRun, deleteSweep } from '@quantlab/api/services/lifecycle/delete';
+import { retryRun, retrySweep } from '@quantlab/api/services/lifecycle/retry';
+import { applyRetention } from '@quantlab/api/services/lifecycle/retention';
+import { exportSweep, importSweep } from '@quantlab/api/services/lifecycle/transfer';
+import { HttpProblem } from '@quantlab/api/problem';
+import { FakeQueue, FakeRunStore, FakeSweepStore } from '../helpers/fakes.ts';
+
+const { KEY_PREFIX, QUEUE_NAME, RETENTION_DAYS, IMPORT_MAX_RUNS, IMPORT_MAX_EPOCHS_PER_RUN, IMPORT_MAX_STRING_LENGTH, ARTIFACT_MAX_BYTES } = parseEnv({ KEY_PREFIX: 'fast', QUEUE_NAME: 'fast-q' });
+const env = { KEY_PREFIX, QUEUE_NAME, RETENTION_DAYS, IMPORT_MAX_RUNS, IMPORT_MAX_EPOCHS_PER_RUN, IMPORT_MAX_STRING_LENGTH, ARTIFACT_MAX_BYTES };
+function deps() {
+  const runs = new FakeRunStore();
+  const sweeps = new FakeSweepStore();
+  const queue = new FakeQueue((id) => runs.locks.has(lockKeyOf(env, id)));
+  // No worker registered: every dataset is accepted and waits in the queue.
+  const workers = { list: async () => [] };
+  return { runs, sweeps, queue, deps: { env, runs, sweeps, workers, queue: queue as unknown as ServiceDeps['queue'] } satisfies ServiceDeps };
+}
+const config = (over: object = {}) => ExperimentConfig.parse({ dataset: 'mnist', model: 'mlp', ...over });
+const problem = (type: string) => (e: unknown) => e instanceof HttpProblem && e.type === type;
+const grid = (bits: number[]) => SweepRequest.parse({ name: 's', base: { dataset: 'mnist', model: 'mlp' }, vary: { representation: [{ kind: 'fixed', bits }] } });
+const doc = (over: Partial<RunDocument> = {}, cfg: object = {}): RunDocument => ({ ...newRunDocument(config(cfg)), ...over });
+
+test('enqueueRuns stores the runs and queues one job each (job id = run id, the config’s priority)', async () => {
+  const f = deps();
+  const d = doc({}, { priority: 7 });
+  await enqueueRuns(f.deps, [d]);
+  assert.equal((await f.runs.get(d.id))?.status, 'queued');
+  const job = f.queue.jobs.get(d.id)!;
+  assert.deepEqual([job.name, job.opts.jobId, job.opts.priority], ['run', d.id, 7]);
+  assert.deepEqual(job.data, { runId: d.id, config: d.config, baselineId: null });
+});
+
+test('if the queue refuses the jobs, nothing stays stored and the answer is 503 with Retry-After', async () => {
+  const f = deps();
+  f.queue.failWith = new Error('Redis away');
+  const docs = [doc(), doc()];
+  await assert.rejects(enqueueRuns(f.deps, docs), (e) => problem('unavailable')(e) && (e as HttpProblem).headers['retry-after'] === '5');
+  assert.equal(f.runs.runs.size, 0);
+});
+
+test('cancel: queued -> cancelled at once; locked job -> cancel requested; finished -> 409; unknown -> 404', async () => {
+  const f = deps();
+  const [a, b, c] = [doc(), doc(), doc({ status: 'completed' })];
+  await enqueueRuns(f.deps, [a, b]);
+  await f.runs.createMany([c]);
+  assert.deepEqual(await cancelRun(f.deps, a.id), { id: a.id, status: 'cancelled', cancelRequested: false });
+  assert.equal(f.queue.jobs.has(a.id), false, 'its job is gone: it never starts');
+  assert.ok((await f.runs.get(a.id))?.finishedAt);
+  f.runs.locks.set(lockKeyOf(env, b.id), 'worker-token'); // a worker took it a moment ago
+  assert.deepEqual(await cancelRun(f.deps, b.id), { id: b.id, status: 'queued', cancelRequested: true });
+  assert.equal(await f.runs.isCancelRequested(b.id), true);
+  await assert.rejects(cancelRun(f.deps, c.id), problem('conflict'));
+  await assert.rejects(cancelRun(f.deps, 'run_nope000'), problem('not-found'));
+});
+
+test('readRun fills in relative accuracy from the baseline; a missing run is 404', async () => {
+  const f = deps();
+  const base = doc({ status: 'completed', metrics: { testAccuracy: 0.8, trainLoss: 0.1, durationMs: 1, backend: 'cpu' } });
+  const run = doc({ status: 'completed', baselineId: base.id, metrics: { testAccuracy: 0.6, trainLoss: 0.1, durationMs: 1, backend: 'cpu' } });
+  await f.runs.createMany([base, run]);
+  assert.equal((await readRun(f.deps, run.id)).metrics.relativeAccuracy, 0.6 / 0.8);
+  await assert.rejects(readRun(f.deps, 'run_nope000'), problem('not-found'));
+});
+
+test('listRuns filters, pages with a cursor, and turns a bad cursor into a 400 on `cursor`', async () => {
+  const f = deps();
+  const t = Date.parse('2026-01-01T00:00:00Z');
+  const docs = Array.from({ length: 5 }, (_, i) => doc({ createdAt: new Date(t + i).toISOString(), status: (i % 2 ? 'failed' : 'queued') as RunStatus }));
+  await f.runs.createMany(docs);
+  const p1 = await listRuns(f.deps, { limit: 2, status: 'queued' });
+  assert.deepEqual(p1.items.map((d) => d.id), [docs[4].id, docs[2].id]);
+  const p2 = await listRuns(f.deps, { limit: 2, status: 'queued', cursor: p1.nextCursor! });
+  assert.deepEqual([p2.items.map((d) => d.id), p2.nextCursor], [[docs[0].id], null]);
+  await assert.rejects(listRuns(f.deps, { limit: 2, cursor: encodeCursor('run_gone0000') }), (e) => problem('validation')(e) && (e as HttpProblem).issues?.[0].path[0] === 'cursor');
+});
+
+test('a sweep is planned, stored and queued; cancelling it cancels queued runs and asks running ones to stop', async () => {
+  const f = deps();
+  const planned = planSweepRuns(grid([4, 8]), 500);
+  await createSweep(f.deps, planned);
+  assert.equal(f.queue.jobs.size, planned.docs.length);
+  const sweep = await readSweep(f.deps, planned.record.id);
+  assert.equal(sweep.status, 'queued');
+  assert.equal(sweep.runs.length, 3, 'a baseline and two fixed-point runs');
+  await f.runs.update(planned.docs[0].id, { status: 'running' });
+  assert.deepEqual(await cancelSweep(f.deps, planned.record.id), { id: planned.record.id, cancelled: 2, cancelRequested: 1 });
+});
+
+test('a sweep whose runs cannot be queued leaves no record behind', async () => {
+  const f = deps();
+  f.queue.failWith = new Error('down');
+  const planned = planSweepRuns(grid([4]), 500);
+  await assert.rejects(createSweep(f.deps, planned), problem('unavailable'));
+  assert.equal(f.sweeps.sweeps.size, 0);
+  assert.equal(f.runs.runs.size, 0);
+});
+
+test('retry: a failed run again with retryOf, linked into its sweep in place; a completed run is 409', async () => {
+  const f = deps();
+  const planned = planSweepRuns(grid([4]), 500);
+  await createSweep(f.deps, planned);
+  const [base, run] = planned.docs;
+  await f.runs.update(base.id, { status: 'failed' });
+  await f.runs.update(run.id, { status: 'completed' });
+  await assert.rejects(retryRun(f.deps, run.id), problem('conflict'));
+  const r = await retrySweep(f.deps, planned.record.id);
+  assert.equal(r.runs.length, 1);
+  assert.equal(r.runs[0].retryOf, base.id);
+  const rec = (await f.sweeps.get(planned.record.id))!;
+  assert.deepEqual(rec.runIds, [r.runs[0].id, run.id], 'the new attempt takes the old one’s place');
+  assert.equal(rec.baselines['1'], r.runs[0].id);
+  assert.equal((await f.runs.get(run.id))?.baselineId, r.runs[0].id, 'a finished run compares against the new baseline');
+  assert.equal(f.queue.jobs.has(r.runs[0].id), true);
+});
+
+test('delete: a running run is asked to stop, then cut off (its lock goes with its keys) and leaves its sweep', async () => {
+  const f = deps();
+  const planned = planSweepRuns(grid([4]), 500);
+  await createSweep(f.deps, planned);
+  const id = planned.docs[1].id;
+  await f.runs.update(id, { status: 'running' });
+  f.runs.locks.set(lockKeyOf(env, id), 'worker-token'); // its worker holds the job
+  // The worker does not stop within the grace period: the run is cut off, its lock taken with it.
+  const requested: boolean[] = [];
+  const poll = setInterval(() => void f.runs.isCancelRequested(id).then((v) => v && requested.push(v)), 5);
+  assert.equal(await deleteRun(f.deps, id, { graceMs: 100 }), true);
+  clearInterval(poll);
+  assert.ok(requested.length > 0, 'it was asked to cancel first');
+  assert.equal(f.runs.runs.has(id), false);
+  assert.equal(f.runs.locks.has(lockKeyOf(env, id)), false, 'its fence is revoked: the worker cannot write again');
+  assert.deepEqual((await f.sweeps.get(planned.record.id))!.runIds, [planned.docs[0].id]);
+  assert.equal(await deleteRun(f.deps, 'run_nope000'), false);
+  assert.equal(await deleteSweep(f.deps, planned.record.id), true);
+  assert.equal(f.runs.runs.size, 0);
+});
+
+test('retention removes old finished runs except kept ones and the baselines of survivors; empty sweeps go too', async () => {
+  const f = deps();
+  const day = 86_400_000;
+  const now = Date.parse('2026-06-01T00:00:00Z');
+  const ago = (d: number) => new Date(now - d * day).toISOString();
+  const base = doc({ status: 'completed', createdAt: ago(50), finishedAt: ago(49), sweepId: 'swp_a0000001' });
+  const survivor = doc({ status: 'completed', createdAt: ago(2), finishedAt: ago(1), baselineId: base.id, sweepId: 'swp_a0000001' });
+  const kept = doc({ status: 'failed', createdAt: ago(60), finishedAt: ago(59) }, { keep: true });
+  const old = doc({ status: 'cancelled', createdAt: ago(40), finishedAt: ago(39), sweepId: 'swp_b0000001' });
+  const running = doc({ status: 'running', createdAt: ago(45) });
+  await f.runs.createMany([base, survivor, kept, old, running]);
+  await f.sweeps.create({ id: 'swp_b0000001', name: 'b', createdAt: ago(40), preset: null, budget: null, request: {}, runIds: [old.id], baselines: {} });
+  const r = await applyRetention(f.deps, { days: 30, now });
+  assert.deepEqual(r, { removed: [old.id], removedSweeps: ['swp_b0000001'], kept: [kept.id, base.id] });
+  assert.deepEqual([...f.runs.runs.keys()].sort(), [base.id, survivor.id, kept.id, running.id].sort());
+});
+
+test('export and import: a sweep moves with fresh ids, unfinished runs arrive cancelled with a note', async () => {
+  const f = deps();
+  const planned = planSweepRuns(grid([4]), 500);
+  await createSweep(f.deps, planned);
+  await f.runs.update(planned.docs[0].id, { status: 'completed', artifact: { bytes: 3, format: 'quantlab-artifact/1' } });
+  await f.runs.setArtifact(planned.docs[0].id, new Uint8Array([1, 2, 3]));
+  const data = (await exportSweep(f.deps, planned.record.id))!;
+  const g = deps();
+  const r = await importSweep(g.deps, JSON.parse(JSON.stringify(data)));
+  assert.equal(r.runs.length, 2);
+  const [a, b] = await g.runs.getMany(r.runs);
+  assert.equal(a.status, 'completed');
+  assert.deepEqual([...(await g.runs.getArtifact(a.id))!], [1, 2, 3]);
+  assert.equal(b.status, 'cancelled');
+  assert.match(b.error!.message, /imported while queued/);
+  assert.equal(b.baselineId, a.id, 'links follow the new ids');
+});
