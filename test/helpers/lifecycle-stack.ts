@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '@quantlab/api';
 import { startWorker, type RunningWorker } from '@quantlab/worker/worker';
@@ -15,6 +16,8 @@ export interface Stack {
   submit(config: ExperimentConfigInput): Promise<string>;
   run(id: string): Promise<RunDocument | null>;
   waitFor(id: string, statuses: RunStatus[], timeoutMs?: number, pred?: (d: RunDocument) => boolean): Promise<RunDocument>;
+  /** Serves the API on a free loopback port (for clients in other processes: the CLI, Python); its base URL. */
+  listen(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -56,6 +59,10 @@ export async function lifecycleStack(name: string, opts: { worker?: boolean; env
         if (Date.now() > until) throw new Error(`run ${id} is ${doc?.status} after ${timeoutMs} ms (waiting for ${statuses.join('|')})${doc?.error ? `: ${doc.error.message}` : ''}`);
         await sleep(150);
       }
+    },
+    async listen() {
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     },
     async close() {
       await stack.worker?.close();

@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NativeKernels } from '@quantlab/native';
 import type { ConvAttrs, Info, KernelArgs, TypedKernelConfig, TypedKernelFunc, WasmBackend } from '../types.ts';
+import { convInfo } from '../wasm/call.ts';
 
 let addon: NativeKernels | null = null;
 let enabled = false;
@@ -48,16 +49,7 @@ const geometry = new Int32Array(17);
 export function convGeometry(xShape: number[], filterShape: number[], attrs: ConvAttrs): { geometry: Int32Array; outShape: number[] } | null {
   if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') return null;
   if (xShape.length !== 4 || filterShape.length !== 4) return null;
-  const info = tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    attrs.strides,
-    attrs.dilations ?? 1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    'channelsLast',
-  );
+  const info = convInfo(xShape, filterShape, attrs, 'native conv');
   const p = info.padInfo;
   geometry.set([
     info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outChannels, info.filterHeight, info.filterWidth,
