@@ -65,20 +65,15 @@ test('Redis at maxmemory: writes answer 507 and store nothing, reads still work,
   try {
     const queued = await app.inject({ method: 'POST', url: '/experiments', payload: RUN });
     assert.equal(queued.statusCode, 202);
+    // The start-up index pass (beside the requests) marks the namespace once it has seen a run: let it finish first.
+    await waitUntil('the run index marker', async () => (await probe.keys('*runs:indexed')).length === 1, 10_000, 20);
     const keysBefore = (await probe.keys('*')).sort();
-    // Fill it: maxmemory just above what is used, then one large value over it.
+    // Full: maxmemory below what is used, so with noeviction Redis refuses every command that may add memory.
+    // (Filling up to a limit just above use was racy: Redis shrinks idle query buffers on its own schedule,
+    // which freed room for one more write in CI.)
     const used = Number(/used_memory:(\d+)/.exec(await probe.info('memory'))![1]);
-    await probe.config('SET', 'maxmemory', String(used + 2_000_000));
-    let i = 0;
-    for (const size of [200_000, 20_000, 2_000, 100]) {
-      // Until even a value of this size is refused (the request itself counts toward used memory).
-      for (;;) {
-        const full = await probe.set(`filler:${i++}`, Buffer.alloc(size)).then(() => false, (e: Error) => /OOM/.test(e.message));
-        if (full) break;
-        assert.ok(i < 5_000, 'maxmemory was never reached');
-      }
-    }
-    const fillerKeys = (await probe.keys('*')).sort();
+    await probe.config('SET', 'maxmemory', String(Math.floor(used / 2)));
+    assert.match(await probe.set('probe', 'x').then(() => 'stored', (e: Error) => e.message), /OOM/);
 
     for (const req of [
       { method: 'POST', url: '/experiments', payload: RUN },
@@ -90,14 +85,13 @@ test('Redis at maxmemory: writes answer 507 and store nothing, reads still work,
       assert.equal(r.json().type, `${PROBLEM_BASE}insufficient-storage`);
       assert.ok(Number(r.headers['retry-after']) > 0);
     }
-    assert.deepEqual((await probe.keys('*')).sort(), fillerKeys, 'no key was added');
+    assert.deepEqual((await probe.keys('*')).sort(), keysBefore, 'no key was added');
     assert.equal((await app.inject({ method: 'GET', url: '/experiments' })).statusCode, 200, 'reads still work');
     const job = await app.ql.queue.getJob(queued.json().id);
     assert.ok(job && ['waiting', 'prioritized'].includes(await job.getState()), 'the queued job is intact');
 
-    await probe.del(...fillerKeys.filter((k) => k.startsWith('filler:')));
+    await probe.config('SET', 'maxmemory', '0');
     assert.equal((await app.inject({ method: 'POST', url: '/experiments', payload: RUN })).statusCode, 202, 'writes work again once there is room');
-    assert.ok(keysBefore.every((k) => fillerKeys.includes(k)));
   } finally {
     probe.disconnect();
     await redis.stop();
