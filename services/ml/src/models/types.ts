@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ExperimentConfig } from '@quantlab/shared';
+import type { ModelGraph } from './graph.ts';
 
 export type ModelName = ExperimentConfig['model'];
 
@@ -35,6 +36,11 @@ export interface Model {
   inputShape: [number, number, number];
   numClasses: number;
   params: ParamSpec[];
+  /**
+   * The same function as data (models/graph.ts), for exports and for models that come as a graph. Where a model has
+   * both, a test holds `forward` and the graph interpreter to the same logits.
+   */
+  graph?: ModelGraph;
   /** Logits [batch, numClasses] for x [batch, h, w, c]; `weights` in the order of `params`. */
   forward(weights: readonly tf.Tensor[], x: tf.Tensor4D, opts?: ForwardOptions): tf.Tensor2D;
 }
