@@ -87,3 +87,10 @@ test('quantlab report --input writes the report and the figure, and refuses a mi
   assert.equal(bad.status, 2);
   assert.equal(bad.stderr.trim().split('\n').length, 1);
 });
+
+test('compact bytes averaged over seeds print as whole bytes', () => {
+  const md = sweepReportMarkdown({ ...sweep, summary: [{ ...row('fixed/pow2/nearest/training', 4, 0.99), compactBytes: 58796 / 3 }] }, { svgPath: 'f.svg' });
+  const line = md.split('\n').find((l) => l.startsWith('| `fixed/pow2/nearest/training` | 4 |'));
+  assert.ok(line, md);
+  assert.equal(line.split('|')[7].trim(), '19599');
+});

@@ -173,7 +173,7 @@ export function sweepReportMarkdown(sweep: SweepForReport, opts: { svgPath: stri
   const ordered = [...sweep.summary].sort((a, b) => a.series.localeCompare(b.series) || a.bits - b.bits);
   for (const r of ordered) {
     out.push(
-      `| \`${r.series}\` | ${r.bits} | ${r.n} | ${interval(r.testAccuracy, 2)} | ${interval(r.relativeAccuracy)} | ${spread(r.relativeAccuracy)} | ${r.compactBytes ?? '–'} | ${r.compressionRatio ? `${r.compressionRatio.toFixed(2)}×` : '–'} |`,
+      `| \`${r.series}\` | ${r.bits} | ${r.n} | ${interval(r.testAccuracy, 2)} | ${interval(r.relativeAccuracy)} | ${spread(r.relativeAccuracy)} | ${r.compactBytes === null ? '–' : Math.round(r.compactBytes)} | ${r.compressionRatio ? `${r.compressionRatio.toFixed(2)}×` : '–'} |`,
     );
   }
   out.push(
