@@ -14,7 +14,7 @@
 import onnxProto from 'onnx-proto';
 import type { DecodedLayer } from '../artifact/index.ts';
 import type { Activation } from '../models/graph.ts';
-import { ExportError, type ExportModel } from './model.ts';
+import type { ExportModel } from './model.ts';
 
 const { onnx } = onnxProto;
 type NodeProto = InstanceType<typeof onnx.NodeProto>;
