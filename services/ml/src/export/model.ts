@@ -8,8 +8,10 @@ import type { GraphNode, ModelGraph } from '../models/graph.ts';
 import { nodeInputs, nodeParams } from '../models/graph.ts';
 import { builtinGraph } from '../models/graphs.ts';
 
-export const EXPORT_FORMATS = ['onnx', 'tfjs', 'npz'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+import { ExportFormat } from '@quantlab/shared';
+
+export const EXPORT_FORMATS = ExportFormat.options;
+export type { ExportFormat };
 
 /** Every zip entry's date: the same artifact exports to the same bytes. */
 export const ZIP_MTIME = new Date('2000-01-01T00:00:00Z');
