@@ -2,12 +2,12 @@
  * Exports of a run's artifact to formats other runtimes load: ONNX (onnxruntime), TF.js Layers (tf.loadLayersModel),
  * NumPy's .npz. Free of TF.js (lint checks its imports), so the API can serve them.
  */
-import { ExportError, exportModel, type ExportFormat } from './model.ts';
+import { ExportError, decodeForExport, exportModel, type ExportFormat } from './model.ts';
 import { toNpz } from './npz.ts';
 import { toOnnx } from './onnx.ts';
 import { toTfjsZip } from './tfjs.ts';
 
-export { EXPORT_FORMATS, ExportError, exportModel, graphShapes, type ExportFormat, type ExportModel } from './model.ts';
+export { EXPORT_FORMATS, ExportError, decodeForExport, exportModel, graphShapes, type ExportFormat, type ExportModel } from './model.ts';
 export { ONNX_OPSET, toOnnx } from './onnx.ts';
 export { TFJS_SHARD, tfjsArtifacts, toTfjsZip } from './tfjs.ts';
 export { NPZ_FORMAT, npy, toNpz } from './npz.ts';
@@ -17,14 +17,13 @@ export const EXPORT_EXTENSIONS: Record<ExportFormat, string> = { onnx: '.onnx', 
 
 /** An artifact's bytes exported to `format`; ExportError when the artifact cannot be. */
 export function exportArtifact(bytes: Uint8Array, format: ExportFormat): Uint8Array {
-  const model = exportModel(bytes);
   switch (format) {
     case 'onnx':
-      return toOnnx(model);
+      return toOnnx(exportModel(bytes));
     case 'tfjs':
-      return toTfjsZip(model);
+      return toTfjsZip(exportModel(bytes));
     case 'npz':
-      return toNpz(model);
+      return toNpz(decodeForExport(bytes));
     default:
       throw new ExportError(`unknown export format "${String(format)}"`);
   }

@@ -118,14 +118,18 @@ function graphOf(artifact: DecodedArtifact): ModelGraph {
   return graph;
 }
 
-/** Decodes an artifact and checks that its model's graph can be built from its layers. */
-export function exportModel(bytes: Uint8Array): ExportModel {
-  let artifact: DecodedArtifact;
+/** decodeArtifact, its errors as ExportError. */
+export function decodeForExport(bytes: Uint8Array): DecodedArtifact {
   try {
-    artifact = decodeArtifact(bytes);
+    return decodeArtifact(bytes);
   } catch (e) {
     throw new ExportError(`artifact: ${(e as Error).message}`);
   }
+}
+
+/** Decodes an artifact and checks that its model's graph can be built from its layers. */
+export function exportModel(bytes: Uint8Array): ExportModel {
+  const artifact = decodeForExport(bytes);
   const graph = graphOf(artifact);
   const layers = new Map(artifact.layers.map((l) => [l.name, l]));
   const shapes = graphShapes(graph, (name) => layers.get(name)?.shape);

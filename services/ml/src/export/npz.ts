@@ -12,7 +12,8 @@
  * in float64, rounded to float32 — bit for bit what the project's decoder gives.
  */
 import { strToU8, zipSync } from 'fflate';
-import { ZIP_MTIME, type ExportModel } from './model.ts';
+import type { DecodedArtifact } from '../artifact/index.ts';
+import { ZIP_MTIME } from './model.ts';
 
 export const NPZ_FORMAT = 'quantlab-npz/1';
 
@@ -42,8 +43,8 @@ export function npy(a: NpyArray, shape: readonly number[]): Uint8Array {
   return out;
 }
 
-export function toNpz(m: ExportModel): Uint8Array {
-  const { artifact } = m;
+/** Needs no model graph: any artifact exports to .npz. */
+export function toNpz(artifact: DecodedArtifact): Uint8Array {
   const files: Record<string, Uint8Array> = {};
   artifact.dictionaries.forEach((entries, d) => (files[`dictionaries/${d}.npy`] = npy(entries, [entries.length])));
   const layers = artifact.layers.map((l) => {
