@@ -25,8 +25,8 @@ test('a .npy file has the v1.0 header, padded to 64 bytes, then the little-endia
   assert.deepEqual([...file.subarray(0, 8)], [0x93, 78, 85, 77, 80, 89, 1, 0]);
   assert.match(header, /^\{'descr': '<i2', 'fortran_order': False, 'shape': \(3,\), \} *\n$/);
   assert.equal((10 + header.length) % 64, 0);
-  assert.deepEqual(new Int16Array(file.slice(64).buffer), new Int16Array([1, -2, 300]));
-  assert.match(new TextDecoder().decode(npy(new Float32Array(6), [2, 3]).subarray(10, 64)), /'descr': '<f4', 'fortran_order': False, 'shape': \(2, 3\)/);
+  assert.deepEqual(new Int16Array(file.slice(10 + header.length).buffer), new Int16Array([1, -2, 300]));
+  assert.match(new TextDecoder().decode(npy(new Float32Array(6), [2, 3]).subarray(10, 80)), /'descr': '<f4', 'fortran_order': False, 'shape': \(2, 3\)/);
 });
 
 test('numpy reads every array of an export with the dtype and shape the metadata gives', () => {
