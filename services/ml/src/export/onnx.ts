@@ -289,7 +289,7 @@ export function toOnnx(m: ExportModel): Uint8Array {
   const meta = m.artifact.meta;
   const metadataProps = [
     { key: 'quantlab.representation', value: JSON.stringify(m.artifact.representation) },
-    ...['model', 'dataset', 'normalization', 'runId', 'testAccuracy'].filter((k) => meta[k] !== undefined).map((k) => ({ key: `quantlab.${k}`, value: JSON.stringify(meta[k]) })),
+    ...['model', 'dataset', 'inputShape', 'normalization', 'testLimit', 'testAccuracy'].filter((k) => meta[k] !== undefined).map((k) => ({ key: `quantlab.${k}`, value: JSON.stringify(meta[k]) })),
   ];
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,

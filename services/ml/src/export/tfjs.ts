@@ -143,7 +143,7 @@ export function tfjsArtifacts(m: ExportModel): { modelJson: Record<string, unkno
       backend: 'tensor_flow.js',
     },
     weightsManifest: [{ paths: [TFJS_SHARD], weights: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })) }],
-    userDefinedMetadata: { quantlab: { representation: m.artifact.representation, model: meta.model, dataset: meta.dataset, normalization: meta.normalization, testAccuracy: meta.testAccuracy } },
+    userDefinedMetadata: { quantlab: { representation: m.artifact.representation, model: meta.model, dataset: meta.dataset, inputShape: meta.inputShape, normalization: meta.normalization, testLimit: meta.testLimit, testAccuracy: meta.testAccuracy } },
   };
   return { modelJson, weights: new Uint8Array(shard.buffer) };
 }
