@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { unzipSync } from 'fflate';
 import { Representation, type ExperimentConfigInput } from '@quantlab/shared';
 import { initBackend } from '@quantlab/ml';
-import { buildModel, initWeights, type Model, type ModelName } from '../services/ml/src/models/index.ts';
+import { buildModel, initWeights, type Model, type ModelGraph, type ModelName } from '../services/ml/src/models/index.ts';
 import { Rng } from '../services/ml/src/random.ts';
 import { createQuantizer } from '../services/ml/src/representations/index.ts';
 import { decodeArtifact } from '../services/ml/src/artifact/index.ts';
@@ -166,3 +166,90 @@ test('the TF.js export holds the decoded float32 weights, named after its layers
   }
   assert.equal(at, all.length);
 });
+
+/**
+ * Every op of graph.ts in one Functional graph (the form uploaded models arrive in, with `meta.graph`): depthwise and
+ * dilated convolutions, 'valid' padding, BatchNorm after a dense layer, concat, reshape, dropout, every activation, a
+ * final softmax. The ONNX export in onnxruntime and the TF.js Layers export (TF.js's own layers: the semantics uploaded
+ * models come with) agree within 1e-4, with float32 weights and with per-channel fixed point.
+ */
+const ALL_OPS: ModelGraph = {
+  input: { name: 'image', shape: [12, 10, 3] },
+  nodes: [
+    { name: 'dw', op: 'conv2d', input: 'image', kernel: 'dw/kernel', bias: 'dw/bias', strides: [1, 1], padding: 'same', depthwise: true, activation: 'relu6' },
+    { name: 'dil', op: 'conv2d', input: 'dw', kernel: 'dil/kernel', strides: [1, 1], padding: 'valid', dilations: [2, 2], activation: 'tanh' },
+    { name: 'strided', op: 'conv2d', input: 'image', kernel: 'strided/kernel', bias: 'strided/bias', strides: [3, 3], padding: 'valid' },
+    { name: 'bn', op: 'batchNorm', input: 'dil', gamma: 'bn/gamma', beta: 'bn/beta', mean: 'bn/mean', variance: 'bn/variance', epsilon: 1e-3 },
+    { name: 'pool', op: 'maxPool', input: 'bn', size: [2, 2], strides: [2, 2], padding: 'valid' },
+    { name: 'avg', op: 'avgPool', input: 'strided', size: [3, 3], strides: [1, 1], padding: 'same' },
+    { name: 'avg_crop', op: 'maxPool', input: 'avg', size: [2, 2], strides: [1, 1], padding: 'same' },
+    { name: 'sig', op: 'activation', input: 'avg_crop', activation: 'sigmoid' },
+    { name: 'cat', op: 'concat', inputs: ['pool', 'sig'] },
+    { name: 'padded', op: 'padChannels', input: 'cat', before: 1, after: 2 },
+    { name: 'gap', op: 'globalAvgPool', input: 'padded' },
+    { name: 'flat', op: 'flatten', input: 'cat' },
+    { name: 'fc', op: 'dense', input: 'flat', kernel: 'fc/kernel', bias: 'fc/bias', activation: 'relu' },
+    { name: 'fc_bn', op: 'batchNorm', input: 'fc', gamma: 'fc_bn/gamma', beta: 'fc_bn/beta', mean: 'fc_bn/mean', variance: 'fc_bn/variance', epsilon: 1e-5 },
+    { name: 'drop', op: 'dropout', input: 'fc_bn', rate: 0.5 },
+    { name: 'square', op: 'reshape', input: 'drop', shape: [2, 2, 4] },
+    { name: 'square_conv', op: 'conv2d', input: 'square', kernel: 'sq/kernel', strides: [1, 1], padding: 'same', activation: 'linear' },
+    { name: 'square_flat', op: 'reshape', input: 'square_conv', shape: [8] },
+    { name: 'joined', op: 'concat', inputs: ['square_flat', 'gap'] },
+    { name: 'sum', op: 'add', inputs: ['joined', 'joined', 'joined'] },
+    { name: 'logits', op: 'dense', input: 'sum', kernel: 'out/kernel', bias: 'out/bias' },
+  ],
+  output: 'logits',
+  outputActivation: 'softmax',
+};
+// Shapes: dw [12,10,6] -> dil (3x3 dilated 2, valid) [8,6,4] -> pool [4,3,4]; strided (3x3 /3 valid) [4,3,4] -> avg,
+// avg_crop (2x2 /1 same: padding after only) [4,3,4]; cat [4,3,8] -> padded [4,3,11] -> gap [11]; flat 96 -> fc 16 ->
+// square [2,2,4] -> [2,2,2] -> 8; joined 19 -> logits 5.
+const ALL_OPS_PARAMS: { name: string; shape: number[]; kind: 'kernel' | 'other' }[] = [
+  { name: 'dw/kernel', shape: [3, 3, 3, 2], kind: 'kernel' },
+  { name: 'dw/bias', shape: [6], kind: 'other' },
+  { name: 'dil/kernel', shape: [3, 3, 6, 4], kind: 'kernel' },
+  { name: 'strided/kernel', shape: [3, 3, 3, 4], kind: 'kernel' },
+  { name: 'strided/bias', shape: [4], kind: 'other' },
+  { name: 'bn/gamma', shape: [4], kind: 'other' },
+  { name: 'bn/beta', shape: [4], kind: 'other' },
+  { name: 'bn/mean', shape: [4], kind: 'other' },
+  { name: 'bn/variance', shape: [4], kind: 'other' },
+  { name: 'fc/kernel', shape: [96, 16], kind: 'kernel' },
+  { name: 'fc/bias', shape: [16], kind: 'other' },
+  { name: 'fc_bn/gamma', shape: [16], kind: 'other' },
+  { name: 'fc_bn/beta', shape: [16], kind: 'other' },
+  { name: 'fc_bn/mean', shape: [16], kind: 'other' },
+  { name: 'fc_bn/variance', shape: [16], kind: 'other' },
+  { name: 'sq/kernel', shape: [3, 3, 4, 2], kind: 'kernel' },
+  { name: 'out/kernel', shape: [19, 5], kind: 'kernel' },
+  { name: 'out/bias', shape: [5], kind: 'other' },
+];
+
+const ALL_OPS_REPRESENTATIONS: NonNullable<RepresentationInput>[] = [{ kind: 'float32' }, { kind: 'fixed', bits: 8, range: 'maxabs', granularity: 'channel' }];
+for (const representation of ALL_OPS_REPRESENTATIONS) {
+  test(`a graph with every op (depthwise, dilation, valid padding, concat, reshape, BatchNorm after dense, softmax): ONNX and TF.js agree within 1e-4 (${representation.kind})`, async () => {
+    const rng = new Rng(5);
+    const layers = ALL_OPS_PARAMS.map((p) => ({
+      name: p.name,
+      shape: p.shape,
+      values: Float32Array.from({ length: p.shape.reduce((a, b) => a * b, 1) }, () => (p.name.endsWith('/variance') ? 0.5 + rng.next() : rng.normal() * 0.5)),
+    }));
+    const q = createQuantizer(Representation.parse(representation));
+    const kernels = layers.filter((_, i) => ALL_OPS_PARAMS[i].kind === 'kernel');
+    q.fit(kernels);
+    const artifact = q.pack(kernels, { float32: layers.filter((_, i) => ALL_OPS_PARAMS[i].kind !== 'kernel'), meta: { model: 'mdl_test', graph: ALL_OPS } });
+    const m = exportModel(artifact);
+    assert.deepEqual(m.shapes.get('cat'), [4, 3, 8]);
+    assert.deepEqual(m.shapes.get('logits'), [5]);
+    const batch = 3;
+    const x = Float32Array.from({ length: batch * 12 * 10 * 3 }, () => rng.normal());
+    const model = { inputShape: [12, 10, 3], numClasses: 5 } as unknown as Model;
+    const fromTfjs = await tfjsLogits(toTfjsZip(m), x, batch, model);
+    const fromOnnx = await onnxLogits(toOnnx(m), model, x, batch);
+    for (let i = 0; i < batch; i++) assert.ok(Math.abs(fromTfjs.subarray(i * 5, i * 5 + 5).reduce((a, b) => a + b, 0) - 1) < 1e-5, 'softmax output');
+    let worst = 0;
+    for (let i = 0; i < fromOnnx.length; i++) worst = Math.max(worst, Math.abs(fromOnnx[i] - fromTfjs[i]));
+    assert.ok(worst <= 1e-4, `max |difference| ${worst}`);
+    assert.ok(new Set(fromTfjs).size > fromTfjs.length / 2, 'outputs are not degenerate');
+  });
+}
