@@ -253,3 +253,19 @@ for (const representation of ALL_OPS_REPRESENTATIONS) {
     assert.ok(new Set(fromTfjs).size > fromTfjs.length / 2, 'outputs are not degenerate');
   });
 }
+
+test('an artifact whose graph does not fit its layers, or is malformed, is an ExportError naming the problem', () => {
+  const model = buildModel('mlp', [28, 28, 1], 10);
+  const weights = randomWeights(model, new Rng(1));
+  const pack = (meta: Record<string, unknown>, drop = '') => {
+    const layers = model.params.flatMap((p, i) => (p.name === drop ? [] : [{ name: p.name, shape: p.shape, values: weights[i] }]));
+    return createQuantizer(Representation.parse({ kind: 'float32' })).pack(layers, { meta });
+  };
+  const base = { model: 'mlp', inputShape: [28, 28, 1], numClasses: 10 };
+  assert.throws(() => exportModel(pack(base, 'fc2/kernel')), { name: 'ExportError', message: 'graph: node fc2 uses weight fc2/kernel, which the artifact does not hold' });
+  assert.throws(() => exportModel(pack({ ...base, inputShape: [32, 32, 3] })), { name: 'ExportError', message: 'node fc1: kernel fc1/kernel [784, 128] does not fit input [3072]' });
+  assert.throws(() => exportModel(pack({ model: 'mdl_x' })), { name: 'ExportError', message: /names no graph and no built-in model/ });
+  assert.throws(() => exportModel(pack({ graph: { nodes: 'no' } })), { name: 'ExportError', message: /is not a model graph/ });
+  assert.throws(() => exportModel(pack({ graph: { input: { name: 'x', shape: [28, 28, 1] }, nodes: [{ name: 'c', op: 'conv2d', input: 'x', kernel: 'fc1/kernel' }], output: 'c' } })), { name: 'ExportError' });
+  assert.throws(() => exportModel(new Uint8Array([1, 2, 3])), { name: 'ExportError', message: /^artifact: not a quantlab artifact/ });
+});

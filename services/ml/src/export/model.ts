@@ -110,7 +110,12 @@ export function graphShapes(graph: ModelGraph, paramShape: (name: string) => num
 
 function graphOf(artifact: DecodedArtifact): ModelGraph {
   const meta = artifact.meta;
-  if (meta.graph && typeof meta.graph === 'object') return meta.graph as ModelGraph;
+  if (meta.graph !== undefined) {
+    const g = meta.graph as ModelGraph;
+    const wellFormed = g && typeof g === 'object' && Array.isArray(g.nodes) && g.input && typeof g.input.name === 'string' && Array.isArray(g.input.shape) && g.input.shape.length === 3;
+    if (!wellFormed) throw new ExportError('graph: the artifact\'s meta.graph is not a model graph (input, nodes, output)');
+    return g;
+  }
   const shape = meta.inputShape;
   const valid = Array.isArray(shape) && shape.length === 3 && shape.every((d) => Number.isInteger(d) && d > 0);
   const graph = typeof meta.model === 'string' && valid ? builtinGraph(meta.model, shape as [number, number, number]) : null;
@@ -132,7 +137,14 @@ export function exportModel(bytes: Uint8Array): ExportModel {
   const artifact = decodeForExport(bytes);
   const graph = graphOf(artifact);
   const layers = new Map(artifact.layers.map((l) => [l.name, l]));
-  const shapes = graphShapes(graph, (name) => layers.get(name)?.shape);
+  let shapes: Map<string, number[]>;
+  try {
+    shapes = graphShapes(graph, (name) => layers.get(name)?.shape);
+  } catch (e) {
+    // A graph from the meta is data: a malformed one (a missing field) fails here, not as a 500 deeper down.
+    if (e instanceof ExportError) throw e;
+    throw new ExportError(`graph: malformed (${(e as Error).message})`);
+  }
   const logits = shapes.get(graph.output)!;
   if (logits.length !== 1) throw new ExportError(`graph: the output ${graph.output} has shape [${logits.join(', ')}], not [classes]`);
   return { artifact, graph, layers, shapes };
