@@ -2,6 +2,7 @@
 // point one way and never go round. These tests show the rules hold for the code and catch what they must catch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ESLint } from 'eslint';
 import { importCycles, importGraph, layerViolation } from '../scripts/eslint/import-graph.js';
@@ -49,8 +50,27 @@ test('the rules catch a cycle and imports that point the wrong way', () => {
   const f = (p: string) => join(ROOT, 'services', p);
   assert.match(layerViolation(ROOT, f('ml/src/artifact/pack.ts'), f('ml/src/representations/types.ts'))!, /higher layer/);
   assert.match(layerViolation(ROOT, f('ml/src/datasets/index.ts'), f('ml/src/training/types.ts'))!, /higher layer/);
-  assert.match(layerViolation(ROOT, f('api/src/app.ts'), f('ml/src/index.ts'))!, /may not import from ml/);
+  assert.match(layerViolation(ROOT, f('api/src/app.ts'), f('ml/src/index.ts'))!, /may not import from ml \(only from ml\/export\)/);
+  assert.match(layerViolation(ROOT, f('api/src/app.ts'), f('ml/src/artifact/decode.ts'))!, /may not import from ml/);
+  assert.equal(layerViolation(ROOT, f('api/src/services/experiments.ts'), f('ml/src/export/index.ts')), null);
   assert.match(layerViolation(ROOT, f('shared/src/schemas/run.ts'), f('shared/src/store/run-store.ts'))!, /higher layer/);
   assert.equal(layerViolation(ROOT, f('ml/src/representations/float32.ts'), f('ml/src/artifact/pack.ts')), null);
   assert.equal(layerViolation(ROOT, f('worker/src/worker.ts'), f('shared/src/index.ts')), null);
+});
+
+test('the API loads no TF.js: nothing ml/src/export imports, directly or through other files, imports @tensorflow', () => {
+  const graph = importGraph(ROOT);
+  const start = join(ROOT, 'services/ml/src/export/index.ts');
+  const seen = new Set([start]);
+  const queue = [start];
+  while (queue.length) {
+    for (const dep of graph.get(queue.pop()!) ?? []) {
+      if (seen.has(dep)) continue;
+      seen.add(dep);
+      queue.push(dep);
+    }
+  }
+  assert.ok(seen.has(join(ROOT, 'services/ml/src/models/graphs.ts')) && seen.has(join(ROOT, 'services/ml/src/artifact/decode.ts')), 'the closure is walked');
+  const loading = [...seen].filter((file) => /from\s+['"]@tensorflow\/|import\(\s*['"]@tensorflow\//.test(readFileSync(file, 'utf8')));
+  assert.deepEqual(loading, []);
 });

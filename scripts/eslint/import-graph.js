@@ -81,17 +81,18 @@ export function importCycles(graph) {
 }
 
 /**
- * Which workspaces each may import (the layers: shared <- ml <- worker <- cli; api and dashboard on shared alone; client,
+ * Which workspaces each may import (the layers: shared <- ml <- worker <- cli; api and dashboard on shared alone, except
+ * that api may use ml's export folder, which loads no TF.js (test/architecture.rules.test.ts checks its imports); client,
  * the API client generated from the OpenAPI document, stands alone under cli and dashboard; native, the optional oneDNN
- * addon, stands alone under ml), and
+ * addon, stands alone under ml; a 'workspace/folder' entry allows that folder only), and
  * inside ml and shared the rank of each folder: a file may import its own folder or a lower rank, never a higher one.
  * Files at a workspace's top level have the rank given under '.' (index.ts, the barrel, is above everything).
  */
 export const LAYERS = {
-  workspaces: { shared: [], client: [], native: [], ml: ['shared', 'native'], worker: ['shared', 'ml'], api: ['shared'], cli: ['shared', 'client', 'ml', 'worker'], dashboard: ['shared', 'client'] },
+  workspaces: { shared: [], client: [], native: [], ml: ['shared', 'native'], worker: ['shared', 'ml'], api: ['shared', 'ml/export'], cli: ['shared', 'client', 'ml', 'worker'], dashboard: ['shared', 'client'] },
   folders: {
     shared: { schemas: 0, '.': 1, store: 2, sweeps: 2 },
-    ml: { '.': 0, kernels: 1, artifact: 1, datasets: 1, backend: 2, models: 2, representations: 2, training: 3 },
+    ml: { '.': 0, kernels: 1, artifact: 1, datasets: 1, backend: 2, models: 2, representations: 2, training: 3, export: 3 },
   },
 };
 
@@ -110,7 +111,10 @@ export function layerViolation(root, from, to) {
   const b = placeOf(root, to);
   if (a.ws !== b.ws) {
     const allowed = LAYERS.workspaces[a.ws];
-    if (allowed && !allowed.includes(b.ws)) return `the ${a.ws} workspace may not import from ${b.ws}`;
+    if (allowed && !allowed.includes(b.ws) && !allowed.includes(`${b.ws}/${b.folder}`)) {
+      const folders = allowed.filter((w) => w.startsWith(`${b.ws}/`));
+      return `the ${a.ws} workspace may not import from ${b.ws}${folders.length ? ` (only from ${folders.join(', ')})` : ''}`;
+    }
     return null;
   }
   const ranks = LAYERS.folders[a.ws];

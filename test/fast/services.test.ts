@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeCursor, ExperimentConfig, lockKeyOf, parseEnv, newRunDocument, SweepRequest, type RunDocument, type RunStatus } from '@quantlab/shared';
 import type { ServiceDeps } from '@quantlab/api/services/deps';
-import { cancelRun, enqueueRuns, listRuns, readRun } from '@quantlab/api/services/experiments';
+import { cancelRun, enqueueRuns, listRuns, readRun, runExport } from '@quantlab/api/services/experiments';
 import { cancelSweep, createSweep, planSweepRuns, readSweep } from '@quantlab/api/services/sweeps';
 import { deleteRun, deleteSweep } from '@quantlab/api/services/lifecycle/delete';
 import { retryRun, retrySweep } from '@quantlab/api/services/lifecycle/retry';
@@ -11,6 +11,7 @@ import { applyRetention } from '@quantlab/api/services/lifecycle/retention';
 import { exportSweep, importSweep } from '@quantlab/api/services/lifecycle/transfer';
 import { HttpProblem } from '@quantlab/api/problem';
 import { FakeQueue, FakeRunStore, FakeSweepStore } from '../helpers/fakes.ts';
+import { Float32Quantizer } from '../../services/ml/src/representations/index.ts';
 
 const { KEY_PREFIX, QUEUE_NAME, RETENTION_DAYS, IMPORT_MAX_RUNS, IMPORT_MAX_EPOCHS_PER_RUN, IMPORT_MAX_STRING_LENGTH, ARTIFACT_MAX_BYTES } = parseEnv({ KEY_PREFIX: 'fast', QUEUE_NAME: 'fast-q' });
 const env = { KEY_PREFIX, QUEUE_NAME, RETENTION_DAYS, IMPORT_MAX_RUNS, IMPORT_MAX_EPOCHS_PER_RUN, IMPORT_MAX_STRING_LENGTH, ARTIFACT_MAX_BYTES };
@@ -174,4 +175,29 @@ test('export and import: a sweep moves with fresh ids, unfinished runs arrive ca
   assert.equal(b.status, 'cancelled');
   assert.match(b.error!.message, /imported while queued/);
   assert.equal(b.baselineId, a.id, 'links follow the new ids');
+});
+
+test('runExport: 404 for no run, 409 while it has no artifact or when the artifact names no model graph, else the file', async () => {
+  const f = deps();
+  const d = doc();
+  await enqueueRuns(f.deps, [d]);
+  await assert.rejects(runExport(f.deps, 'run_000000000000000000000000', 'onnx'), problem('not-found'));
+  await assert.rejects(runExport(f.deps, d.id, 'onnx'), (e) => problem('conflict')(e) && /has no artifact/.test((e as Error).message));
+  const layers = [
+    { name: 'fc1/kernel', shape: [4, 128], values: new Float32Array(512).fill(0.5) },
+    { name: 'fc1/bias', shape: [128], values: new Float32Array(128) },
+    { name: 'fc2/kernel', shape: [128, 10], values: new Float32Array(1280).fill(-0.25) },
+    { name: 'fc2/bias', shape: [10], values: new Float32Array(10) },
+  ];
+  await f.runs.setArtifact(d.id, new Float32Quantizer({ kind: 'float32' }).pack(layers, { meta: { model: 'mlp', inputShape: [2, 2, 1], numClasses: 10 } }));
+  const onnx = await runExport(f.deps, d.id, 'onnx');
+  assert.deepEqual([onnx.mediaType, onnx.filename], ['application/onnx', `${d.id}.onnx`]);
+  assert.ok(onnx.bytes.length > 4 * (512 + 1280));
+  const tfjs = await runExport(f.deps, d.id, 'tfjs');
+  assert.deepEqual([tfjs.mediaType, tfjs.filename, [...tfjs.bytes.subarray(0, 2)]], ['application/zip', `${d.id}.tfjs.zip`, [0x50, 0x4b]]);
+  assert.equal((await runExport(f.deps, d.id, 'npz')).filename, `${d.id}.npz`);
+  // An artifact whose meta names no known model: .npz needs no graph, the model formats do.
+  await f.runs.setArtifact(d.id, new Float32Quantizer({ kind: 'float32' }).pack(layers, { meta: { model: 'mdl_unknown' } }));
+  await assert.rejects(runExport(f.deps, d.id, 'onnx'), (e) => problem('conflict')(e) && /names no graph/.test((e as Error).message));
+  assert.equal((await runExport(f.deps, d.id, 'npz')).mediaType, 'application/zip');
 });

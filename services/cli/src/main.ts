@@ -16,6 +16,7 @@ const COMMANDS = {
   report: 'write the Markdown report of a sweep',
   eval: 'decode an artifact, restore its model and report its test accuracy',
   export: 'print a sweep and its runs as JSON',
+  'export-model': "write a run's model as ONNX, a TF.js Layers zip or .npz",
   import: 'load an exported sweep into this cluster',
 } as const;
 type Command = keyof typeof COMMANDS;

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CancelResult, ExperimentAccepted, ExperimentConfig, IdParams, newId, newRunDocument, Problem, RunDocument, RunList, RunListQuery } from '@quantlab/shared';
+import { CancelResult, ExperimentAccepted, ExperimentConfig, ExportQuery, IdParams, newId, newRunDocument, Problem, RunDocument, RunList, RunListQuery } from '@quantlab/shared';
 import { idempotent } from '../idempotency.ts';
-import { cancelRun, enqueueRuns, listRuns, listRunsJson, readRun, readRunJson, runArtifact, runLinks } from '../services/experiments.ts';
+import { cancelRun, enqueueRuns, listRuns, listRunsJson, readRun, readRunJson, runArtifact, runExport, runLinks } from '../services/experiments.ts';
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
 /** Rendered JSON goes out as it is (a string payload is not serialized again). */
@@ -96,6 +96,35 @@ const experiments: FastifyPluginAsyncZod = async (app) => {
         .header('content-length', String(bytes.length))
         .header('content-disposition', `attachment; filename="${id}.qlab"`)
         .send(bytes as unknown as File); // a Buffer is sent as is, not serialized
+    },
+  );
+
+  app.get(
+    '/experiments/:id/export',
+    {
+      schema: {
+        operationId: 'exportModel',
+        summary: 'Download the run\'s model for another runtime',
+        description:
+          'The completed run\'s artifact as `format=onnx` (opset 13; compact weights decoded in the graph by DequantizeLinear or Gather), `tfjs` (a zip of a TF.js Layers model.json and its float32 weight shard) or `npz` (codes, codebooks or steps, scales and shapes; a NumPy reader is clients/python/quantlab_client/artifact.py). docs/EXPORT.md. 409 while the run has no artifact.',
+        tags: ['experiments'],
+        params: IdParams,
+        querystring: ExportQuery,
+        response: {
+          200: { description: 'the exported model', content: { 'application/onnx': { schema: z.file() }, 'application/zip': { schema: z.file() } } },
+          ...errors,
+          409: Problem,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const out = await runExport(ctx, id, request.query.format);
+      return reply
+        .type(out.mediaType)
+        .header('content-length', String(out.bytes.length))
+        .header('content-disposition', `attachment; filename="${out.filename}"`)
+        .send(Buffer.from(out.bytes.buffer, out.bytes.byteOffset, out.bytes.byteLength) as unknown as File);
     },
   );
 };

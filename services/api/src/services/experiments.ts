@@ -1,6 +1,7 @@
-import { CursorError, FINAL_STATUSES, getRunJob, isBuiltinDataset, runJob, withRelativeAccuracy, type RunDocument, type RunListQuery, type RunStatus } from '@quantlab/shared';
+import { CursorError, FINAL_STATUSES, getRunJob, isBuiltinDataset, runJob, withRelativeAccuracy, type RunDocument, type ExportFormat, type RunListQuery, type RunStatus } from '@quantlab/shared';
+import { EXPORT_EXTENSIONS, EXPORT_MEDIA_TYPES, ExportError, exportArtifact } from '@quantlab/ml/export/index';
 import { isOutOfMemory } from '../plugins/errors.ts';
-import { HttpProblem } from '../problem.ts';
+import { HttpProblem, notFound } from '../problem.ts';
 import type { ServiceDeps } from './deps.ts';
 
 export const runLinks = (id: string) => ({ self: `/experiments/${id}`, events: `/experiments/${id}/events`, artifact: `/experiments/${id}/artifact`, cancel: `/experiments/${id}/cancel` });
@@ -158,6 +159,24 @@ export async function cancelRun(deps: ServiceDeps, id: string): Promise<{ id: st
   if (status === null) throw new HttpProblem('not-found', `no experiment with id ${id}`);
   if (FINAL_STATUSES.includes(status)) throw new HttpProblem('conflict', `run ${id} has already finished (${status})`);
   return { id, ...(await cancelRunDoc(deps, { id, status })) };
+}
+
+/**
+ * A run's model exported from its artifact (docs/EXPORT.md): 404 for no run, 409 while it has no artifact or when its
+ * artifact names no model graph the exporter knows.
+ */
+export async function runExport(deps: ServiceDeps, id: string, format: ExportFormat): Promise<{ bytes: Uint8Array; mediaType: string; filename: string }> {
+  const artifact = await deps.runs.getArtifact(id);
+  if (!artifact) {
+    const exists = await deps.runs.exists(id);
+    throw exists ? new HttpProblem('conflict', `run ${id} has no artifact (yet): only a completed run can be exported`) : notFound('experiment', id);
+  }
+  try {
+    return { bytes: exportArtifact(artifact, format), mediaType: EXPORT_MEDIA_TYPES[format], filename: `${id}${EXPORT_EXTENSIONS[format]}` };
+  } catch (e) {
+    if (e instanceof ExportError) throw new HttpProblem('conflict', `run ${id} cannot be exported: ${e.message}`);
+    throw e;
+  }
 }
 
 /** The packed artifact's bytes; 404 with the reason when there are none. */

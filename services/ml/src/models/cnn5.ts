@@ -5,6 +5,7 @@
  * ceil-mode sizes 32 -> 16 -> 8 -> 4, hence 145,578 parameters on 32x32x3; 28x28x1 gives 28 -> 14 -> 7 -> 4.
  */
 import * as tf from '@tensorflow/tfjs';
+import { cnn5Graph } from './graphs.ts';
 import { convBias } from './ops.ts';
 import type { Model, ParamSpec } from './types.ts';
 
@@ -27,6 +28,7 @@ export function cnn5(inputShape: [number, number, number], numClasses: number): 
     inputShape,
     numClasses,
     params,
+    graph: cnn5Graph(inputShape),
     forward(p, x) {
       let y = convBias(x, p[0], p[1], false);
       y = tf.relu(tf.maxPool(y, 3, 2, 'same'));

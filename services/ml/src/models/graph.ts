@@ -45,7 +45,9 @@ export type GraphNode =
   /** Concatenation along the channel (last) axis. */
   | (NodeBase & { op: 'concat'; inputs: string[] })
   /** Identity at evaluation; kept so exports and the topology read like the source. */
-  | (NodeBase & { op: 'dropout'; input: string; rate: number });
+  | (NodeBase & { op: 'dropout'; input: string; rate: number })
+  /** Zeros added on the channel (last) axis: `before` channels in front, `after` behind (ResNet's option-A shortcut). */
+  | (NodeBase & { op: 'padChannels'; input: string; before: number; after: number });
 
 export type GraphOp = GraphNode['op'];
 

@@ -1,9 +1,9 @@
 /** Param specs and ops shared by the BatchNorm networks (resnet20, vgg-small). */
 import * as tf from '@tensorflow/tfjs';
+import { BN_EPSILON } from './graphs.ts';
 import type { ForwardOptions, ParamSpec } from './types.ts';
 
-/** PyTorch's defaults: eps 1e-5, running averages move 0.1 towards each batch's moments. */
-export const BN_EPSILON = 1e-5;
+/** PyTorch's default: running averages move 0.1 towards each batch's moments. */
 export const BN_MOMENTUM = 0.1;
 
 export const convSpec = (name: string, k: number, cin: number, cout: number): ParamSpec => ({ name: `${name}/kernel`, shape: [k, k, cin, cout], kind: 'kernel', fanIn: k * k * cin });

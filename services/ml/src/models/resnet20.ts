@@ -7,6 +7,7 @@
  * 32x32x3 (269,722). 28x28x1 inputs work the same way (28 -> 14 -> 7).
  */
 import * as tf from '@tensorflow/tfjs';
+import { resnet20Graph } from './graphs.ts';
 import { WeightReader, batchNorm, bnSpecs, conv, convSpec, dense, denseSpecs } from './layers.ts';
 import type { ForwardOptions, Model, ParamSpec } from './types.ts';
 
@@ -47,6 +48,7 @@ export function resnet20(inputShape: [number, number, number], numClasses: numbe
     inputShape,
     numClasses,
     params,
+    graph: resnet20Graph(inputShape),
     forward(weights, x, opts?: ForwardOptions) {
       const w = new WeightReader(weights);
       let y = tf.relu(batchNorm(conv(x, w.next()), w.take(4), opts)) as tf.Tensor4D;

@@ -5,6 +5,7 @@
  * About 1.2 GFLOP per 32x32 image forward (49x cnn5): on one CPU core expect a few images a second in training.
  */
 import * as tf from '@tensorflow/tfjs';
+import { vggSmallGraph } from './graphs.ts';
 import { WeightReader, batchNorm, bnSpecs, conv, convSpec, dense, denseSpecs } from './layers.ts';
 import type { ForwardOptions, Model, ParamSpec } from './types.ts';
 
@@ -22,6 +23,7 @@ export function vggSmall(inputShape: [number, number, number], numClasses: numbe
     inputShape,
     numClasses,
     params,
+    graph: vggSmallGraph(inputShape),
     forward(weights, x, opts?: ForwardOptions) {
       const r = new WeightReader(weights);
       let y = x;

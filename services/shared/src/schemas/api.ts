@@ -22,6 +22,11 @@ export const RunListQuery = z.strictObject({
 });
 export type RunListQuery = z.infer<typeof RunListQuery>;
 
+/** The model formats GET /experiments/:id/export writes from a run's artifact (docs/EXPORT.md). */
+export const ExportFormat = z.enum(['onnx', 'tfjs', 'npz']);
+export type ExportFormat = z.infer<typeof ExportFormat>;
+export const ExportQuery = z.strictObject({ format: ExportFormat });
+
 export const PageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(200).optional(),
