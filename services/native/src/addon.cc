@@ -1,5 +1,5 @@
 // oneDNN kernels for TF.js's wasm backend: convolution forward (bias, ReLU), backward data, backward weights (+ bias
-// gradient) and matmul (bias, ReLU). Every call gets the wasm heap (a Uint8Array over the WebAssembly.Memory) and
+// gradient), matmul (bias, ReLU) and the max / average pooling gradients. Every call gets the wasm heap (a Uint8Array over the WebAssembly.Memory) and
 // byte offsets of the tensors in it, and computes in place there: no copies through JS. The heap can grow (and so
 // move) between calls, so nothing keeps a pointer into it past the call.
 //
@@ -37,6 +37,31 @@ struct Conv {
   int64_t srcSize() const { return n * h * w * c; }
   int64_t weightsSize() const { return kh * kw * c * o; }
   int64_t dstSize() const { return n * oh * ow * o; }
+};
+
+// Geometry of a 2-D pooling as TF.js's computePool2DInfo gives it (no dilation).
+struct Pool {
+  int64_t n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr;
+  static constexpr int kFields = 14;
+  memory::dims src() const { return {n, c, h, w}; }
+  memory::dims dst() const { return {n, c, oh, ow}; }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims kernel() const { return {kh, kw}; }
+  memory::dims padL() const { return {pt, pl}; }
+  memory::dims padR() const { return {pb, pr}; }
+  int64_t srcSize() const { return n * h * w * c; }
+  int64_t dstSize() const { return n * oh * ow * c; }
+};
+
+// A pooling gradient. Max pooling's backward needs the forward's workspace (where each window's maximum was), which
+// TF.js's MaxPoolGrad does not carry: the forward runs again on x into memory of our own, then the backward.
+struct PoolGrad {
+  bool max;
+  dnnl::pooling_forward::primitive_desc fwdPd;
+  dnnl::pooling_forward fwd;
+  dnnl::pooling_backward::primitive_desc pd;
+  dnnl::pooling_backward prim;
+  memory dst, workspace, fwdScratch, scratch;
 };
 
 struct ConvFwd {
@@ -104,6 +129,7 @@ class Native : public Napi::Addon<Native> {
         InstanceMethod("convBackwardData", &Native::ConvBackwardData),
         InstanceMethod("convBackwardWeights", &Native::ConvBackwardWeights),
         InstanceMethod("matmul", &Native::MatMulCall),
+        InstanceMethod("poolBackward", &Native::PoolBackward),
         InstanceMethod("setThreads", &Native::SetThreads),
         InstanceMethod("threads", &Native::Threads),
         InstanceMethod("implementations", &Native::Implementations),
@@ -120,6 +146,7 @@ class Native : public Napi::Addon<Native> {
   std::unordered_map<std::string, std::unique_ptr<ConvBwdData>> bwdData_;
   std::unordered_map<std::string, std::unique_ptr<ConvBwdWeights>> bwdWeights_;
   std::unordered_map<std::string, std::unique_ptr<MatMul>> matmul_;
+  std::unordered_map<std::string, std::unique_ptr<PoolGrad>> poolGrad_;
   std::vector<std::string> impls_;
 
   // OpenMP's thread count is a per-OS-thread setting: apply ours on the thread that calls in.
@@ -174,6 +201,18 @@ class Native : public Napi::Addon<Native> {
     }
     for (int64_t p : {g.pt, g.pl, g.pb, g.pr}) {
       if (p < 0) throw std::runtime_error("convolution padding must not be negative");
+    }
+    return g;
+  }
+
+  static Pool poolArg(const Napi::CallbackInfo& info, size_t i) {
+    auto v = intsArg(info, i, Pool::kFields);
+    Pool g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
+    for (int64_t d : {g.n, g.h, g.w, g.c, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw}) {
+      if (d < 1) throw std::runtime_error("pooling dimensions must be positive");
+    }
+    for (int64_t p : {g.pt, g.pl, g.pb, g.pr}) {
+      if (p < 0) throw std::runtime_error("pooling padding must not be negative");
     }
     return g;
   }
@@ -380,6 +419,57 @@ class Native : public Napi::Addon<Native> {
     });
   }
 
+  // poolBackward(heap, x (max; -1 for average), dy, dx, geometry Int32Array[14], max): dx of a max pooling (ties to
+  // the first maximum of a window) or of an average pooling that divides by the cells a window covers (padding
+  // excluded, as TF.js's forward average pool does).
+  Napi::Value PoolBackward(const Napi::CallbackInfo& info) {
+    bool max = info[5].ToBoolean();
+    return guarded(info, max ? "MaxPoolGrad" : "AvgPoolGrad", [&] {
+      Heap heap = heapOf(info);
+      Pool g = poolArg(info, 4);
+      int64_t xOff = offsetArg(info, 1);
+      if (max && xOff < 0) throw std::runtime_error("max pooling's gradient needs its input");
+      float* x = max ? heap.at(xOff, g.srcSize(), "x") : nullptr;
+      float* dy = heap.at(offsetArg(info, 2), g.dstSize(), "dy");
+      float* dx = heap.at(offsetArg(info, 3), g.srcSize(), "dx");
+      std::vector<int64_t> f{g.n, g.h, g.w, g.c, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.pb, g.pr, max};
+      std::string k = key("pool_bwd", f);
+      auto it = poolGrad_.find(k);
+      if (it == poolGrad_.end()) {
+        auto e = std::make_unique<PoolGrad>();
+        e->max = max;
+        auto alg = max ? dnnl::algorithm::pooling_max : dnnl::algorithm::pooling_avg_exclude_padding;
+        dnnl::pooling_forward::desc fd(dnnl::prop_kind::forward_training, alg, nhwc(g.src()), nhwc(g.dst()), g.strides(), g.kernel(), g.padL(), g.padR());
+        e->fwdPd = dnnl::pooling_forward::primitive_desc(fd, makeAttr(false), engine_);
+        dnnl::pooling_backward::desc bd(alg, nhwc(g.src()), nhwc(g.dst()), g.strides(), g.kernel(), g.padL(), g.padR());
+        e->pd = dnnl::pooling_backward::primitive_desc(bd, makeAttr(false), engine_, e->fwdPd);
+        e->prim = dnnl::pooling_backward(e->pd);
+        e->scratch = memory(e->pd.scratchpad_desc(), engine_);
+        if (max) {
+          e->fwd = dnnl::pooling_forward(e->fwdPd);
+          e->dst = memory(e->fwdPd.dst_desc(), engine_);
+          e->workspace = memory(e->fwdPd.workspace_desc(), engine_);
+          e->fwdScratch = memory(e->fwdPd.scratchpad_desc(), engine_);
+          note(k + " (forward for the workspace)", e->fwdPd.impl_info_str());
+        }
+        note(k, e->pd.impl_info_str());
+        it = poolGrad_.emplace(k, std::move(e)).first;
+      }
+      PoolGrad& e = *it->second;
+      std::unordered_map<int, memory> args{
+          {DNNL_ARG_DIFF_DST, memory(e.pd.diff_dst_desc(), engine_, dy)},
+          {DNNL_ARG_DIFF_SRC, memory(e.pd.diff_src_desc(), engine_, dx)},
+          {DNNL_ARG_SCRATCHPAD, e.scratch},
+      };
+      if (max) {
+        e.fwd.execute(stream_, {{DNNL_ARG_SRC, memory(e.fwdPd.src_desc(), engine_, x)}, {DNNL_ARG_DST, e.dst}, {DNNL_ARG_WORKSPACE, e.workspace}, {DNNL_ARG_SCRATCHPAD, e.fwdScratch}});
+        args.emplace(DNNL_ARG_WORKSPACE, e.workspace);
+      }
+      e.prim.execute(stream_, args);
+      stream_.wait();
+    });
+  }
+
   Napi::Value SetThreads(const Napi::CallbackInfo& info) {
     if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1) {
       throw Napi::TypeError::New(info.Env(), "setThreads takes a positive integer");
@@ -406,6 +496,7 @@ class Native : public Napi::Addon<Native> {
     bwdData_.clear();
     bwdWeights_.clear();
     matmul_.clear();
+    poolGrad_.clear();
     impls_.clear();
     return info.Env().Undefined();
   }
