@@ -8,6 +8,10 @@ import { selectBackend, BackendError, NATIVE_BACKEND, currentBackend } from '@qu
 import { fallbacks } from '@quantlab/ml/kernels/native/common';
 import { conv2DFilterBiasGrad } from '@quantlab/ml/kernels/wasm/conv2d-backprop-filter-bias';
 import { Rng } from '@quantlab/ml/random';
+import { quantizeDictionary } from '@quantlab/ml/representations/dictionary';
+import { midpoints } from '@quantlab/ml/representations/dictionary-fit';
+import { createQuantizer } from '@quantlab/ml/representations/index';
+import { DictionaryRepresentation } from '@quantlab/shared';
 
 const native = loadNative();
 const skip = native.kernels || process.env.QUANTLAB_REQUIRE_NATIVE === '1' ? false : `the oneDNN addon is absent: ${native.reason}`;
@@ -258,6 +262,63 @@ test('a pooling geometry oneDNN has no equivalent for goes to the wasm kernel wi
   assert.equal(fallbacks.count, refused, 'not an addon error: the wasm kernel was chosen up front');
   assert.deepEqual(viaNative, plain);
   x.dispose();
+});
+
+/** Differing positions of two float32 arrays, compared bit for bit (Object.is: -0 and NaN count). */
+function bitDiffs(a: Float32Array, b: Float32Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) out.push(i);
+  return out;
+}
+
+/** Weights with the awkward cases: values on the grid and half-way between, beyond it, zeros of both signs, NaN, infinities. */
+function awkwardWeights(rng: Rng, steps: Float64Array, bits: number): Float32Array {
+  const v: number[] = Array.from({ length: 20_000 }, () => rng.normal() * 0.05);
+  for (let k = -(2 ** (bits - 1)) - 3; k < 2 ** (bits - 1) + 3 && v.length < 40_000; k++) for (const s of steps) v.push((k + 0.5) * s, k * s, (k - 0.5) * s);
+  v.push(0, -0, NaN, Infinity, -Infinity, 1e-45, -1e-45, 3.4e38, -3.4e38);
+  return Float32Array.from(v);
+}
+
+test('the addon encodes with a dictionary bit for bit as the JS function does', { skip }, () => {
+  const k = native.kernels!;
+  const rng = new Rng(37);
+  for (const bits of [1, 2, 4, 8]) {
+    const size = 2 ** bits;
+    const entries = Float32Array.from({ length: size }, () => Math.sign(rng.normal()) * rng.next() ** 2 * 0.2).sort();
+    const mids = midpoints(entries);
+    const scales = Float64Array.from([1, 0.37, 2.5]);
+    const src = Float32Array.from([...awkwardWeights(rng, Float64Array.from([0.01]), 4), ...Array.from(mids).flatMap((m) => [m, m * 0.37, m * 2.5])]);
+    const js = new Float32Array(src.length);
+    const addon = new Float32Array(src.length);
+    quantizeDictionary(src, entries, mids, scales, js, null);
+    k.quantizeDictionary(src, entries, mids, scales, addon);
+    assert.deepEqual(bitDiffs(addon, js), [], `${bits} bits`);
+  }
+  assert.throws(() => k.quantizeDictionary(new Float32Array(4), new Float32Array(3), new Float64Array(2), new Float64Array(1), new Float32Array(4)), /quantizeDictionary: entries must be a power of two/);
+});
+
+test('dictionary quantizers give the same weights with the native kernels on and off (cnn5-sized layers)', { skip }, async () => {
+  const rng = new Rng(41);
+  const layers = [[5, 5, 3, 32], [5, 5, 32, 32], [5, 5, 32, 64], [1024, 64], [64, 10]].map((shape, i) => ({
+    name: `l${i}`,
+    shape,
+    values: randomArray(rng, shape.reduce((p, v) => p * v, 1)).map((x) => x * 0.05),
+  }));
+  const reprs = [
+    DictionaryRepresentation.parse({ kind: 'dictionary', bits: 8 }),
+    DictionaryRepresentation.parse({ kind: 'dictionary', bits: 4, scope: 'per-layer' }),
+  ];
+  for (const r of reprs) {
+    const run = async (backend: 'wasm' | 'native') => {
+      await selectBackend(backend);
+      const q = createQuantizer(r);
+      q.fit(layers);
+      return q.apply(layers, new Rng(1));
+    };
+    const plain = await run('wasm');
+    const viaAddon = await run('native');
+    plain.forEach((p, i) => assert.deepEqual(bitDiffs(viaAddon[i], p), [], `${JSON.stringify(r)} layer ${i}`));
+  }
 });
 
 test('what oneDNN does not cover goes to the wasm kernel', { skip }, async () => {

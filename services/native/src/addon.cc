@@ -1,5 +1,6 @@
 // oneDNN kernels for TF.js's wasm backend: convolution forward (bias, ReLU), backward data, backward weights (+ bias
-// gradient), matmul (bias, ReLU) and the max / average pooling gradients. Every call gets the wasm heap (a Uint8Array over the WebAssembly.Memory) and
+// gradient), matmul (bias, ReLU) and the max / average pooling gradients; and the training loop's per-step dictionary
+// encoding, bit for bit the JS function it replaces. Every call gets the wasm heap (a Uint8Array over the WebAssembly.Memory) and
 // byte offsets of the tensors in it, and computes in place there: no copies through JS. The heap can grow (and so
 // move) between calls, so nothing keeps a pointer into it past the call.
 //
@@ -130,6 +131,7 @@ class Native : public Napi::Addon<Native> {
         InstanceMethod("convBackwardWeights", &Native::ConvBackwardWeights),
         InstanceMethod("matmul", &Native::MatMulCall),
         InstanceMethod("poolBackward", &Native::PoolBackward),
+        InstanceMethod("quantizeDictionary", &Native::QuantizeDictionary),
         InstanceMethod("setThreads", &Native::SetThreads),
         InstanceMethod("threads", &Native::Threads),
         InstanceMethod("implementations", &Native::Implementations),
@@ -467,6 +469,44 @@ class Native : public Napi::Addon<Native> {
       }
       e.prim.execute(stream_, args);
       stream_.wait();
+    });
+  }
+
+  template <typename T, napi_typedarray_type Type>
+  static Napi::TypedArrayOf<T> typedArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != Type) {
+      throw std::runtime_error(std::string("argument ") + std::to_string(i) + " (" + what + ") has the wrong type");
+    }
+    return info[i].As<Napi::TypedArrayOf<T>>();
+  }
+
+  // quantizeDictionary(src Float32Array, entries Float32Array, mids Float64Array, scales Float64Array, dst Float32Array):
+  // dictionary.ts's quantizeDictionary: the code of x = w / scale is the number of midpoints below x (branch-free
+  // binary search; NaN to 0), the decoded value entry * scale rounded to float32.
+  Napi::Value QuantizeDictionary(const Napi::CallbackInfo& info) {
+    return guarded(info, "quantizeDictionary", [&] {
+      auto src = typedArg<float, napi_float32_array>(info, 0, "src");
+      auto entries = typedArg<float, napi_float32_array>(info, 1, "entries");
+      auto mids = typedArg<double, napi_float64_array>(info, 2, "mids");
+      auto scales = typedArg<double, napi_float64_array>(info, 3, "scales");
+      auto dst = typedArg<float, napi_float32_array>(info, 4, "dst");
+      const size_t size = entries.ElementLength();
+      if (size < 2 || (size & (size - 1)) != 0 || mids.ElementLength() != size - 1) throw std::runtime_error("entries must be a power of two (at least 2) with one midpoint fewer");
+      if (dst.ElementLength() != src.ElementLength() || scales.ElementLength() < 1) throw std::runtime_error("dst must be as long as src, and scales not empty");
+      const float* w = src.Data();
+      const float* e = entries.Data();
+      const double* m = mids.Data();
+      const double* sc = scales.Data();
+      float* out = dst.Data();
+      const size_t n = src.ElementLength(), units = scales.ElementLength();
+      for (size_t i = 0, u = 0; i < n; i++) {
+        const double scale = sc[u];
+        if (++u == units) u = 0;
+        const double x = static_cast<double>(w[i]) / scale;
+        size_t c = 0;
+        for (size_t h = size >> 1; h > 0; h >>= 1) c += x > m[c + h - 1] ? h : 0;
+        out[i] = static_cast<float>(static_cast<double>(e[c]) * scale);
+      }
     });
   }
 

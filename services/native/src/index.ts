@@ -20,6 +20,8 @@ export interface NativeKernels {
   matmul(heap: Uint8Array, a: number, b: number, bias: number, c: number, dims: Int32Array, relu: boolean): void;
   /** dx of a max pooling (x needed) or an average pooling that excludes padding (x = -1). */
   poolBackward(heap: Uint8Array, x: number, dy: number, dx: number, pool: Int32Array, max: boolean): void;
+  /** Nearest-entry dictionary encoding (decoded values), bit for bit representations/dictionary.ts's quantizeDictionary. */
+  quantizeDictionary(src: Float32Array, entries: Float32Array, mids: Float64Array, scales: Float64Array, dst: Float32Array): void;
   setThreads(n: number): void;
   threads(): number;
   /** One line per primitive created: its shape key and oneDNN's implementation name. */

@@ -12,6 +12,7 @@
 import type { DictionaryRepresentation, WeightError } from '@quantlab/shared';
 import { packArtifact } from '../artifact/pack.ts';
 import type { LayerRecord } from '../artifact/format.ts';
+import { nativeQuantizers } from '../kernels/native/common.ts';
 import type { Rng } from '../random.ts';
 import {
   cellStatsFor,
@@ -242,9 +243,12 @@ export class DictionaryQuantizer implements WeightQuantizer {
   deploy(layers: readonly LayerWeights[], out?: Float32Array[]): Float32Array[] {
     const scales = this.fitted(layers);
     const dst = outputsFor(layers, out);
+    // In the addon when it is on: the same values, several times faster (every training step encodes every weight).
+    const native = nativeQuantizers();
     for (let i = 0; i < layers.length; i++) {
       const d = this.dictOf(i);
-      quantizeDictionary(layers[i].values, this.dicts[d], this.mids[d], scales[i], dst[i], null);
+      if (native) native.quantizeDictionary(layers[i].values, this.dicts[d], this.mids[d], scales[i], dst[i]);
+      else quantizeDictionary(layers[i].values, this.dicts[d], this.mids[d], scales[i], dst[i], null);
     }
     return dst;
   }

@@ -25,6 +25,16 @@ export function nativeKernelsOn(): boolean {
   return enabled;
 }
 
+/**
+ * The addon's dictionary encoding while the native kernels are on (null otherwise: TFJS_BACKEND=wasm keeps the JS
+ * one, so that path stays tested). It gives the JS function's results bit for bit, so a run's weights do not depend on
+ * which computed them. (Fixed point's rounding stays in JS: V8 compiles it to the machine's own rounding instruction,
+ * and a C++ loop built for any x86-64 measured no faster.)
+ */
+export function nativeQuantizers(): Pick<NativeKernels, 'quantizeDictionary'> | null {
+  return enabled ? addon : null;
+}
+
 /** How many native calls fell back to wasm because the addon refused them (tests read this). */
 export const fallbacks = { count: 0 };
 const warned = new Set<string>();
