@@ -4,7 +4,8 @@ import { keysFor, type Keys } from './keys.ts';
 
 // The sweep record keeps runIds and baselines as JSON in hash fields. Editing them in Lua makes concurrent deletes and
 // retries of one sweep's runs safe without WATCH (which a shared, auto-pipelined connection cannot do).
-// KEYS[1] sweep hash, KEYS[2] its rendered document (dropped, and rev moved on: the run list changes); ARGV: pairs of (old id, new id or '') — '' removes the id; a missing old id with a new id appends.
+// KEYS[1] sweep hash, KEYS[2] its rendered document (dropped, and rev moved on: the run list changes); ARGV: pairs of
+// (old id, new id or '') — '' removes the id; a missing old id with a new id appends.
 // cjson encodes an empty table as {}, hence the explicit '[]'.
 const EDIT_SWEEP_RUNS = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -45,7 +46,6 @@ return 1
 
 /** A sweep record with the revision it was read at (see SweepStore.readDocument). */
 export type SweepRead = { json: string } | { json: null; record: SweepRecord; rev: string };
-
 
 /**
  * Sweeps in Redis: a hash per sweep (its runs, baselines and the request) and a zset by creation time. The runs
