@@ -7,7 +7,10 @@
  * The API and the floor each run in a child process of their own (autocannon gets this one), with rate limits off and
  * a private KEY_PREFIX and QUEUE_NAME that no worker drains. Keys are deleted at the end.
  *
- *   node --import tsx bench/api.ts [--duration 10] [--connections 64] [--pipelining 1] [--validate-responses]
+ *   node --import tsx bench/api.ts [--duration 10] [--connections 64] [--pipelining 1] [--rounds 1] [--validate-responses]
+ *
+ * --rounds N alternates quantlab and its floor N times per endpoint (--duration seconds each) and reports the median of
+ * the N ratios with their range: on a loaded machine a single 10 s window of each can land in different load.
  *
  * --validate-responses encodes every response through its zod schema, as buildApp does by default (tests).
  */
@@ -25,6 +28,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '64' },
     pipelining: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '1' },
     serve: { type: 'boolean' },
     floor: { type: 'boolean' },
     'validate-responses': { type: 'boolean' },
@@ -77,6 +81,7 @@ if (values.serve) {
   const duration = Number(values.duration);
   const connections = Number(values.connections);
   const pipelining = Number(values.pipelining);
+  const rounds = Math.max(1, Number(values.rounds));
   const redis = new Redis(benchEnv.REDIS_URL);
   const children: ChildProcess[] = [];
 
@@ -99,17 +104,25 @@ if (values.serve) {
       // The floor answers with exactly the bytes quantlab sends.
       const body = await (await fetch(api.base + r.path)).text();
       await redis.set(floorKey(benchEnv.KEY_PREFIX, r.path), body);
-      const q = await run(r.title, api.base + r.path);
-      const f = await run(`floor ${r.title}`, floor.base + r.path);
+      const qs: autocannon.Result[] = [];
+      const fs: autocannon.Result[] = [];
+      for (let round = 0; round < rounds; round++) {
+        qs.push(await run(r.title, api.base + r.path));
+        fs.push(await run(`floor ${r.title}`, floor.base + r.path));
+      }
+      const ratios = qs.map((q, i) => q.requests.average / fs[i].requests.average).sort((a, b) => a - b);
+      const median = <T>(a: T[]) => a[Math.floor(a.length / 2)];
+      const mid = (a: autocannon.Result[]) => median([...a].sort((x, y) => x.requests.average - y.requests.average));
       rows.push({
         endpoint: r.title,
         bytes: Buffer.byteLength(body),
-        'req/s': Math.round(q.requests.average),
-        'floor req/s': Math.round(f.requests.average),
-        ratio: Number((q.requests.average / f.requests.average).toFixed(2)),
-        'p99 ms': q.latency.p99,
-        'floor p99 ms': f.latency.p99,
-        'non-2xx/errors': q.non2xx + q.errors + q.timeouts + f.non2xx + f.errors + f.timeouts,
+        'req/s': Math.round(mid(qs).requests.average),
+        'floor req/s': Math.round(mid(fs).requests.average),
+        ratio: Number(median(ratios).toFixed(2)),
+        ...(rounds > 1 ? { 'ratio range': `${ratios[0].toFixed(2)}-${ratios[ratios.length - 1].toFixed(2)}` } : {}),
+        'p99 ms': mid(qs).latency.p99,
+        'floor p99 ms': mid(fs).latency.p99,
+        'non-2xx/errors': [...qs, ...fs].reduce((n, x) => n + x.non2xx + x.errors + x.timeouts, 0),
       });
     }
     let n = 0;
@@ -125,7 +138,7 @@ if (values.serve) {
       ],
     });
     console.log(
-      `quantlab API on loopback, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0].toFixed(1)}; ${duration}s each, ${connections} connections, pipelining ${pipelining}, response validation ${values['validate-responses'] ? 'on' : 'off (as server.ts)'}`,
+      `quantlab API on loopback, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0].toFixed(1)}; ${rounds > 1 ? `${rounds} alternating rounds of ` : ''}${duration}s each, ${connections} connections, pipelining ${pipelining}, response validation ${values['validate-responses'] ? 'on' : 'off (as server.ts)'}`,
     );
     console.table(rows);
     console.log(`POST /experiments: ${Math.round(post.requests.average)} req/s, p99 ${post.latency.p99} ms, non-2xx ${post.non2xx}`);

@@ -8,6 +8,10 @@ import { selectBackend, BackendError, NATIVE_BACKEND, currentBackend } from '@qu
 import { fallbacks } from '@quantlab/ml/kernels/native/common';
 import { conv2DFilterBiasGrad } from '@quantlab/ml/kernels/wasm/conv2d-backprop-filter-bias';
 import { Rng } from '@quantlab/ml/random';
+import { quantizeDictionary } from '@quantlab/ml/representations/dictionary';
+import { midpoints } from '@quantlab/ml/representations/dictionary-fit';
+import { createQuantizer } from '@quantlab/ml/representations/index';
+import { DictionaryRepresentation } from '@quantlab/shared';
 
 const native = loadNative();
 const skip = native.kernels || process.env.QUANTLAB_REQUIRE_NATIVE === '1' ? false : `the oneDNN addon is absent: ${native.reason}`;
@@ -149,6 +153,174 @@ for (const m of MATS) {
   });
 }
 
+interface PoolCase {
+  name: string;
+  x: [number, number, number, number];
+  k: number | [number, number];
+  s: number | [number, number];
+  pad: 'same' | 'valid';
+}
+const POOLS: PoolCase[] = [
+  { name: "cnn5's first pool, 3x3 stride 2 same, batch 100", x: [100, 32, 32, 8], k: 3, s: 2, pad: 'same' },
+  { name: '3x3 stride 2 same, odd size, batch 1', x: [1, 9, 7, 3], k: 3, s: 2, pad: 'same' },
+  { name: '3x3 stride 2 valid', x: [2, 9, 8, 3], k: 3, s: 2, pad: 'valid' },
+  { name: '2x2 stride 2 same (no padding)', x: [2, 8, 8, 4], k: 2, s: 2, pad: 'same' },
+  { name: '3x3 stride 1 same (overlapping windows, padding on both sides)', x: [2, 6, 5, 2], k: 3, s: 1, pad: 'same' },
+  { name: '4x2 strides [2, 1] same (uneven padding)', x: [3, 7, 6, 5], k: [4, 2], s: [2, 1], pad: 'same' },
+];
+
+/** The max- and average-pool gradients of `dy` on the active backend (forward on the backend's own kernels). */
+function poolGrads(c: PoolCase, x: Float32Array, dy: Float32Array): Float32Array[] {
+  return tf.tidy(() => {
+    const xt = tf.tensor4d(x, c.x);
+    const max = (a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, c.k, c.s, c.pad);
+    const avg = (a: tf.Tensor) => tf.avgPool(a as tf.Tensor4D, c.k, c.s, c.pad);
+    const shape = max(xt).shape;
+    const dyt = tf.tensor(dy.subarray(0, shape.reduce((p, v) => p * v, 1)), shape);
+    return [tf.grad(max)(xt, dyt), tf.grad(avg)(xt, dyt)].map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+for (const c of POOLS) {
+  test(`native pooling gradients: ${c.name} (max against cpu, average against the exact wasm kernel)`, { skip }, async () => {
+    const rng = new Rng(21);
+    const x = randomArray(rng, c.x.reduce((p, v) => p * v, 1));
+    const dy = randomArray(rng, x.length);
+    await selectBackend('cpu');
+    const [maxRef] = poolGrads(c, x, dy);
+    // cpu's average-pool gradient divides border windows by the full window; the wasm kernel's is the exact one
+    // (test/backend.conv-grads.test.ts checks it against finite differences).
+    await selectBackend('wasm');
+    const [, avgRef] = poolGrads(c, x, dy);
+    await selectBackend('native');
+    const refused = fallbacks.count;
+    const before = tf.memory().numTensors;
+    const [maxGot, avgGot] = poolGrads(c, x, dy);
+    assert.equal(fallbacks.count, refused, 'oneDNN took every call');
+    assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
+    assert.ok(relError(maxGot, maxRef) < 1e-5, `max-pool gradient: rel error ${relError(maxGot, maxRef)}`);
+    assert.ok(relError(avgGot, avgRef) < 1e-5, `average-pool gradient: rel error ${relError(avgGot, avgRef)}`);
+    // Computed by oneDNN, not handed to wasm up front: the addon made a max and an average primitive of this shape.
+    const made = native.kernels!.implementations().filter((l) => l.startsWith(`pool_bwd,${c.x.join(',')},`) && !l.includes('forward for the workspace'));
+    assert.deepEqual(made.map((l) => l.split(' -> ')[0].split(',').at(-1)).sort(), ['0', '1']);
+  });
+}
+
+test('native pooling gradients: ties go to the first maximum of a window, as on cpu', { skip }, async () => {
+  // Integers in a small range: most windows hold their maximum more than once.
+  const c: PoolCase = { name: 'ties', x: [2, 7, 7, 3], k: 3, s: 2, pad: 'same' };
+  const rng = new Rng(5);
+  const x = Float32Array.from({ length: 2 * 7 * 7 * 3 }, () => Math.floor(rng.next() * 3));
+  const dy = randomArray(rng, x.length);
+  await selectBackend('cpu');
+  const [ref] = poolGrads(c, x, dy);
+  await selectBackend('native');
+  const [got] = poolGrads(c, x, dy);
+  assert.deepEqual(got, ref);
+});
+
+test('native pooling gradients stay correct after the heap grew, and leak neither tensors nor heap', { skip }, async () => {
+  const c = POOLS[1];
+  const rng = new Rng(8);
+  const x = randomArray(rng, c.x.reduce((p, v) => p * v, 1));
+  const dy = randomArray(rng, x.length);
+  await selectBackend('native');
+  const ref = poolGrads(c, x, dy); // primitives created before the growth
+  const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };
+  const heapBefore = backend.wasm.HEAPU8.buffer;
+  const big = tf.zeros([backend.wasm.HEAPU8.byteLength / 4 + 1024]);
+  assert.notEqual(backend.wasm.HEAPU8.buffer, heapBefore, 'the heap grew (a new buffer)');
+  const got = poolGrads(c, x, dy);
+  big.dispose();
+  assert.deepEqual(got, ref);
+  const ids = tf.backend().numDataIds();
+  const bytes = tf.memory().numBytes;
+  const heap = backend.wasm.HEAPU8.byteLength;
+  for (let i = 0; i < 5; i++) poolGrads(c, x, dy);
+  assert.equal(tf.backend().numDataIds(), ids, 'backend data ids');
+  assert.equal(tf.memory().numBytes, bytes, 'bytes');
+  assert.equal(backend.wasm.HEAPU8.byteLength, heap, 'heap size');
+});
+
+test('a pooling geometry oneDNN has no equivalent for goes to the wasm kernel without asking the addon', { skip }, async () => {
+  // An explicit padding with 'ceil' rounding: TF.js's output is one row longer than oneDNN's size rule allows.
+  const x = tf.tensor4d(Float32Array.from({ length: 2 * 6 * 6 * 2 }, (_, i) => Math.sin(i)), [2, 6, 6, 2]);
+  const attrs = { filterSize: 3, strides: 2, pad: 1, dimRoundingMode: 'ceil' };
+  const run = () =>
+    tf.tidy(() => {
+      const dy = tf.onesLike(tf.engine().runKernel('MaxPool', { x }, attrs as never) as tf.Tensor);
+      return [
+        (tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: x }, attrs as never) as tf.Tensor).dataSync() as Float32Array,
+        (tf.engine().runKernel('AvgPoolGrad', { dy, input: x }, attrs as never) as tf.Tensor).dataSync() as Float32Array,
+      ];
+    });
+  await selectBackend('wasm');
+  const plain = run();
+  await selectBackend('native');
+  const refused = fallbacks.count;
+  const viaNative = run();
+  assert.equal(fallbacks.count, refused, 'not an addon error: the wasm kernel was chosen up front');
+  assert.deepEqual(viaNative, plain);
+  x.dispose();
+});
+
+/** Differing positions of two float32 arrays, compared bit for bit (Object.is: -0 and NaN count). */
+function bitDiffs(a: Float32Array, b: Float32Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) out.push(i);
+  return out;
+}
+
+/** Weights with the awkward cases: values on the grid and half-way between, beyond it, zeros of both signs, NaN, infinities. */
+function awkwardWeights(rng: Rng, steps: Float64Array, bits: number): Float32Array {
+  const v: number[] = Array.from({ length: 20_000 }, () => rng.normal() * 0.05);
+  for (let k = -(2 ** (bits - 1)) - 3; k < 2 ** (bits - 1) + 3 && v.length < 40_000; k++) for (const s of steps) v.push((k + 0.5) * s, k * s, (k - 0.5) * s);
+  v.push(0, -0, NaN, Infinity, -Infinity, 1e-45, -1e-45, 3.4e38, -3.4e38);
+  return Float32Array.from(v);
+}
+
+test('the addon encodes with a dictionary bit for bit as the JS function does', { skip }, () => {
+  const k = native.kernels!;
+  const rng = new Rng(37);
+  for (const bits of [1, 2, 4, 8]) {
+    const size = 2 ** bits;
+    const entries = Float32Array.from({ length: size }, () => Math.sign(rng.normal()) * rng.next() ** 2 * 0.2).sort();
+    const mids = midpoints(entries);
+    const scales = Float64Array.from([1, 0.37, 2.5]);
+    const src = Float32Array.from([...awkwardWeights(rng, Float64Array.from([0.01]), 4), ...Array.from(mids).flatMap((m) => [m, m * 0.37, m * 2.5])]);
+    const js = new Float32Array(src.length);
+    const addon = new Float32Array(src.length);
+    quantizeDictionary(src, entries, mids, scales, js, null);
+    k.quantizeDictionary(src, entries, mids, scales, addon);
+    assert.deepEqual(bitDiffs(addon, js), [], `${bits} bits`);
+  }
+  assert.throws(() => k.quantizeDictionary(new Float32Array(4), new Float32Array(3), new Float64Array(2), new Float64Array(1), new Float32Array(4)), /quantizeDictionary: entries must be a power of two/);
+});
+
+test('dictionary quantizers give the same weights with the native kernels on and off (cnn5-sized layers)', { skip }, async () => {
+  const rng = new Rng(41);
+  const layers = [[5, 5, 3, 32], [5, 5, 32, 32], [5, 5, 32, 64], [1024, 64], [64, 10]].map((shape, i) => ({
+    name: `l${i}`,
+    shape,
+    values: randomArray(rng, shape.reduce((p, v) => p * v, 1)).map((x) => x * 0.05),
+  }));
+  const reprs = [
+    DictionaryRepresentation.parse({ kind: 'dictionary', bits: 8 }),
+    DictionaryRepresentation.parse({ kind: 'dictionary', bits: 4, scope: 'per-layer' }),
+  ];
+  for (const r of reprs) {
+    const run = async (backend: 'wasm' | 'native') => {
+      await selectBackend(backend);
+      const q = createQuantizer(r);
+      q.fit(layers);
+      return q.apply(layers, new Rng(1));
+    };
+    const plain = await run('wasm');
+    const viaAddon = await run('native');
+    plain.forEach((p, i) => assert.deepEqual(bitDiffs(viaAddon[i], p), [], `${JSON.stringify(r)} layer ${i}`));
+  }
+});
+
 test('what oneDNN does not cover goes to the wasm kernel', { skip }, async () => {
   const c: Case = { name: 'ceil', x: [1, 6, 6, 2], w: [3, 3, 2, 2], strides: 2, pad: 'valid' };
   const { x, w } = inputs(c, 3);
@@ -180,6 +352,12 @@ test('the addon rejects bad geometry and out-of-heap tensors with an error namin
   // Consistent sizes oneDNN itself refuses (the output is larger than the padding allows).
   assert.throws(() => k.convBackwardData(heap, 0, 1024, 2048, Int32Array.from([1, 4, 4, 1, 1, 3, 3, 9, 9, 1, 1, 0, 0, 0, 0, 1, 1])), /oneDNN Conv2DBackpropInput/);
   assert.throws(() => k.matmul(heap, 0, 64, -1, 3, Int32Array.from([1, 2, 2, 2, 0, 0]), false), /MatMul: c lies outside the wasm heap/);
+  const pool = Int32Array.from([1, 4, 4, 1, 2, 2, 3, 3, 2, 2, 0, 0, 1, 1]);
+  assert.throws(() => k.poolBackward(heap, 0, 1024, 1 << 20, pool, true), /oneDNN MaxPoolGrad: dx lies outside the wasm heap/);
+  assert.throws(() => k.poolBackward(heap, -1, 1024, 2048, pool, true), /MaxPoolGrad: max pooling's gradient needs its input/);
+  assert.throws(() => k.poolBackward(heap, -1, 1024, 2048, Int32Array.from([1, 4, 4, 1, 2, 2, 3, 3, 0, 2, 0, 0, 1, 1]), false), /AvgPoolGrad: pooling dimensions must be positive/);
+  // Sizes oneDNN itself refuses (an output larger than the padding allows).
+  assert.throws(() => k.poolBackward(heap, -1, 1024, 2048, Int32Array.from([1, 4, 4, 1, 5, 5, 3, 3, 1, 1, 0, 0, 0, 0]), false), /oneDNN AvgPoolGrad/);
   assert.throws(() => k.setThreads(0), /positive integer/);
 });
 

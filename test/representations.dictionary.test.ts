@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { DictionaryRepresentation } from '@quantlab/shared';
 import { Rng } from '../services/ml/src/random.ts';
 import { DictionaryQuantizer } from '../services/ml/src/representations/index.ts';
-import { compandedEntries, pooledQuantiles, radixSortFloat32, sortWeights } from '../services/ml/src/representations/dictionary-fit.ts';
+import { nearestCodeBySearch, quantizeDictionary } from '../services/ml/src/representations/dictionary.ts';
+import { compandedEntries, midpoints, pooledQuantiles, radixSortFloat32, sortWeights } from '../services/ml/src/representations/dictionary-fit.ts';
 import type { LayerWeights } from '../services/ml/src/representations/types.ts';
 
 const f32 = Math.fround;
@@ -227,5 +228,29 @@ test('global scales are the best over a wide scan (×1/8..×8), for uniform and 
         assert.ok(fitted <= mseAt(s) * (1 + 1e-3), `${init}, layer ${l}: scale ${s} beats the fitted ${q.scales[l]}`);
       }
     });
+  }
+});
+
+test('the table-started encoding gives exactly the codes of a binary search over the midpoints', () => {
+  const rng = new Rng(17);
+  for (const bits of [1, 2, 3, 5, 8]) {
+    const size = 2 ** bits;
+    // Uneven entries (clustered near 0, a far outlier, a repeated pair) and a per-channel scale.
+    const raw = Array.from({ length: size }, (_, k) => (k === size - 1 ? 40 : Math.sign(rng.normal()) * rng.next() ** 3));
+    if (size >= 4) raw[1] = raw[2];
+    const entries = Float32Array.from(raw).sort();
+    const mids = midpoints(entries);
+    const scales = Float64Array.from([0.5, 1, 3]);
+    const values = [...Array.from({ length: 5000 }, () => rng.normal() * 2), ...Array.from(mids).flatMap((m) => [m * 0.5, m, m * 3]), NaN, Infinity, -Infinity, 0, -0, 1e30, -1e30];
+    const src = Float32Array.from(values);
+    const dst = new Float32Array(src.length);
+    const codes = new Int32Array(src.length);
+    quantizeDictionary(src, entries, mids, scales, dst, codes);
+    for (let i = 0; i < src.length; i++) {
+      const scale = scales[i % scales.length];
+      const c = nearestCodeBySearch(src[i] / scale, mids);
+      assert.equal(codes[i], c, `${bits} bits, value ${src[i]} / ${scale}`);
+      assert.ok(Object.is(dst[i], Math.fround(entries[c] * scale)), `${bits} bits, decoded ${src[i]}`);
+    }
   }
 });

@@ -14,6 +14,7 @@ import {
   type RunFilter,
   type RunStatus,
   type SweepRecord,
+  type SweepRead,
 } from '@quantlab/shared';
 import type { RunStorePort, SweepStorePort } from '@quantlab/api/services/deps';
 import type { RunWriter } from '@quantlab/worker/jobs/context';
@@ -228,6 +229,14 @@ export class FakeSweepStore implements SweepStorePort {
       for (const [seed, id] of Object.entries(s.baselines)) if (id === old && neu) s.baselines[seed] = neu;
     }
     return s.runIds.length;
+  }
+  /** Keeps no rendered documents: every read renders (the caching itself is tested against Redis). */
+  async readDocument(id: string): Promise<SweepRead | null> {
+    const s = this.sweeps.get(id);
+    return s ? { json: null, record: structuredClone(s), rev: '' } : null;
+  }
+  async cacheDocument(): Promise<boolean> {
+    return false;
   }
   async listIds(opts: { limit: number; cursor?: string | null }): Promise<{ ids: string[]; nextCursor: string | null }> {
     const all = [...this.sweeps.values()].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)).map((s) => s.id);

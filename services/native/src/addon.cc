@@ -1,5 +1,6 @@
 // oneDNN kernels for TF.js's wasm backend: convolution forward (bias, ReLU), backward data, backward weights (+ bias
-// gradient) and matmul (bias, ReLU). Every call gets the wasm heap (a Uint8Array over the WebAssembly.Memory) and
+// gradient), matmul (bias, ReLU) and the max / average pooling gradients; and the training loop's per-step dictionary
+// encoding, bit for bit the JS function it replaces. Every call gets the wasm heap (a Uint8Array over the WebAssembly.Memory) and
 // byte offsets of the tensors in it, and computes in place there: no copies through JS. The heap can grow (and so
 // move) between calls, so nothing keeps a pointer into it past the call.
 //
@@ -37,6 +38,31 @@ struct Conv {
   int64_t srcSize() const { return n * h * w * c; }
   int64_t weightsSize() const { return kh * kw * c * o; }
   int64_t dstSize() const { return n * oh * ow * o; }
+};
+
+// Geometry of a 2-D pooling as TF.js's computePool2DInfo gives it (no dilation).
+struct Pool {
+  int64_t n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr;
+  static constexpr int kFields = 14;
+  memory::dims src() const { return {n, c, h, w}; }
+  memory::dims dst() const { return {n, c, oh, ow}; }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims kernel() const { return {kh, kw}; }
+  memory::dims padL() const { return {pt, pl}; }
+  memory::dims padR() const { return {pb, pr}; }
+  int64_t srcSize() const { return n * h * w * c; }
+  int64_t dstSize() const { return n * oh * ow * c; }
+};
+
+// A pooling gradient. Max pooling's backward needs the forward's workspace (where each window's maximum was), which
+// TF.js's MaxPoolGrad does not carry: the forward runs again on x into memory of our own, then the backward.
+struct PoolGrad {
+  bool max;
+  dnnl::pooling_forward::primitive_desc fwdPd;
+  dnnl::pooling_forward fwd;
+  dnnl::pooling_backward::primitive_desc pd;
+  dnnl::pooling_backward prim;
+  memory dst, workspace, fwdScratch, scratch;
 };
 
 struct ConvFwd {
@@ -104,6 +130,8 @@ class Native : public Napi::Addon<Native> {
         InstanceMethod("convBackwardData", &Native::ConvBackwardData),
         InstanceMethod("convBackwardWeights", &Native::ConvBackwardWeights),
         InstanceMethod("matmul", &Native::MatMulCall),
+        InstanceMethod("poolBackward", &Native::PoolBackward),
+        InstanceMethod("quantizeDictionary", &Native::QuantizeDictionary),
         InstanceMethod("setThreads", &Native::SetThreads),
         InstanceMethod("threads", &Native::Threads),
         InstanceMethod("implementations", &Native::Implementations),
@@ -120,6 +148,7 @@ class Native : public Napi::Addon<Native> {
   std::unordered_map<std::string, std::unique_ptr<ConvBwdData>> bwdData_;
   std::unordered_map<std::string, std::unique_ptr<ConvBwdWeights>> bwdWeights_;
   std::unordered_map<std::string, std::unique_ptr<MatMul>> matmul_;
+  std::unordered_map<std::string, std::unique_ptr<PoolGrad>> poolGrad_;
   std::vector<std::string> impls_;
 
   // OpenMP's thread count is a per-OS-thread setting: apply ours on the thread that calls in.
@@ -174,6 +203,18 @@ class Native : public Napi::Addon<Native> {
     }
     for (int64_t p : {g.pt, g.pl, g.pb, g.pr}) {
       if (p < 0) throw std::runtime_error("convolution padding must not be negative");
+    }
+    return g;
+  }
+
+  static Pool poolArg(const Napi::CallbackInfo& info, size_t i) {
+    auto v = intsArg(info, i, Pool::kFields);
+    Pool g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
+    for (int64_t d : {g.n, g.h, g.w, g.c, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw}) {
+      if (d < 1) throw std::runtime_error("pooling dimensions must be positive");
+    }
+    for (int64_t p : {g.pt, g.pl, g.pb, g.pr}) {
+      if (p < 0) throw std::runtime_error("pooling padding must not be negative");
     }
     return g;
   }
@@ -380,6 +421,95 @@ class Native : public Napi::Addon<Native> {
     });
   }
 
+  // poolBackward(heap, x (max; -1 for average), dy, dx, geometry Int32Array[14], max): dx of a max pooling (ties to
+  // the first maximum of a window) or of an average pooling that divides by the cells a window covers (padding
+  // excluded, as TF.js's forward average pool does).
+  Napi::Value PoolBackward(const Napi::CallbackInfo& info) {
+    bool max = info[5].ToBoolean();
+    return guarded(info, max ? "MaxPoolGrad" : "AvgPoolGrad", [&] {
+      Heap heap = heapOf(info);
+      Pool g = poolArg(info, 4);
+      int64_t xOff = offsetArg(info, 1);
+      if (max && xOff < 0) throw std::runtime_error("max pooling's gradient needs its input");
+      float* x = max ? heap.at(xOff, g.srcSize(), "x") : nullptr;
+      float* dy = heap.at(offsetArg(info, 2), g.dstSize(), "dy");
+      float* dx = heap.at(offsetArg(info, 3), g.srcSize(), "dx");
+      std::vector<int64_t> f{g.n, g.h, g.w, g.c, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.pb, g.pr, max};
+      std::string k = key("pool_bwd", f);
+      auto it = poolGrad_.find(k);
+      if (it == poolGrad_.end()) {
+        auto e = std::make_unique<PoolGrad>();
+        e->max = max;
+        auto alg = max ? dnnl::algorithm::pooling_max : dnnl::algorithm::pooling_avg_exclude_padding;
+        dnnl::pooling_forward::desc fd(dnnl::prop_kind::forward_training, alg, nhwc(g.src()), nhwc(g.dst()), g.strides(), g.kernel(), g.padL(), g.padR());
+        e->fwdPd = dnnl::pooling_forward::primitive_desc(fd, makeAttr(false), engine_);
+        dnnl::pooling_backward::desc bd(alg, nhwc(g.src()), nhwc(g.dst()), g.strides(), g.kernel(), g.padL(), g.padR());
+        e->pd = dnnl::pooling_backward::primitive_desc(bd, makeAttr(false), engine_, e->fwdPd);
+        e->prim = dnnl::pooling_backward(e->pd);
+        e->scratch = memory(e->pd.scratchpad_desc(), engine_);
+        if (max) {
+          e->fwd = dnnl::pooling_forward(e->fwdPd);
+          e->dst = memory(e->fwdPd.dst_desc(), engine_);
+          e->workspace = memory(e->fwdPd.workspace_desc(), engine_);
+          e->fwdScratch = memory(e->fwdPd.scratchpad_desc(), engine_);
+          note(k + " (forward for the workspace)", e->fwdPd.impl_info_str());
+        }
+        note(k, e->pd.impl_info_str());
+        it = poolGrad_.emplace(k, std::move(e)).first;
+      }
+      PoolGrad& e = *it->second;
+      std::unordered_map<int, memory> args{
+          {DNNL_ARG_DIFF_DST, memory(e.pd.diff_dst_desc(), engine_, dy)},
+          {DNNL_ARG_DIFF_SRC, memory(e.pd.diff_src_desc(), engine_, dx)},
+          {DNNL_ARG_SCRATCHPAD, e.scratch},
+      };
+      if (max) {
+        e.fwd.execute(stream_, {{DNNL_ARG_SRC, memory(e.fwdPd.src_desc(), engine_, x)}, {DNNL_ARG_DST, e.dst}, {DNNL_ARG_WORKSPACE, e.workspace}, {DNNL_ARG_SCRATCHPAD, e.fwdScratch}});
+        args.emplace(DNNL_ARG_WORKSPACE, e.workspace);
+      }
+      e.prim.execute(stream_, args);
+      stream_.wait();
+    });
+  }
+
+  template <typename T, napi_typedarray_type Type>
+  static Napi::TypedArrayOf<T> typedArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != Type) {
+      throw std::runtime_error(std::string("argument ") + std::to_string(i) + " (" + what + ") has the wrong type");
+    }
+    return info[i].As<Napi::TypedArrayOf<T>>();
+  }
+
+  // quantizeDictionary(src Float32Array, entries Float32Array, mids Float64Array, scales Float64Array, dst Float32Array):
+  // dictionary.ts's quantizeDictionary: the code of x = w / scale is the number of midpoints below x (branch-free
+  // binary search; NaN to 0), the decoded value entry * scale rounded to float32.
+  Napi::Value QuantizeDictionary(const Napi::CallbackInfo& info) {
+    return guarded(info, "quantizeDictionary", [&] {
+      auto src = typedArg<float, napi_float32_array>(info, 0, "src");
+      auto entries = typedArg<float, napi_float32_array>(info, 1, "entries");
+      auto mids = typedArg<double, napi_float64_array>(info, 2, "mids");
+      auto scales = typedArg<double, napi_float64_array>(info, 3, "scales");
+      auto dst = typedArg<float, napi_float32_array>(info, 4, "dst");
+      const size_t size = entries.ElementLength();
+      if (size < 2 || (size & (size - 1)) != 0 || mids.ElementLength() != size - 1) throw std::runtime_error("entries must be a power of two (at least 2) with one midpoint fewer");
+      if (dst.ElementLength() != src.ElementLength() || scales.ElementLength() < 1) throw std::runtime_error("dst must be as long as src, and scales not empty");
+      const float* w = src.Data();
+      const float* e = entries.Data();
+      const double* m = mids.Data();
+      const double* sc = scales.Data();
+      float* out = dst.Data();
+      const size_t n = src.ElementLength(), units = scales.ElementLength();
+      for (size_t i = 0, u = 0; i < n; i++) {
+        const double scale = sc[u];
+        if (++u == units) u = 0;
+        const double x = static_cast<double>(w[i]) / scale;
+        size_t c = 0;
+        for (size_t h = size >> 1; h > 0; h >>= 1) c += x > m[c + h - 1] ? h : 0;
+        out[i] = static_cast<float>(static_cast<double>(e[c]) * scale);
+      }
+    });
+  }
+
   Napi::Value SetThreads(const Napi::CallbackInfo& info) {
     if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1) {
       throw Napi::TypeError::New(info.Env(), "setThreads takes a positive integer");
@@ -406,6 +536,7 @@ class Native : public Napi::Addon<Native> {
     bwdData_.clear();
     bwdWeights_.clear();
     matmul_.clear();
+    poolGrad_.clear();
     impls_.clear();
     return info.Env().Undefined();
   }

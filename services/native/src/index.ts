@@ -10,13 +10,18 @@ import { join } from 'node:path';
  * The addon's functions. `heap` is the wasm backend's heap (a Uint8Array over its WebAssembly.Memory, taken afresh
  * for each call since it can grow); tensors are byte offsets into it; -1 means "no such operand". Geometry arrays:
  * conv [n, h, w, c, o, kh, kw, oh, ow, sh, sw, padTop, padLeft, padBottom, padRight, dilationH, dilationW],
- * matmul [batch, m, k, n, transposeA, transposeB].
+ * matmul [batch, m, k, n, transposeA, transposeB], pool [n, h, w, c, oh, ow, kh, kw, sh, sw, padTop, padLeft, padBottom,
+ * padRight].
  */
 export interface NativeKernels {
   convForward(heap: Uint8Array, x: number, filter: number, bias: number, y: number, conv: Int32Array, relu: boolean): void;
   convBackwardData(heap: Uint8Array, dy: number, filter: number, dx: number, conv: Int32Array): void;
   convBackwardWeights(heap: Uint8Array, x: number, dy: number, dw: number, dbias: number, conv: Int32Array): void;
   matmul(heap: Uint8Array, a: number, b: number, bias: number, c: number, dims: Int32Array, relu: boolean): void;
+  /** dx of a max pooling (x needed) or an average pooling that excludes padding (x = -1). */
+  poolBackward(heap: Uint8Array, x: number, dy: number, dx: number, pool: Int32Array, max: boolean): void;
+  /** Nearest-entry dictionary encoding (decoded values), bit for bit representations/dictionary.ts's quantizeDictionary. */
+  quantizeDictionary(src: Float32Array, entries: Float32Array, mids: Float64Array, scales: Float64Array, dst: Float32Array): void;
   setThreads(n: number): void;
   threads(): number;
   /** One line per primitive created: its shape key and oneDNN's implementation name. */

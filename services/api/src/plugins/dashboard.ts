@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fp from 'fastify-plugin';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onSendHookHandler } from 'fastify';
 import fastifyStatic from '@fastify/static';
 
 /** The dashboard's built files (services/dashboard/public: index.html + build/). */
@@ -26,9 +26,15 @@ export const DASHBOARD_SECURITY_HEADERS = {
 
 export default fp(async function dashboard(app: FastifyInstance, opts: { root?: string }) {
   const root = opts.root ?? DASHBOARD_DIR;
-  app.addHook('onSend', async (request, reply) => {
-    // Only on what the dashboard serves (the API's JSON is not a document a browser renders).
-    if (request.routeOptions.url === '/' || request.routeOptions.url === '/*') reply.headers(DASHBOARD_SECURITY_HEADERS);
+  // Only on what the dashboard serves (the API's JSON is not a document a browser renders), as a hook of those routes
+  // alone: an app-wide onSend hook would run on every API response.
+  const securityHeaders: onSendHookHandler = (_request, reply, payload, done) => {
+    reply.headers(DASHBOARD_SECURITY_HEADERS);
+    done(null, payload);
+  };
+  app.addHook('onRoute', (route) => {
+    if (route.url !== '/' && route.url !== '/*') return;
+    route.onSend = [...(route.onSend === undefined ? [] : [route.onSend].flat()), securityHeaders];
   });
   if (!existsSync(`${root}/index.html`)) {
     app.get('/', { schema: { hide: true } }, async (_req, reply) =>

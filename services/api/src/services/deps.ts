@@ -35,6 +35,6 @@ export type RunStorePort = Pick<
   | 'idsByStatusCreatedBefore'
   | 'idsPage'
 >;
-export type SweepStorePort = Pick<SweepStore, 'create' | 'queueCreate' | 'get' | 'getMany' | 'delete' | 'editRuns' | 'listIds'>;
+export type SweepStorePort = Pick<SweepStore, 'create' | 'queueCreate' | 'get' | 'getMany' | 'delete' | 'editRuns' | 'listIds' | 'readDocument' | 'cacheDocument'>;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -100,14 +100,36 @@ export async function readSweep(deps: ServiceDeps, id: string) {
   return { id: rec.id, name: rec.name, status: sweepStatus(counts), createdAt: rec.createdAt, preset: rec.preset, budget: rec.budget, counts, baselines: rec.baselines, runs, summary: summarize(runs) };
 }
 
-/** GET /sweeps/:id as JSON text: the runs' rendered documents as they are, the summary computed from them. */
+/**
+ * GET /sweeps/:id as JSON text: the runs' rendered documents as they are, the summary computed from them. A finished
+ * sweep's document is rendered once and kept by the sweep store (one GET to read); every write to the sweep or to one
+ * of its runs drops it in the store's scripts, and a copy rendered before such a write is refused.
+ */
 export async function readSweepJson(deps: ServiceDeps, id: string): Promise<string> {
-  const rec = await getSweepRecord(deps, id);
+  const read = await deps.sweeps.readDocument(id);
+  if (!read) throw new HttpProblem('not-found', `no sweep with id ${id}`);
+  if (read.json !== null) return read.json;
+  const rec = read.record;
   const jsons = await readRunsJson(deps, rec.runIds);
   const runs = jsons.map((j) => JSON.parse(j) as RunDocument);
   const counts = countByStatus(runs);
   const head = JSON.stringify({ id: rec.id, name: rec.name, status: sweepStatus(counts), createdAt: rec.createdAt, preset: rec.preset, budget: rec.budget, counts, baselines: rec.baselines });
-  return `${head.slice(0, -1)},"runs":[${jsons.join(',')}],"summary":${JSON.stringify(summarize(runs))}}`;
+  const json = `${head.slice(0, -1)},"runs":[${jsons.join(',')}],"summary":${JSON.stringify(summarize(runs))}}`;
+  // Not waited for: a lost fill only means the next read renders again.
+  if (keepsRendered(rec, runs)) void deps.sweeps.cacheDocument(id, read.rev, json).catch(() => {});
+  return json;
+}
+
+/**
+ * Whether a rendered sweep stays valid until one of its own runs (or its record) is written: every run is there and
+ * finished, and every relative accuracy was joined from a baseline that is a run of this sweep (a baseline elsewhere
+ * could change without touching the sweep).
+ */
+function keepsRendered(rec: SweepRecord, runs: readonly RunDocument[]): boolean {
+  if (runs.length === 0 || runs.length !== rec.runIds.length) return false;
+  if (!runs.every((r) => FINAL_STATUSES.includes(r.status))) return false;
+  const own = new Set(runs.filter((r) => r.sweepId === rec.id).map((r) => r.id));
+  return runs.every((r) => r.status !== 'completed' || !r.baselineId || own.has(r.baselineId));
 }
 
 /** Cancels every unfinished run of a sweep: queued ones at once, running ones by request. */

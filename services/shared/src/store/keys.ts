@@ -27,6 +27,13 @@ export function keysFor(prefix: string) {
     /** The version of the indexes above that the stored runs have been brought to (see RunStore.ensureIndexes). */
     indexVersion: `${index}indexed`,
     sweep: (id: string) => `${prefix}:sweep:${id}`,
+    /** RunStore's scripts build a sweep's keys as `sweepKeyPrefix .. id` from a run's `sweepId`. */
+    sweepKeyPrefix: `${prefix}:sweep:`,
+    /**
+     * A finished sweep's rendered GET /sweeps/:id document (a cache, SweepStore's): every write to one of the sweep's
+     * runs (RunStore's scripts) or to its record deletes it and moves the record's `rev` on.
+     */
+    sweepDocument: (id: string) => `${prefix}:sweep:${id}:doc`,
     sweeps: `${prefix}:sweeps`,
     /** hash of a sweep's early-stopping decisions: `run:epoch` -> 'continue' or the stop (JSON), `run` -> its stop. */
     sweepStops: (id: string) => `${prefix}:sweep:${id}:stops`,

@@ -51,14 +51,37 @@ if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return 1
 `;
 
+// A finished sweep's rendered document (SweepStore) is built from its runs: every script below that changes a run
+// of a sweep drops that copy and moves the sweep record's rev on (so a copy rendered before the write is refused), here
+// where no write path can forget it. `prefix` is keys.sweepKeyPrefix, `raw` the run's sweepId field (JSON) or nil.
+const TOUCH_SWEEP = `
+local function touch_sweep(prefix, raw)
+  if not raw then return end
+  local s = cjson.decode(raw)
+  if type(s) ~= 'string' then return end
+  local key = prefix .. s
+  if redis.call('EXISTS', key) == 1 then redis.call('HINCRBY', key, 'rev', 1) end
+  redis.call('DEL', key .. ':doc')
+end
+`;
+
+// The same for a run being created (in createMany's and importMany's MULTI). KEYS[1] sweep hash, KEYS[2] its document.
+const TOUCH_SWEEP_ON_CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'rev', 1) end
+redis.call('DEL', KEYS[2])
+return 1
+`;
+
 // Sets fields of an existing run and moves it between status indexes in the same step.
 // KEYS[1] lock ('' = unfenced), KEYS[2] run hash, KEYS[3] runs zset, KEYS[4] rendered document
-// ARGV[1] token, ARGV[2] channel, ARGV[3] message, ARGV[4] index prefix, ARGV[5] run id, ARGV[6..] field, JSON value pairs
+// ARGV[1] token, ARGV[2] channel, ARGV[3] message, ARGV[4] index prefix, ARGV[5] run id, ARGV[6] sweep key prefix,
+// ARGV[7..] field, JSON value pairs
 // Returns 0: fence lost; -1: no such run (never re-created by a late write); 1: written.
-const UPDATE_RUN = `
+const UPDATE_RUN = `${TOUCH_SWEEP}
 if KEYS[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-for i = 6, #ARGV, 2 do
+local sweep_before = redis.call('HGET', KEYS[2], 'sweepId')
+for i = 7, #ARGV, 2 do
   if ARGV[i] == 'status' then
     local new = cjson.decode(ARGV[i + 1])
     local raw = redis.call('HGET', KEYS[2], 'status')
@@ -69,23 +92,28 @@ for i = 6, #ARGV, 2 do
     end
   end
 end
-redis.call('HSET', KEYS[2], unpack(ARGV, 6))
+redis.call('HSET', KEYS[2], unpack(ARGV, 7))
 redis.call('HINCRBY', KEYS[2], 'rev', 1)
 redis.call('DEL', KEYS[4])
+touch_sweep(ARGV[6], sweep_before)
+local sweep_after = redis.call('HGET', KEYS[2], 'sweepId')
+if sweep_after ~= sweep_before then touch_sweep(ARGV[6], sweep_after) end
 if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return 1
 `;
 
 // Records an epoch (keyed by its number) and moves progress with it.
 // KEYS[1] lock, KEYS[2] run hash, KEYS[3] epochs hash, KEYS[4] rendered document
-// ARGV[1] token, ARGV[2] channel, ARGV[3] message, ARGV[4] epoch number, ARGV[5] epoch JSON, ARGV[6] progress JSON
-const ADD_EPOCH = `
+// ARGV[1] token, ARGV[2] channel, ARGV[3] message, ARGV[4] epoch number, ARGV[5] epoch JSON, ARGV[6] progress JSON,
+// ARGV[7] sweep key prefix
+const ADD_EPOCH = `${TOUCH_SWEEP}
 if KEYS[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
 redis.call('HSET', KEYS[2], 'progress', ARGV[6])
 redis.call('HINCRBY', KEYS[2], 'rev', 1)
 redis.call('DEL', KEYS[4])
+touch_sweep(ARGV[7], redis.call('HGET', KEYS[2], 'sweepId'))
 if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return 1
 `;
@@ -127,9 +155,10 @@ return n
 // Removes a run: its keys, its index entries and (optionally) its job's lock in one step. Deleting the lock is what
 // stops a worker that still trains the run: each of its writes is fenced by that lock, so none can re-create the run.
 // KEYS[1] run hash, [2] epochs, [3] artifact, [4] checkpoint, [5] runs zset, [6] lock ('' = none), [7] rendered doc
-// ARGV[1] run id, ARGV[2] index prefix, ARGV[3] statuses (comma-separated)
-const DELETE_RUN = `
+// ARGV[1] run id, ARGV[2] index prefix, ARGV[3] statuses (comma-separated), ARGV[4] sweep key prefix
+const DELETE_RUN = `${TOUCH_SWEEP}
 local f = redis.call('HMGET', KEYS[1], 'config', 'sweepId')
+touch_sweep(ARGV[4], f[2])
 for s in string.gmatch(ARGV[3], '[^,]+') do redis.call('ZREM', ARGV[2] .. 'status:' .. s, ARGV[1]) end
 if f[1] then
   local c = cjson.decode(f[1])
@@ -181,10 +210,10 @@ return 1
 interface StoreScripts {
   quantlabCacheDocument(run: string, doc: string, rev: string, json: string): Promise<number>;
   quantlabFencedWrite(lockKey: string, key: string, token: string, op: string, channel: string, message: string, ...args: (string | Buffer)[]): Promise<number>;
-  quantlabUpdateRun(lockKey: string, run: string, runs: string, doc: string, token: string, channel: string, message: string, index: string, id: string, ...fields: string[]): Promise<number>;
-  quantlabAddEpoch(lockKey: string, run: string, epochs: string, doc: string, token: string, channel: string, message: string, n: string, epoch: string, progress: string): Promise<number>;
+  quantlabUpdateRun(lockKey: string, run: string, runs: string, doc: string, token: string, channel: string, message: string, index: string, id: string, sweepPrefix: string, ...fields: string[]): Promise<number>;
+  quantlabAddEpoch(lockKey: string, run: string, epochs: string, doc: string, token: string, channel: string, message: string, n: string, epoch: string, progress: string, sweepPrefix: string): Promise<number>;
   quantlabIndexRuns(runs: string, index: string, runPrefix: string, statuses: string, ...ids: string[]): Promise<number>;
-  quantlabDeleteRun(run: string, epochs: string, artifact: string, checkpoint: string, runs: string, lock: string, doc: string, id: string, index: string, statuses: string): Promise<number>;
+  quantlabDeleteRun(run: string, epochs: string, artifact: string, checkpoint: string, runs: string, lock: string, doc: string, id: string, index: string, statuses: string, sweepPrefix: string): Promise<number>;
   quantlabListPage(index: string, runs: string, cursor: string, count: string): Promise<string[] | null>;
 }
 
@@ -273,7 +302,10 @@ export class RunStore {
     m.zadd(k.runsByStatus(doc.status), score, doc.id);
     m.zadd(k.runsByDataset(doc.config.dataset), score, doc.id);
     m.zadd(k.runsByKind(doc.config.representation.kind), score, doc.id);
-    if (doc.sweepId) m.zadd(k.runsBySweep(doc.sweepId), score, doc.id);
+    if (doc.sweepId) {
+      m.zadd(k.runsBySweep(doc.sweepId), score, doc.id);
+      m.eval(TOUCH_SWEEP_ON_CREATE, 2, k.sweep(doc.sweepId), k.sweepDocument(doc.sweepId));
+    }
   }
 
   /**
@@ -299,6 +331,7 @@ export class RunStore {
       event ? JSON.stringify(event) : '',
       k.runIndexPrefix,
       id,
+      k.sweepKeyPrefix,
       ...args,
     );
     if (r === 0 || (r === -1 && fence)) throw new FenceLostError(id);
@@ -320,6 +353,7 @@ export class RunStore {
       String(epoch.epoch),
       JSON.stringify(epoch),
       JSON.stringify(progress),
+      k.sweepKeyPrefix,
     );
     if (r !== 1) throw new FenceLostError(id);
   }
@@ -364,7 +398,7 @@ export class RunStore {
    */
   async delete(id: string, opts: { lockKey?: string } = {}): Promise<boolean> {
     const k = this.keys;
-    const n = await this.scripts.quantlabDeleteRun(k.run(id), k.epochs(id), k.artifact(id), k.checkpoint(id), k.runs, opts.lockKey ?? '', k.runDocument(id), id, k.runIndexPrefix, this.statusList);
+    const n = await this.scripts.quantlabDeleteRun(k.run(id), k.epochs(id), k.artifact(id), k.checkpoint(id), k.runs, opts.lockKey ?? '', k.runDocument(id), id, k.runIndexPrefix, this.statusList, k.sweepKeyPrefix);
     return n > 0;
   }
 

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NativeKernels } from '@quantlab/native';
-import type { ConvAttrs, Info, KernelArgs, TypedKernelConfig, TypedKernelFunc, WasmBackend } from '../types.ts';
+import type { ConvAttrs, Info, KernelArgs, PoolGradAttrs, TypedKernelConfig, TypedKernelFunc, WasmBackend } from '../types.ts';
 import { convInfo } from '../wasm/call.ts';
 
 let addon: NativeKernels | null = null;
@@ -23,6 +23,16 @@ export function setNativeKernels(kernels: NativeKernels | null, on: boolean): vo
 
 export function nativeKernelsOn(): boolean {
   return enabled;
+}
+
+/**
+ * The addon's dictionary encoding while the native kernels are on (null otherwise: TFJS_BACKEND=wasm keeps the JS
+ * one, so that path stays tested). It gives the JS function's results bit for bit, so a run's weights do not depend on
+ * which computed them. (Fixed point's rounding stays in JS: V8 compiles it to the machine's own rounding instruction,
+ * and a C++ loop built for any x86-64 measured no faster.)
+ */
+export function nativeQuantizers(): Pick<NativeKernels, 'quantizeDictionary'> | null {
+  return enabled ? addon : null;
 }
 
 /** How many native calls fell back to wasm because the addon refused them (tests read this). */
@@ -57,6 +67,30 @@ export function convGeometry(xShape: number[], filterShape: number[], attrs: Con
     info.dilationHeight, info.dilationWidth,
   ]);
   return { geometry, outShape: [info.batchSize, info.outHeight, info.outWidth, info.outChannels] };
+}
+
+const poolGeometryArray = new Int32Array(14);
+
+/**
+ * A pooling's geometry (NHWC) in the addon's order, from the attributes TF.js's pool gradients get; null where oneDNN
+ * has no equivalent (another layout or a dilation) or where its output size rule, floor((in + pads − k) / s) + 1,
+ * disagrees with TF.js's (a rounding mode), so the wasm kernel takes those.
+ */
+export function poolGeometry(xShape: number[], dyShape: number[], attrs: PoolGradAttrs): Int32Array | null {
+  if (xShape.length !== 4 || dyShape.length !== 4) return null;
+  const info = tf.backend_util.computePool2DInfo(xShape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || info.dataFormat !== 'channelsLast') return null;
+  const p = info.padInfo;
+  const out = (size: number, pads: number, k: number, s: number) => Math.floor((size + pads - k) / s) + 1;
+  if (out(info.inHeight, p.top + p.bottom, info.filterHeight, info.strideHeight) !== info.outHeight) return null;
+  if (out(info.inWidth, p.left + p.right, info.filterWidth, info.strideWidth) !== info.outWidth) return null;
+  const expected = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+  if (expected.some((d, i) => d !== dyShape[i])) return null;
+  poolGeometryArray.set([
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.filterHeight, info.filterWidth,
+    info.strideHeight, info.strideWidth, p.top, p.left, p.bottom, p.right,
+  ]);
+  return poolGeometryArray;
 }
 
 export const isFloat = (...ts: (Info | undefined)[]): boolean => ts.every((t) => t === undefined || t.dtype === 'float32');

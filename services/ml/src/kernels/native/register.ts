@@ -15,6 +15,8 @@ import { nativeConv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { nativeConv2DBackpropFilterBiasConfig } from './conv2d-backprop-filter-bias.ts';
 import { nativeBatchMatMulConfig } from './batch-matmul.ts';
 import { nativeFusedMatMulConfig } from './fused-matmul.ts';
+import { nativeMaxPoolGradConfig } from './max-pool-grad.ts';
+import { nativeAvgPoolGradConfig } from './avg-pool-grad.ts';
 
 let registered = false;
 
@@ -31,6 +33,8 @@ export function registerNativeKernels(kernels: NativeKernels, on: boolean): void
     nativeConv2DBackpropFilterBiasConfig(wasm(CONV_FILTER_BIAS_GRAD)),
     nativeBatchMatMulConfig(wasm('BatchMatMul')),
     nativeFusedMatMulConfig(wasm('_FusedMatMul')),
+    nativeMaxPoolGradConfig(wasm('MaxPoolGrad')),
+    nativeAvgPoolGradConfig(wasm('AvgPoolGrad')),
   ];
   for (const config of configs) replaceKernel(config);
   registered = true;
