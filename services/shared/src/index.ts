@@ -1,4 +1,5 @@
 export * from './schemas/representation.ts';
+export * from './schemas/model-layers.ts';
 export * from './schemas/experiment.ts';
 export * from './schemas/defaults.ts';
 export * from './schemas/run.ts';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Dataset, ExperimentConfig, LIMITS, Model, Phase, TrainingConfig } from './experiment.ts';
+import { MAX_BITS_PER_LAYER } from './representation.ts';
 import { RunDocument, RunStatus, StoppingRule } from './run.ts';
 import { SWEEP_FIELDS, unknownFieldReason, type SweepField } from './sweep-fields.ts';
 
@@ -7,11 +8,14 @@ import { SWEEP_FIELDS, unknownFieldReason, type SweepField } from './sweep-field
 export const SWEEP_LIMITS = {
   maxRepresentationEntries: 100,
   maxValuesPerField: 64,
-  /** The largest representation (dictionary) has 7 fields; more in a pattern can only be a mistake or an attack. */
-  maxPatternFields: 8,
+  /** The largest representation (dictionary) has 9 fields; more in a pattern can only be a mistake or an attack. */
+  maxPatternFields: 10,
 } as const;
 
 const Scalar = z.union([z.string().max(LIMITS.maxNameLength), z.number(), z.boolean()]);
+/** A bitsPerLayer by layer name: one value in a pattern (a list in a pattern lists alternatives, so list-form widths cannot be one). */
+const WidthsByLayer = z.record(z.string().min(1).max(LIMITS.maxNameLength), z.number()).refine((o) => Object.keys(o).length <= MAX_BITS_PER_LAYER, `at most ${MAX_BITS_PER_LAYER} layers`);
+const PatternValue = z.union([Scalar, WidthsByLayer]);
 
 /**
  * One entry of `vary.representation`: a representation whose fields may hold lists, which expand inside the entry
@@ -22,7 +26,7 @@ const Scalar = z.union([z.string().max(LIMITS.maxNameLength), z.number(), z.bool
 /** A pattern's fields, for responses (RepresentationPattern's field count check is a one-way preprocess). */
 export const PatternFields = z
   .object({ kind: z.union([z.enum(['float32', 'fixed', 'dictionary']), z.array(z.enum(['float32', 'fixed', 'dictionary'])).min(1).max(3)]) })
-  .catchall(z.union([Scalar, z.array(Scalar).min(1).max(SWEEP_LIMITS.maxValuesPerField)]));
+  .catchall(z.union([PatternValue, z.array(PatternValue).min(1).max(SWEEP_LIMITS.maxValuesPerField)]));
 export const RepresentationPattern = z.preprocess((value, ctx) => {
   // Counted before zod looks at each field: validating 20,000 of them (a 220 KB body) took 100-300 ms of the event loop.
   if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > SWEEP_LIMITS.maxPatternFields) {

@@ -173,7 +173,7 @@ export function planSweep(req: SweepRequest, maxRuns: number = LIMITS.maxSweepRu
       (phase === 'training' ? training : inference).push({
         config: parsed.data,
         seed,
-        series: seriesOf(parsed.data.representation, phase),
+        series: seriesOf(parsed.data.representation, phase, parsed.data.model),
         isBaseline: false,
         baselineKey,
         stopping: phase === 'training' ? (grid.stopping ?? null) : null,
