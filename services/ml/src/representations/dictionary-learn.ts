@@ -3,8 +3,11 @@
  * loss's gradient g_j with respect to each decoded weight ŵ_j = E[c_j]·s_u(j) (the gradient the forward pass gives):
  *   ∂L/∂E[k] = Σ_{j: c_j = k} g_j·s_u(j)     the sum over the entry's cluster, in every layer sharing the dictionary
  *   ∂L/∂s_u  = Σ_{j in unit u} g_j·E[c_j]
- * with the run's learning rate and momentum and no weight decay (Han et al.'s centroid fine-tuning, with the paper's
- * per-layer scales trained alongside). The codes are the forward pass's: nearest entry of the master weights, which
+ * Each parameter's step divides its summed gradient by Σ(∂ŵ_j/∂θ)² over the weights using it (count·s² for an
+ * entry, ΣE[c_j]² for a scale): the least-squares projection of the SGD step those decoded weights would take, so a
+ * parameter moves as its weights move on average, with the run's learning rate and momentum and no weight decay.
+ * The raw sum (Han et al.'s centroid fine-tuning) grows with the cluster: at the weights' learning rate it collapsed
+ * cnn5's scales within an epoch and ended at chance (fashion-mnist, 1 and 2 bits). The codes are the forward pass's: nearest entry of the master weights, which
  * have not moved yet when `step` runs. The master weights keep training by the straight-through estimator, so codes
  * may change from step to step. Entries are kept here in float64 and handed to the quantizer rounded to float32
  * (what the artifact stores) and sorted (encoding searches the midpoints); a per-layer dictionary with layer
@@ -51,7 +54,9 @@ export class DictionaryLearner {
     if (this.entries.length === 0) this.reset();
     const { dictionaries, scales } = this.quantizer.parameters();
     const entryGrads = this.entries.map((e) => new Float64Array(e.length));
+    const entryNorms = this.entries.map((e) => new Float64Array(e.length));
     const scaleGrads = scales.map((s) => new Float64Array(s.length));
+    const scaleNorms = scales.map((s) => new Float64Array(s.length));
     for (let i = 0; i < layers.length; i++) {
       const d = this.quantizer.dictionaryOf(i);
       const g = grads[i];
@@ -63,7 +68,9 @@ export class DictionaryLearner {
       const s = scales[i];
       const units = s.length;
       const ge = entryGrads[d];
+      const ne = entryNorms[d];
       const gs = scaleGrads[i];
+      const ns = scaleNorms[i];
       for (let j = 0, u = 0; j < src.length; j++) {
         const scale = s[u];
         // The forward pass's code: the same search as quantizeDictionary (ties to the lower entry).
@@ -71,7 +78,9 @@ export class DictionaryLearner {
         let c = 0;
         for (let h = half; h > 0; h >>>= 1) if (x > mids[c + h - 1]) c += h;
         ge[c] += g[j] * scale;
+        ne[c] += scale * scale;
         gs[u] += g[j] * entries[c];
+        ns[u] += entries[c] * entries[c];
         if (++u === units) u = 0;
       }
     }
@@ -79,7 +88,8 @@ export class DictionaryLearner {
     const newDicts = this.entries.map((e, d) => {
       const v = this.entryVelocity[d];
       for (let k = 0; k < e.length; k++) {
-        v[k] = momentum * v[k] + entryGrads[d][k];
+        const n = entryNorms[d][k];
+        v[k] = momentum * v[k] + (n > 0 ? entryGrads[d][k] / n : 0);
         e[k] -= lr * v[k];
       }
       sortTogether(e, v);
@@ -90,7 +100,8 @@ export class DictionaryLearner {
         if (this.quantizer.dictionaryOf(i) < 0) return;
         const v = this.scaleVelocity[i];
         for (let u = 0; u < s.length; u++) {
-          v[u] = momentum * v[u] + scaleGrads[i][u];
+          const n = scaleNorms[i][u];
+          v[u] = momentum * v[u] + (n > 0 ? scaleGrads[i][u] / n : 0);
           // A scale cannot reach zero or flip sign (every weight of the unit would decode to 0 or mirror): a step
           // that would take it below half its value stops there.
           s[u] = Math.max(s[u] - lr * v[u], s[u] / 2);
