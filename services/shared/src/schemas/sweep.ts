@@ -107,7 +107,7 @@ export const GridSweepRequest = z
     }
   });
 
-export const PRESETS = ['paper'] as const;
+export const PRESETS = ['paper', 'sensitivity'] as const;
 export const BUDGETS = ['full', 'small'] as const;
 
 /** Drops every default of an object schema's fields, so a partial override never clobbers a preset's value. */
@@ -132,15 +132,38 @@ export const PresetOverrides = z.strictObject({
 });
 export type PresetOverrides = z.infer<typeof PresetOverrides>;
 
-/** A named grid (issue 8's `paper`), optionally at a smaller budget, with overrides of its base config. */
-export const PresetSweepRequest = z.strictObject({
-  name: z.string().min(1).max(LIMITS.maxNameLength).optional(),
-  preset: z.enum(PRESETS),
-  budget: z.enum(BUDGETS).default('full'),
-  base: PresetOverrides.default({}),
-  /** Seeds to run; the preset's default when absent. */
-  seeds: z.array(TrainingConfig.shape.seed.unwrap()).min(1).max(LIMITS.maxSeeds).optional(),
-});
+const SensitivityWidths = z.array(z.number().int().min(1).max(16)).min(1).max(16);
+
+/**
+ * A named grid, optionally at a smaller budget, with overrides of its base config. `paper`: issue 8's bit-width study.
+ * `sensitivity` (sweeps/sensitivity.ts): one layer at a time at each width, plus every layer at each width, for
+ * `POST /sweeps/:id/allocate`; it takes `representation` (the family, without bits), `widths` and `trainWidths`.
+ */
+export const PresetSweepRequest = z
+  .strictObject({
+    name: z.string().min(1).max(LIMITS.maxNameLength).optional(),
+    preset: z.enum(PRESETS),
+    budget: z.enum(BUDGETS).default('full'),
+    base: PresetOverrides.default({}),
+    /** Seeds to run; the preset's default when absent. */
+    seeds: z.array(TrainingConfig.shape.seed.unwrap()).min(1).max(LIMITS.maxSeeds).optional(),
+    /** sensitivity: the representation family (fixed point, or a per-layer dictionary) without bits; fixed pow2 by default. */
+    representation: z
+      .object({ kind: z.enum(['fixed', 'dictionary']) })
+      .catchall(Scalar)
+      .refine((r) => Object.keys(r).length <= SWEEP_LIMITS.maxPatternFields, `at most ${SWEEP_LIMITS.maxPatternFields} fields`)
+      .optional(),
+    /** sensitivity: the widths every layer is measured at (inference phase over the float32 baseline). */
+    widths: SensitivityWidths.optional(),
+    /** sensitivity: the widths at which the one-layer runs also train (training phase); none by default. */
+    trainWidths: SensitivityWidths.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.preset === 'sensitivity') return;
+    for (const key of ['representation', 'widths', 'trainWidths'] as const) {
+      if (r[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} belongs to the "sensitivity" preset` });
+    }
+  });
 
 export const SweepRequest = z.union([GridSweepRequest, PresetSweepRequest]);
 export type GridSweepRequest = z.infer<typeof GridSweepRequest>;

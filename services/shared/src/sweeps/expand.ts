@@ -5,6 +5,7 @@ import { SWEEP_FIELDS } from '../schemas/sweep-fields.ts';
 import { VARY_OWN_ENTRIES, type GridSweepRequest, type RepresentationPattern, type SweepRequest, type VaryRange } from '../schemas/sweep.ts';
 import type { Grid } from './grid.ts';
 import { presetGrid } from './presets.ts';
+import { sensitivityGrid } from './sensitivity.ts';
 import { configIdentity } from '../config-identity.ts';
 
 export type { Grid };
@@ -52,7 +53,7 @@ export class SweepPlanError extends Error {
 }
 
 export function gridOf(req: SweepRequest): Grid {
-  if ('preset' in req) return presetGrid(req);
+  if ('preset' in req) return req.preset === 'sensitivity' ? sensitivityGrid(req) : presetGrid(req);
   const r = req as GridSweepRequest;
   return { name: r.name, base: r.base, vary: r.vary, search: r.search, stopping: r.stopping ?? null };
 }
@@ -125,7 +126,12 @@ export function planSweep(req: SweepRequest, maxRuns: number = LIMITS.maxSweepRu
   } else {
     let combos: [string, unknown][][] = [[]];
     for (const [path, v] of paths) combos = combos.flatMap((c) => (v as unknown[]).map((x) => [...c, [path, x] as [string, unknown]]));
-    for (const r of reprs) for (const phase of phases) for (const values of combos) points.push({ ...r, phase, values });
+    for (const r of reprs) {
+      for (const phase of phases) {
+        if (grid.entryPhases?.[r.entry] && !grid.entryPhases[r.entry].includes(phase)) continue;
+        for (const values of combos) points.push({ ...r, phase, values });
+      }
+    }
   }
 
   const issues: PlanIssue[] = [];
