@@ -20,20 +20,20 @@ export const SENSITIVITY_WIDTHS = { fixed: [2, 3, 4, 5, 6, 8], dictionary: [1, 2
 export function sensitivityGrid(req: PresetSweepRequest): Grid {
   const name = req.name ?? `sensitivity-${req.budget}`;
   const base = paperBase(req, name);
-  const family: Record<string, string | number | boolean> = { ...(req.representation ?? { kind: 'fixed', range: 'pow2', rounding: 'nearest' }) };
+  const family: RepresentationPattern = { ...(req.representation ?? { kind: 'fixed', range: 'pow2', rounding: 'nearest' }) } as RepresentationPattern;
   if (family.kind === 'dictionary') family.scope = 'per-layer';
   const kind = family.kind as 'fixed' | 'dictionary';
   const widths = req.widths ?? [...SENSITIVITY_WIDTHS[kind]];
   const layers = MODEL_LAYERS[base.model];
   // The tested layer takes `bits`; every other layer is named at 32 (float32).
   const others = (layer: string) => Object.fromEntries(layers.filter((l) => l !== layer).map((l) => [l, 32]));
-  const representation: RepresentationPattern[] = [{ ...family, bits: widths } as RepresentationPattern];
+  const representation: RepresentationPattern[] = [{ ...family, bits: widths }];
   const entryPhases: ('training' | 'inference')[][] = [['training', 'inference']];
   for (const layer of layers) {
-    representation.push({ ...family, bits: widths, bitsPerLayer: others(layer) } as RepresentationPattern);
+    representation.push({ ...family, bits: widths, bitsPerLayer: others(layer) });
     entryPhases.push(['inference']);
     if (req.trainWidths?.length) {
-      representation.push({ ...family, bits: req.trainWidths, bitsPerLayer: others(layer) } as RepresentationPattern);
+      representation.push({ ...family, bits: req.trainWidths, bitsPerLayer: others(layer) });
       entryPhases.push(['training']);
     }
   }
