@@ -4,6 +4,7 @@ import {
   LIMITS,
   allocateBits,
   allocatedRepresentation,
+  configIdentity,
   newRunDocument,
   sensitivityFromRuns,
   summarize,
@@ -24,7 +25,8 @@ export interface PlannedAllocation {
 
 /**
  * POST /sweeps/:id/allocate: bits per layer from the sweep's sensitivity series (sweeps/allocate.ts) for `target`
- * relative accuracy, as one training-phase run per seed of those series, compared with that seed's baseline. 400
+ * relative accuracy, as one training-phase run per seed of those series, compared with that seed's baseline (a run
+ * the sweep already has with that config stands for it, queued once). 400
  * when the sweep has no sensitivity series or no allocation keeps the target, 409 while its runs are unfinished.
  */
 export async function planAllocation(deps: ServiceDeps, sweepId: string, target: number): Promise<PlannedAllocation> {
@@ -41,13 +43,20 @@ export async function planAllocation(deps: ServiceDeps, sweepId: string, target:
     throw err;
   }
   const representation = allocatedRepresentation(source, allocation);
-  const docs = source.seeds.map((seed) => {
+  // A config the sweep already runs (a uniform answer is one of its uniform runs, or an earlier allocation) runs
+  // once: its run is the answer, and nothing new is queued for it.
+  const live = new Map(runs.filter((r) => r.status !== 'failed' && r.status !== 'cancelled').map((r) => [configIdentity(r.config), r.id]));
+  const docs: RunDocument[] = [];
+  const ids = source.seeds.map((seed) => {
     const like = source.configOfSeed.get(seed)!;
     const name = `${rec.name}: allocated for ${target} seed ${seed}`.slice(0, LIMITS.maxNameLength);
     const config = ExperimentConfig.parse({ ...like.config, name, phase: 'training', representation });
-    return newRunDocument(config, { sweepId, baselineId: like.baselineId });
+    const existing = live.get(configIdentity(config));
+    if (existing) return existing;
+    const doc = newRunDocument(config, { sweepId, baselineId: like.baselineId });
+    docs.push(doc);
+    return doc.id;
   });
-  const ids = docs.map((d) => d.id);
   return {
     sweepId,
     docs,
@@ -65,6 +74,7 @@ export async function planAllocation(deps: ServiceDeps, sweepId: string, target:
 
 /** Adds the allocated runs to the sweep, then queues them; if queueing fails they leave the sweep again. */
 export async function createAllocation(deps: ServiceDeps, planned: PlannedAllocation): Promise<void> {
+  if (planned.docs.length === 0) return;
   const pairs = planned.docs.map((d): [string, string] => ['', d.id]);
   if ((await deps.sweeps.editRuns(planned.sweepId, pairs)) === 0) throw new HttpProblem('not-found', `no sweep with id ${planned.sweepId}`);
   try {

@@ -35,8 +35,13 @@ export async function run(argv: string[]): Promise<number> {
     .map(([layer, w]) => `${layer}=${w === 32 ? 'float32' : w}`)
     .join(' ');
   const uniform = a.bestUniform ? `best uniform width ${a.bestUniform.width} bits: ${a.bestUniform.bytes} bytes (${a.bestUniform.judged})` : 'no uniform width keeps the target';
+  // A uniform answer judged by its own runs is not the additive prediction's: say which.
+  const kept =
+    a.uniform && a.bestUniform?.judged === 'measured'
+      ? 'kept the target in its uniform runs'
+      : `predicted ${(100 * a.predicted.mean).toFixed(2)}% (lower end ${(100 * a.predicted.low).toFixed(2)}%)`;
   process.stdout.write(
-    `${res.sweepId}  ${a.uniform ? 'uniform' : 'mixed'} ${widths}: ${a.bytes} weight bytes, predicted ${(100 * a.predicted.mean).toFixed(2)}% (lower end ${(100 * a.predicted.low).toFixed(2)}%); ${uniform}\n` +
+    `${res.sweepId}  ${a.uniform ? 'uniform' : 'mixed'} ${widths}: ${a.bytes} weight bytes, ${kept}; ${uniform}\n` +
       `${res.runs.length} run(s) queued: ${res.runs.join(' ')}  (quantlab status ${res.sweepId})\n`,
   );
   return 0;

@@ -28,7 +28,7 @@ export const AllocateAccepted = z.object({
   allocation: AllocationResult,
   /** The representation the allocated runs train with. */
   representation: z.record(z.string(), z.unknown()),
-  /** One allocated run per seed of the sensitivity series, added to the sweep. */
+  /** One allocated run per seed of the sensitivity series, added to the sweep (or the sweep's run of that config). */
   runs: z.array(z.string()),
   links: z.object({ sweep: z.string(), runs: z.array(z.string()) }),
 });
