@@ -103,3 +103,11 @@ test('on random tables the allocation meets its target on the lower end and neve
     { numRuns: 300 },
   );
 });
+
+test('a layer that scored above its baseline (noise) loses nothing, and its gain does not pay for another layer', () => {
+  const layers = [layer('a', 1000, { 2: -0.02 }), layer('b', 1000, { 2: 0.03 })];
+  const a = allocateBits({ kind: 'fixed', layers, seeds: SEEDS, target: 0.98 });
+  // Counting the gain, b at 2 bits would predict 0.99; without it 0.97 < 0.98.
+  assert.deepEqual(a.widths, { a: 2, b: 32 });
+  assert.equal(a.predicted.mean, 1);
+});

@@ -2,8 +2,9 @@
  * Bits per layer from a sensitivity sweep (preset "sensitivity"): the widths that meet a target relative accuracy,
  * judged on the lower end of the 95% t-interval over seeds, with the fewest weight bytes.
  *
- * The model: layer l at width b costs the accuracy its one-layer run lost, d_l(b) = 1 − relative accuracy (per seed),
- * and the losses of several layers add up: for seed s the allocation is predicted at 1 − Σ_l d_l,s(b_l). The
+ * The model: layer l at width b costs the accuracy its one-layer run lost, d_l(b) = max(0, 1 − relative accuracy)
+ * per seed (a run above its baseline gained by noise, and a gain must not pay for another layer's loss), and the
+ * losses of several layers add up: for seed s the allocation is predicted at 1 − Σ_l d_l,s(b_l). The
  * prediction's interval over seeds is the t-interval of those per-seed values (one seed: the value itself), and
  * an allocation is feasible when its lower end is at least the target.
  *
@@ -62,7 +63,7 @@ export function allocateBits(input: AllocationInput): Allocation {
   const bytesOf = (w: readonly number[]) => w.reduce((a, b, l) => a + layerBytes(kind, layers[l].weights, b), 0);
   // Widths measured for every seed, per layer, narrowest first; 32 is always there (no loss).
   const measured = layers.map((l) => [...l.relative.entries()].filter(([, bySeed]) => seeds.every((s) => bySeed.has(s))).map(([w]) => w).sort((a, b) => a - b));
-  const loss = (l: number, width: number, seed: number) => (width === 32 ? 0 : 1 - layers[l].relative.get(width)!.get(seed)!);
+  const loss = (l: number, width: number, seed: number) => (width === 32 ? 0 : Math.max(0, 1 - layers[l].relative.get(width)!.get(seed)!));
   const predict = (widths: readonly number[]) => {
     const perSeed = seeds.map((s) => 1 - widths.reduce((a, w, l) => a + loss(l, w, s), 0));
     const mean = perSeed.reduce((a, b) => a + b, 0) / perSeed.length;
