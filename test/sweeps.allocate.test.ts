@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { AllocationError, allocateBits, layerBytes, meanInterval95, type SensitivityLayer } from '@quantlab/shared';
+import { AllocationError, PresetSweepRequest, allocateBits, layerBytes, meanInterval95, planSweep, type SensitivityLayer } from '@quantlab/shared';
 
 const SEEDS = [1, 2, 3];
 /** A layer whose one-layer runs lost `drops[width]` (plus a per-seed wobble) of the relative accuracy. */
@@ -110,4 +110,28 @@ test('a layer that scored above its baseline (noise) loses nothing, and its gain
   // Counting the gain, b at 2 bits would predict 0.99; without it 0.97 < 0.98.
   assert.deepEqual(a.widths, { a: 2, b: 32 });
   assert.equal(a.predicted.mean, 1);
+});
+
+test('the sensitivity preset: uniform widths in both phases, each layer alone in the inference phase, and in training only at trainWidths', () => {
+  const plan = planSweep(PresetSweepRequest.parse({ preset: 'sensitivity', budget: 'small', base: { dataset: 'fashion-mnist' } }));
+  // Per seed (1, 2, 3): a baseline, 6 widths x 2 phases uniform, 5 cnn5 layers x 6 widths alone (inference).
+  assert.equal(plan.runs.length, 3 * (1 + 12 + 30));
+  const oneLayer = plan.runs.filter((r) => r.series.includes('/layer:'));
+  assert.ok(oneLayer.every((r) => r.config.phase === 'inference'));
+  const conv2 = oneLayer.find((r) => r.series === 'fixed/pow2/nearest/inference/layer:conv2' && r.seed === 2)!;
+  assert.deepEqual(conv2.config.representation, {
+    kind: 'fixed',
+    bits: 2,
+    range: 'pow2',
+    rounding: 'nearest',
+    granularity: 'layer',
+    bitsPerLayer: { conv1: 32, conv3: 32, fc1: 32, fc2: 32 },
+  });
+  assert.equal(conv2.config.name, 'sensitivity-small: fixed:2 conv2 only inference seed 2');
+  assert.deepEqual([conv2.config.training.epochs, conv2.config.training.trainLimit, conv2.config.training.learningRate], [10, 6000, 0.01], "the paper's small recipe");
+  const trained = planSweep(PresetSweepRequest.parse({ preset: 'sensitivity', budget: 'small', seeds: [1], trainWidths: [2, 4] }));
+  assert.equal(trained.runs.filter((r) => r.series.includes('/training/layer:')).length, 5 * 2);
+  const dictionary = planSweep(PresetSweepRequest.parse({ preset: 'sensitivity', budget: 'small', seeds: [1], representation: { kind: 'dictionary', init: 'nonuniform' }, widths: [1, 3] }));
+  assert.ok(dictionary.runs.filter((r) => r.series.includes('/layer:')).every((r) => r.config.representation.kind === 'dictionary' && r.config.representation.scope === 'per-layer'));
+  assert.equal(PresetSweepRequest.safeParse({ preset: 'paper', widths: [2] }).error?.issues[0].message, 'widths belongs to the "sensitivity" preset');
 });

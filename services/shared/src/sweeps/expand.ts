@@ -270,7 +270,10 @@ function toKey(k: PropertyKey): string | number {
 }
 
 function nameOf(sweep: string, run: PlannedRun, withSettings: boolean): string {
-  const label = run.isBaseline ? 'float32 baseline' : `${labelOf(run.config.representation)} ${run.config.phase}`;
+  // A one-layer (sensitivity) run is named by its layer, not by the 32s of every other layer.
+  const layer = /\/layer:(.+)$/.exec(run.series)?.[1];
+  const r = run.config.representation;
+  const label = run.isBaseline ? 'float32 baseline' : `${layer && r.kind !== 'float32' ? `${r.kind}:${r.bits} ${layer} only` : labelOf(r)} ${run.config.phase}`;
   const settings = withSettings ? run.baselineKey.slice(String(run.seed).length) : '';
   const name = `${sweep}: ${label}${settings} seed ${run.seed}`;
   return name.length <= LIMITS.maxNameLength ? name : name.slice(0, LIMITS.maxNameLength);
