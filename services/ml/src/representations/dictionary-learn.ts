@@ -7,8 +7,8 @@
  * entry, ΣE[c_j]² for a scale): the least-squares projection of the SGD step those decoded weights would take, so a
  * parameter moves as its weights move on average, with the run's learning rate and momentum and no weight decay.
  * The raw sum (Han et al.'s centroid fine-tuning) grows with the cluster: at the weights' learning rate it collapsed
- * cnn5's scales within an epoch and ended at chance (fashion-mnist, 1 and 2 bits). The codes are the forward pass's: nearest entry of the master weights, which
- * have not moved yet when `step` runs. The master weights keep training by the straight-through estimator, so codes
+ * cnn5's scales within an epoch and ended at chance (fashion-mnist, 1 and 2 bits). The codes are the forward pass's:
+ * nearest entry of the master weights, which have not moved yet when `step` runs. The master weights keep training by the straight-through estimator, so codes
  * may change from step to step. Entries are kept here in float64 and handed to the quantizer rounded to float32
  * (what the artifact stores) and sorted (encoding searches the midpoints); a per-layer dictionary with layer
  * granularity has no scale (1), so only its entries train.
