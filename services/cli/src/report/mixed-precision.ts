@@ -5,9 +5,26 @@
  */
 import { MODEL_LAYERS } from '@quantlab/shared/schemas/model-layers';
 import { meanInterval95 } from '@quantlab/shared/sweeps/stats';
-import type { SweepForReport } from './sweep-report.ts';
 
-type Row = SweepForReport['summary'][number];
+/** What these sections read of a sweep (a structural part of sweep-report.ts's SweepForReport). */
+interface Stat {
+  mean: number | null;
+  min: number | null;
+  max: number | null;
+  ci95?: { low: number; high: number } | null;
+}
+interface Row {
+  series: string;
+  bits: number;
+  n: number;
+  relativeAccuracy: Stat | null;
+  compactBytes: number | null;
+  seeds?: { seed: number; relativeAccuracy: number | null }[];
+}
+interface SweepForReport {
+  runs: { series: string; name: string; config: { model: string } }[];
+  summary: Row[];
+}
 
 const pct = (x: number | null | undefined, digits = 1) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(digits)}%`);
 const interval = (s: Row['relativeAccuracy'], digits = 1) =>
