@@ -35,7 +35,7 @@ test('submit --json prints the API response as one line; status and ls show it',
   const accepted = oneLine(sub.stdout);
   assert.equal(accepted.status, 'queued');
   const doc = await app.ql.runs.get(accepted.id);
-  assert.deepEqual(doc?.config.representation, { kind: 'dictionary', bits: 4, init: 'nonuniform', scope: 'global', refine: 0, refitEvery: 'epoch', granularity: 'layer' });
+  assert.deepEqual(doc?.config.representation, { kind: 'dictionary', bits: 4, init: 'nonuniform', scope: 'global', refine: 0, refitEvery: 'epoch', granularity: 'layer', update: 'refit' });
   assert.equal(doc?.config.training.epochs, 2);
 
   const [status, statusTable, ls] = await Promise.all([cli(['status', accepted.id, '--json']), cli(['status', accepted.id]), cli(['ls', '--json', '--kind', 'dictionary'])]);

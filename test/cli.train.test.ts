@@ -30,7 +30,7 @@ test('--json prints exactly one line, a valid RunDocument of the completed run; 
   assert.ok(r.stdout.endsWith('}\n'));
   const doc = RunDocument.parse(JSON.parse(lines[0]));
   assert.equal(doc.status, 'completed');
-  assert.deepEqual(doc.config.representation, { kind: 'dictionary', bits: 4, scope: 'per-layer', init: 'uniform', refine: 0, refitEvery: 'epoch', granularity: 'layer' });
+  assert.deepEqual(doc.config.representation, { kind: 'dictionary', bits: 4, scope: 'per-layer', init: 'uniform', refine: 0, refitEvery: 'epoch', granularity: 'layer', update: 'refit' });
   assert.equal(doc.config.training.seed, 3);
   assert.equal(doc.epochs.length, 2);
   assert.equal(doc.metrics.backend, TEST_BACKEND_NAME);

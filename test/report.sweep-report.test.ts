@@ -94,3 +94,56 @@ test('compact bytes averaged over seeds print as whole bytes', () => {
   assert.ok(line, md);
   assert.equal(line.split('|')[7].trim(), '19599');
 });
+
+test('learned dictionaries are set against the refit ones per width, paired by seed', () => {
+  const seedsOf = (rels: number[]) => rels.map((r, i) => ({ runId: `r${i}`, seed: i + 1, testAccuracy: 0.9 * r, test: 2000, binomial95: null, relativeAccuracy: r, mcnemar: null }));
+  const withSeeds = (series: string, bits: number, rels: number[]) => ({ ...row(series, bits, rels.reduce((a, b) => a + b) / rels.length), seeds: seedsOf(rels) });
+  const md = sweepReportMarkdown(
+    {
+      ...sweep,
+      summary: [
+        sweep.summary[0],
+        withSeeds('dictionary/global/uniform/r0/epoch/training', 2, [0.9, 0.92, 0.91]),
+        withSeeds('dictionary/global/uniform/r0/epoch:gradient/training', 2, [0.93, 0.94, 0.95]),
+      ],
+    },
+    { svgPath: 'f.svg' },
+  );
+  assert.match(md, /## Learned against refit dictionaries/);
+  // Differences 3, 2 and 4 points: mean 3, t-interval 3 ± 4.303·1/√3 = [0.52, 5.48].
+  assert.match(md, /\| `dictionary\/global\/uniform\/r0\/epoch:gradient\/training` \| `dictionary\/global\/uniform\/r0\/epoch\/training` \| 2 \| 91\.0% .* \| 94\.0% .* \| \+3\.00 points \[\+0\.52, \+5\.48\] \|/);
+});
+
+test('a sensitivity sweep shows each layer at each width, and the allocation with its bytes against the best uniform width', () => {
+  const ci = (mean: number, half: number) => ({ ...stat(mean, half), ci95: { low: mean - half, high: mean + half } });
+  const r = (series: string, bits: number, mean: number, half: number, bytes: number) => ({ ...row(series, bits, mean), relativeAccuracy: ci(mean, half), compactBytes: bytes });
+  const config = { model: 'mlp', dataset: 'mnist', representation: { kind: 'fixed', bits: 4 }, training: { epochs: 1, seed: 1 } };
+  const allocatedRun = { series: 'fixed/pow2/nearest/training/bits:2.4', name: 'sens: allocated for 0.99 seed 1', config, metrics: {}, createdAt: '2026-11-30T00:00:00Z' };
+  const oneLayer = { ...allocatedRun, series: 'fixed/pow2/nearest/inference/layer:fc1', name: 'x' };
+  const md = sweepReportMarkdown(
+    {
+      ...sweep,
+      runs: [oneLayer, allocatedRun] as unknown as SweepForReport['runs'],
+      summary: [
+        sweep.summary[0],
+        r('fixed/pow2/nearest/inference/layer:fc1', 2, 0.993, 0.001, 30000),
+        r('fixed/pow2/nearest/inference/layer:fc1', 4, 1.0, 0.001, 55000),
+        r('fixed/pow2/nearest/inference/layer:fc2', 2, 0.94, 0.01, 400000),
+        r('fixed/pow2/nearest/inference/layer:fc2', 4, 0.999, 0.001, 400500),
+        r('fixed/pow2/nearest/training', 2, 0.95, 0.01, 25800),
+        r('fixed/pow2/nearest/training', 4, 0.997, 0.002, 51500),
+        r('fixed/pow2/nearest/training/bits:2.4', 4, 0.995, 0.002, 26400),
+      ],
+    },
+    { svgPath: 'f.svg' },
+  );
+  assert.match(md, /## Per-layer sensitivity/);
+  assert.match(md, /\| layer \| 2 bits \| 4 bits \|/);
+  assert.match(md, /\| fc1 \| 99\.3% \[99\.2%, 99\.4%\] \| 100\.0% \[99\.9%, 100\.1%\] \|/);
+  assert.match(md, /\| fc2 \| 94\.0% \[93\.0%, 95\.0%\] \| 99\.9% \[99\.8%, 100\.0%\] \|/);
+  assert.match(md, /## Mixed precision against the best uniform width/);
+  // Uniform 4 bits keeps 99.5% on its lower end (>= 0.99), 2 bits does not: 4 bits is the best uniform width.
+  assert.match(md, /\| `fixed\/pow2\/nearest\/training\/bits:2\.4` \(target 0\.99\) \| fc1=2 fc2=4 \| 26400 \| 99\.5% \[99\.3%, 99\.7%\] \| 4 bits \| 51500 \| 99\.7% \[99\.5%, 99\.9%\] \| 48\.7% \|/);
+  // The per-layer series stay out of the uniform tables and the chart.
+  assert.doesNotMatch(md, /\| `fixed\/pow2\/nearest\/inference\/layer:fc1` \| not reached/);
+});

@@ -66,6 +66,6 @@ test('fit follows the master weights: after an update, a refit changes steps and
 
 test('createQuantizer fills in defaults of a hand-written representation and refuses invalid ones', () => {
   const q = createQuantizer({ kind: 'dictionary', bits: 3 } as Representation);
-  assert.deepEqual(q.representation, { kind: 'dictionary', bits: 3, scope: 'global', init: 'uniform', refine: 0, refitEvery: 'epoch', granularity: 'layer' });
+  assert.deepEqual(q.representation, { kind: 'dictionary', bits: 3, scope: 'global', init: 'uniform', refine: 0, refitEvery: 'epoch', granularity: 'layer', update: 'refit' });
   assert.throws(() => createQuantizer({ kind: 'fixed', bits: 40 } as Representation), /bits must be 2\.\.16/);
 });

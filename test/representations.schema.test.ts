@@ -53,6 +53,7 @@ test('valid representations are accepted with their defaults filled in', () => {
     refine: 0,
     refitEvery: 'epoch',
     granularity: 'layer',
+    update: 'refit',
   });
   assert.equal(config(undefined).data?.representation.kind, 'float32');
 });

@@ -32,6 +32,10 @@ const REPRESENTATIONS: Representation[] = [
   { kind: 'fixed', bits: 4, range: 'mse', rounding: 'stochastic', granularity: 'channel' },
   { kind: 'dictionary', bits: 2 },
   { kind: 'dictionary', bits: 3, scope: 'per-layer', refine: 2, granularity: 'channel' },
+  // Per-layer widths (mlp: fc1, fc2; 32 keeps fc2 float32) and a learned (gradient-trained) dictionary.
+  { kind: 'fixed', bits: 8, range: 'pow2', bitsPerLayer: { fc1: 3, fc2: 32 } },
+  { kind: 'dictionary', bits: 4, scope: 'per-layer', bitsPerLayer: [2, 5] },
+  { kind: 'dictionary', bits: 2, update: 'gradient' },
 ].map((r) => Representation.parse(r));
 
 test('metrics.testAccuracy, the last epoch testAccuracy and quantlab eval of the artifact are the same number, for every representation', async () => {

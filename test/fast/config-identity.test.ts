@@ -33,3 +33,16 @@ test('a sweep runs configs of the same identity once', () => {
   assert.equal(new Set(ids).size, ids.length);
   assert.equal(plan.runs.filter((r) => !r.isBaseline).length, 2);
 });
+
+test('dictionary.update: refit (the default) keeps the identity a config had before the field existed; gradient is other work', () => {
+  const refit = ExperimentConfig.parse({ ...base, representation: { kind: 'dictionary', bits: 2 } });
+  assert.equal(refit.representation.kind === 'dictionary' && refit.representation.update, 'refit');
+  // The identity a stored config had before `update` existed: its representation without the field.
+  const before = JSON.parse(canonicalJson(refit)) as Record<string, Record<string, unknown>>;
+  delete before.representation.update;
+  assert.equal(configIdentity(refit), configIdentity(before as never));
+  assert.doesNotMatch(configIdentity(refit), /update/);
+  const gradient = ExperimentConfig.parse({ ...base, representation: { kind: 'dictionary', bits: 2, update: 'gradient' } });
+  assert.notEqual(configIdentity(gradient), configIdentity(refit));
+  assert.match(configIdentity(gradient), /"update":"gradient"/);
+});

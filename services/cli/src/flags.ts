@@ -91,7 +91,8 @@ export function parseRepr(text: string, lists = false): Record<string, unknown> 
       if (t === 'global' || t === 'per-layer') return ['scope', t];
       if (t === 'uniform' || t === 'nonuniform') return ['init', t];
       if (/^r\d+$/.test(t)) return ['refine', Number(t.slice(1))];
-      if (t === 'step' || t === 'epoch') return ['refitEvery', t];
+      if (t === 'step' || t === 'epoch' || t === 'never') return ['refitEvery', t];
+      if (t === 'refit' || t === 'gradient') return ['update', t];
     }
     if (t === 'layer' || t === 'channel') return ['granularity', t];
     throw new CliError(`--repr ${kind}: unknown option "${t}"`, 2);

@@ -13,6 +13,7 @@ const COMMANDS = {
   rm: 'delete a run or a sweep and everything stored for it',
   retry: 'queue a failed or cancelled run (or every failed run of a sweep) again',
   work: 'run a worker that trains queued runs',
+  allocate: 'choose bits per layer from a sensitivity sweep and queue the allocated runs',
   report: 'write the Markdown report of a sweep',
   eval: 'decode an artifact, restore its model and report its test accuracy',
   export: 'print a sweep and its runs as JSON',

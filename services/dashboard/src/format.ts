@@ -82,6 +82,9 @@ export function reprLabel(r: Representation): string {
 
 /** A series id (`fixed/maxabs/nearest/training`) as a legend label. */
 export function seriesLabel(series: string): string {
+  // Per-layer widths (`…/layer:conv1`, `…/bits:4.4.2`) follow the phase; layer names may hold slashes.
+  const widths = /\/((?:layer|bits):.*)$/.exec(series);
+  if (widths) return `${seriesLabel(series.slice(0, widths.index))} · ${widths[1]}`;
   const parts = series.split('/');
   const phase = parts.pop();
   const [kind, ...rest] = parts;

@@ -27,9 +27,21 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/**
+ * Fields added after configs were stored, left out of the identity at the default that keeps the old behaviour, so a
+ * config stored before the field existed keeps its identity (sweep deduplication, checkpoints of queued runs).
+ */
+const LATER_DEFAULTS: [path: string, value: unknown][] = [['representation.update', 'refit']];
+
 /** The config without its result-neutral fields. */
 export function resultFields(config: ExperimentConfig): Record<string, unknown> {
   const out = structuredClone(config) as unknown as Record<string, unknown>;
+  for (const [path, value] of LATER_DEFAULTS) {
+    const parts = path.split('.');
+    let at: Record<string, unknown> | undefined = out;
+    for (const p of parts.slice(0, -1)) at = at?.[p] as Record<string, unknown> | undefined;
+    if (at && at[parts[parts.length - 1]] === value) delete at[parts[parts.length - 1]];
+  }
   for (const path of RESULT_NEUTRAL_FIELDS) {
     const parts = path.split('.');
     let at: Record<string, unknown> | undefined = out;

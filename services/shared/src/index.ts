@@ -1,4 +1,5 @@
 export * from './schemas/representation.ts';
+export * from './schemas/model-layers.ts';
 export * from './schemas/experiment.ts';
 export * from './schemas/defaults.ts';
 export * from './schemas/run.ts';
@@ -14,6 +15,7 @@ export * from './store/run-store.ts';
 export * from './schemas/worker.ts';
 export * from './store/workers.ts';
 export * from './schemas/sweep.ts';
+export * from './schemas/allocate.ts';
 export * from './schemas/api.ts';
 export * from './store/sweep-store.ts';
 export * from './store/stopping-store.ts';

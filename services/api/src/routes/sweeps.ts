@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import {
+  AllocateAccepted,
+  AllocateRequest,
   GridSweepRequest,
   IdParams,
   PageQuery,
@@ -15,6 +17,7 @@ import {
 import { idempotent } from '../idempotency.ts';
 import { toProblem } from '../plugins/errors.ts';
 import { HttpProblem } from '../problem.ts';
+import { createAllocation, planAllocation } from '../services/allocate.ts';
 import { cancelSweep, createSweep, listPresets, listSweeps, planSweepRuns, readSweep, readSweepJson } from '../services/sweeps.ts';
 import { JSON_TYPE } from './experiments.ts';
 
@@ -103,6 +106,29 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
       const r = await cancelSweep(ctx, request.params.id);
       reply.code(202);
       return r;
+    },
+  );
+
+  app.post(
+    '/sweeps/:id/allocate',
+    {
+      config: { rateLimit: {} },
+      schema: {
+        operationId: 'allocateSweep',
+        summary: 'Allocate bits per layer from a sensitivity sweep and queue the allocated runs',
+        description:
+          'For a sweep made with `{"preset": "sensitivity"}`: chooses a width per layer that keeps `target` relative accuracy (a fraction of the float32 baseline; 0 < target ≤ 1.05) on the lower end of the 95% interval over seeds, predicted by adding the losses of the one-layer runs, with the fewest weight bytes (greedy; never more than the best uniform width). Queues one training-phase run per seed with those widths (`bitsPerLayer`), added to the sweep, and answers 202 with them. 400 when the sweep has no sensitivity series or no allocation keeps the target; 409 while its sensitivity or uniform runs are unfinished.',
+        tags: ['sweeps'],
+        params: IdParams,
+        body: AllocateRequest,
+        response: { 202: AllocateAccepted, ...errors, 409: Problem, 422: Problem, 429: Problem, 503: Problem, 507: Problem },
+      },
+    },
+    async (request, reply) => {
+      const planned = await planAllocation(ctx, request.params.id, request.body.target);
+      const out = await idempotent(ctx, request, reply, `allocate:${request.params.id}`, { status: 202, body: planned.accepted }, () => createAllocation(ctx, planned));
+      reply.header('location', out.links.sweep);
+      return out;
     },
   );
 

@@ -9,11 +9,15 @@ import { CliError } from '../cli-error.ts';
 import { CONFIG_OPTIONS, defined, num, parseFlags, parseRepr, readJsonFile, trainingFlags } from '../flags.ts';
 
 const USAGE = `usage: quantlab sweep --preset paper [--budget full|small] [--dataset NAME] [--seeds 1,2,3] [training flags]
+       quantlab sweep --preset sensitivity [--family fixed|dictionary[:OPTIONS]] [--widths 2,3,4] [--train-widths 2,4] [...]
        quantlab sweep --dataset NAME --repr fixed:2,4,8:nearest,stochastic --repr dictionary:1,2,4 \\
                       [--phase training,inference] [--seeds 1,2] [training flags]
        quantlab sweep --file sweep.json
 
   --preset paper        the paper's bit-width study (GET /presets shows its grid); --budget small fits one machine
+  --preset sensitivity  one layer at a time at each width (then quantlab allocate SWEEP --target 0.99);
+                        --family the representation without bits (default fixed:pow2:nearest; a dictionary is
+                        per-layer), --widths the widths measured, --train-widths those whose one-layer runs also train
   --repr REPR           repeatable; comma lists expand (fixed:2,4,8:nearest,stochastic is six representations)
   --phase LIST          training, inference or training,inference
   --seeds LIST          one run (and one float32 baseline) per seed
@@ -25,7 +29,22 @@ const USAGE = `usage: quantlab sweep --preset paper [--budget full|small] [--dat
                         (with --json, a second line: the final sweep document)
 Every sweep adds a float32 baseline per seed that runs first; the API refuses invalid or oversized sweeps whole.`;
 
-const OPTIONS = { ...CONFIG_OPTIONS, preset: { type: 'string' }, budget: { type: 'string' }, seeds: { type: 'string' } } as const;
+const OPTIONS = {
+  ...CONFIG_OPTIONS,
+  preset: { type: 'string' },
+  budget: { type: 'string' },
+  seeds: { type: 'string' },
+  family: { type: 'string' },
+  widths: { type: 'string' },
+  'train-widths': { type: 'string' },
+} as const;
+
+/** `--family dictionary:nonuniform`: a representation without its bits (the sensitivity preset chooses them). */
+function family(text: string): Record<string, unknown> {
+  const [kind, ...rest] = text.split(':');
+  const { bits: _bits, ...r } = parseRepr([kind, '1', ...rest].join(':'));
+  return r;
+}
 
 function list(text: string, flag: string): number[] {
   const xs = text.split(',').map((s) => s.trim());
@@ -50,6 +69,9 @@ export async function run(argv: string[]): Promise<number> {
       preset: f.preset,
       budget: f.budget,
       seeds,
+      representation: typeof f.family === 'string' ? family(f.family) : undefined,
+      widths: typeof f.widths === 'string' ? list(f.widths, 'widths') : undefined,
+      trainWidths: typeof f['train-widths'] === 'string' ? list(f['train-widths'], 'train-widths') : undefined,
       base: defined({
         dataset: f.dataset,
         model: f.model,

@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import type { RunDocument } from '@quantlab/shared';
+import { learnedVsRefitSection, mixedPrecisionSection } from './mixed-precision.ts';
 import { lineChartSvg } from './svg-chart.ts';
 
 /** Mean, min and max over seeds (and the mean's 95% t-interval from two seeds on); null while no run has completed. */
@@ -64,11 +65,11 @@ function keptLevel(row: SweepForReport['summary'][number]): number | null {
   return r.ci95 ? r.ci95.low : r.mean;
 }
 
-/** Rows of one series that are not the float32 baseline, by bits. */
+/** Rows of one series that are not the float32 baseline, by bits (per-layer width series have their own sections). */
 function seriesRows(sweep: SweepForReport) {
   const bySeries = new Map<string, SweepForReport['summary']>();
   for (const row of sweep.summary) {
-    if (row.series.startsWith('float32/')) continue;
+    if (row.series.startsWith('float32/') || /\/(layer|bits):/.test(row.series)) continue;
     bySeries.set(row.series, [...(bySeries.get(row.series) ?? []), row].sort((a, b) => a.bits - b.bits));
   }
   return bySeries;
@@ -168,6 +169,7 @@ export function sweepReportMarkdown(sweep: SweepForReport, opts: { svgPath: stri
     targets.push(`- ${t.kind} at ${t.bits} bits (${t.phase} phase) ≥ ${pct(t.atLeast, 0)}: ${interval(best.row!.relativeAccuracy, 2)} with \`${best.name}\` (${judged} ${pct(level, 2)}) — ${verdict}.`);
   }
   if (targets.length) out.push('## Targets', '', ...targets, '');
+  out.push(...learnedVsRefitSection(sweep), ...mixedPrecisionSection(sweep));
 
   out.push('## All results', '', '| series | bits | n | test accuracy | relative accuracy [95% CI] | range over seeds | compact bytes | compression |', '|---|---:|---:|---:|---:|---:|---:|---:|');
   const ordered = [...sweep.summary].sort((a, b) => a.series.localeCompare(b.series) || a.bits - b.bits);

@@ -6,6 +6,7 @@ import { bytes, bytesShort, DASH, num, pct, progressBar, seriesLabel, statusBadg
 import { every, type ViewContext } from '../router.ts';
 import { align, colorOf, lineChart, type ChartLine } from '../charts.ts';
 import { pageHeader, runsTable, showError } from '../components.ts';
+import { isPerLayerSeries, sensitivityCard } from './sensitivity.ts';
 
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
 /** Runs stopped early by the sweep's rule: drawn greyed, apart from the series (which aggregate completed runs). */
@@ -107,7 +108,8 @@ function summaryTable(doc: SweepDocument): HTMLElement {
 
 /** The paper's figure: relative accuracy (%) against bits, one line per series, float32 at 100%. */
 function relativeSpec(doc: SweepDocument) {
-  const order = seriesOrder(doc.summary);
+  // Per-layer width series (sensitivity, allocations) have no place on a bits axis: the sensitivity card draws them.
+  const order = seriesOrder(doc.summary).filter((s) => !isPerLayerSeries(s));
   const pts = order.map((s) =>
     doc.summary
       .filter((r) => r.series === s && r.relativeAccuracy.mean !== null)
@@ -177,9 +179,11 @@ export function sweepView({ root, params, signal }: ViewContext): void {
   const size = lineChart({ xLabel: '', yLabel: '', x: [], lines: [] });
   rel.el.id = 'chart-relative';
   size.el.id = 'chart-bytes';
+  const sensitivity = sensitivityCard();
   signal.addEventListener('abort', () => {
     rel.destroy();
     size.destroy();
+    sensitivity.chart.destroy();
   });
   const summary = h('div');
   const runs = h('div');
@@ -205,6 +209,7 @@ export function sweepView({ root, params, signal }: ViewContext): void {
     head,
     err,
     h('div', { class: 'grid-2' }, h('section', { class: 'card' }, h('h2', null, 'Relative accuracy vs. bits per weight'), rel.el), h('section', { class: 'card' }, h('h2', null, 'Test accuracy vs. model size'), size.el)),
+    sensitivity.el,
     h(
       'section',
       { class: 'card' },
@@ -234,6 +239,7 @@ export function sweepView({ root, params, signal }: ViewContext): void {
     const r = relativeSpec(d);
     rel.update(r);
     size.update(bytesSpec(d));
+    sensitivity.update(d);
     // What the figure shows, for tests and screen readers: runs aggregated into its points.
     rel.el.dataset.runs = String(d.summary.reduce((n, row) => n + row.n, 0));
     rel.el.dataset.stopped = String(d.runs.filter((run) => run.status === 'stopped').length);

@@ -8,6 +8,8 @@
  *   dictionary; per-layer: a layer's channels share its dictionary), fitted exactly as global layers are.
  * init uniform: entries evenly spaced over the range; nonuniform: spaced by the cube root of the weights' density.
  * refine: Lloyd iterations on the (pooled) weights. Encoding: binary search over the midpoints between entries.
+ * bitsPerLayer (per-layer scope): each layer's dictionary has 2^width entries; a layer at 32 stays float32.
+ * update "gradient": dictionary-learn.ts trains the fitted entries and scales (setParameters writes them back).
  */
 import type { DictionaryRepresentation, WeightError } from '@quantlab/shared';
 import { packArtifact } from '../artifact/pack.ts';
@@ -29,6 +31,7 @@ import { assertFinite, gatherUnit, unitsOf } from './channels.ts';
 import { maxAbs, outputsFor, weightError } from './error-metrics.ts';
 import { float32Records, type PackExtra } from './float32.ts';
 import type { LayerWeights, WeightQuantizer } from './types.ts';
+import { resolveWidths, type LayerWidth, type WidthParam } from './widths.ts';
 
 /**
  * Nearest-entry encoding of `src` / scale into `dst` (decoded: entry × scale) and, when given, `codes`; weight i
@@ -127,10 +130,40 @@ export class DictionaryQuantizer implements WeightQuantizer {
   private dicts: Float32Array[] = [];
   private mids: Float64Array[] = [];
   private scalesOf: Float64Array[] | null = null;
+  private widthsOf: LayerWidth[] = [];
+  /** Entries of the global dictionary (2^bits); per-layer dictionaries have 2^(their width). */
   readonly size: number;
 
-  constructor(readonly representation: DictionaryRepresentation) {
+  /** `params`: the quantized params with their kinds, so bitsPerLayer's layers can be told apart from biases. */
+  constructor(
+    readonly representation: DictionaryRepresentation,
+    private readonly params?: readonly WidthParam[],
+  ) {
     this.size = 2 ** representation.bits;
+  }
+
+  /** The width of each layer fitted (null: kept float32). */
+  get widths(): readonly LayerWidth[] {
+    return this.widthsOf;
+  }
+
+  /** Which dictionary layer i uses (0 when global); -1 for a layer kept float32. */
+  dictionaryOf(layer: number): number {
+    return this.widthsOf[layer] === null ? -1 : this.dictOf(layer);
+  }
+
+  /** The live fitted parameters (dictionary-learn.ts trains them): entries by dictionary, scales by layer. */
+  parameters(): { dictionaries: Float32Array[]; scales: Float64Array[] } {
+    if (!this.scalesOf) throw new Error('the dictionary is not fitted yet');
+    return { dictionaries: this.dicts, scales: this.scalesOf };
+  }
+
+  /** Replaces entries and scales (each dictionary sorted ascending, as encoding needs), e.g. trained or restored ones. */
+  setParameters(dictionaries: readonly Float32Array[], scales: readonly Float64Array[], widths?: readonly LayerWidth[]): void {
+    if (widths) this.widthsOf = [...widths];
+    this.dicts = dictionaries.map((d) => Float32Array.from(d));
+    this.scalesOf = scales.map((s) => Float64Array.from(s));
+    this.mids = this.dicts.map((d) => midpoints(d));
   }
 
   /** The fitted dictionaries (one when global, one a layer otherwise). */
@@ -155,17 +188,20 @@ export class DictionaryQuantizer implements WeightQuantizer {
   fit(layers: readonly LayerWeights[]): void {
     assertFinite(layers);
     const r = this.representation;
+    this.widthsOf = resolveWidths(r, this.params ?? layers);
+    const sizeOf = (i: number) => 2 ** (this.widthsOf[i] ?? 1);
     const unitCounts = layers.map((l) => unitsOf(l, r.granularity));
     const unitValues = (i: number) => Array.from({ length: unitCounts[i] }, (_, c) => gatherUnit(layers[i].values, unitCounts[i], c));
     if (r.scope === 'per-layer' && r.granularity === 'layer') {
       this.scalesOf = layers.map(() => Float64Array.of(1));
       this.dicts = this.fitPerLayer(layers);
     } else if (r.scope === 'per-layer') {
-      const fits = layers.map((_, i) => this.fitShared(unitValues(i)));
+      // A float32 layer (width null) gets a placeholder fit it never uses.
+      const fits = layers.map((_, i) => (this.widthsOf[i] === null ? { dict: new Float32Array(2), scales: Float64Array.of(1) } : this.fitShared(unitValues(i), sizeOf(i))));
       this.dicts = fits.map((f) => f.dict);
       this.scalesOf = fits.map((f) => f.scales);
     } else {
-      const f = this.fitShared(layers.flatMap((_, i) => unitValues(i)));
+      const f = this.fitShared(layers.flatMap((_, i) => unitValues(i)), this.size);
       this.dicts = [f.dict];
       let at = 0;
       this.scalesOf = unitCounts.map((n) => f.scales.slice(at, (at += n)));
@@ -176,9 +212,11 @@ export class DictionaryQuantizer implements WeightQuantizer {
   /** One dictionary a layer, fitted to its weights; scale 1. */
   private fitPerLayer(layers: readonly LayerWeights[]): Float32Array[] {
     const r = this.representation;
-    return layers.map((l) => {
+    return layers.map((l, i) => {
+      const width = this.widthsOf[i];
+      if (width === null) return new Float32Array(2);
       const data = sortWeights(l.values);
-      const entries = initialEntries(data, this.size, r.init);
+      const entries = initialEntries(data, 2 ** width, r.init);
       lloyd(data, entries, r.refine);
       return toFloat32Sorted(entries);
     });
@@ -189,7 +227,7 @@ export class DictionaryQuantizer implements WeightQuantizer {
    * weights pooled after dividing each unit by its max|w|; then scales and entries (Lloyd, weighted by s_u²) are
    * refined in turn, each step lowering the total squared error.
    */
-  private fitShared(units: readonly Float32Array[]): { dict: Float32Array; scales: Float64Array } {
+  private fitShared(units: readonly Float32Array[], size: number): { dict: Float32Array; scales: Float64Array } {
     const r = this.representation;
     const scales = new Float64Array(units.length);
     const data = units.map((v) => sortWeights(v));
@@ -207,15 +245,15 @@ export class DictionaryQuantizer implements WeightQuantizer {
         lo = Math.min(lo, d.sorted[0] / scales[i]);
         hi = Math.max(hi, d.sorted[n - 1] / scales[i]);
       });
-      entries = lo <= hi ? evenlySpaced(lo, hi, this.size) : new Float64Array(this.size);
+      entries = lo <= hi ? evenlySpaced(lo, hi, size) : new Float64Array(size);
     } else {
-      entries = compandedEntries(data, scales, this.size);
+      entries = compandedEntries(data, scales, size);
     }
     // Start each unit where the dictionary's outermost entry meets the unit's largest |w| (companded entries end
     // inside the range), and search from there.
-    const reach = Math.max(Math.abs(entries[0]), Math.abs(entries[this.size - 1]));
+    const reach = Math.max(Math.abs(entries[0]), Math.abs(entries[size - 1]));
     if (reach > 0 && Number.isFinite(reach)) for (let i = 0; i < scales.length; i++) scales[i] /= reach;
-    const stats = cellStatsFor(this.size);
+    const stats = cellStatsFor(size);
     const fitScales = (e: ArrayLike<number>, search: boolean) => data.forEach((d, i) => (scales[i] = fitScale(d, e, scales[i], stats, search)));
     fitScales(entries, true);
     for (let it = 0; it < r.refine; it++) {
@@ -246,8 +284,9 @@ export class DictionaryQuantizer implements WeightQuantizer {
     // In the addon when it is on: the same values for about half the CPU (every training step encodes every weight).
     const native = nativeQuantizers();
     for (let i = 0; i < layers.length; i++) {
-      const d = this.dictOf(i);
-      if (native) native.quantizeDictionary(layers[i].values, this.dicts[d], this.mids[d], scales[i], dst[i]);
+      const d = this.dictionaryOf(i);
+      if (d < 0) dst[i].set(layers[i].values);
+      else if (native) native.quantizeDictionary(layers[i].values, this.dicts[d], this.mids[d], scales[i], dst[i]);
       else quantizeDictionary(layers[i].values, this.dicts[d], this.mids[d], scales[i], dst[i], null);
     }
     return dst;
@@ -259,8 +298,9 @@ export class DictionaryQuantizer implements WeightQuantizer {
     const codes = layers.map((l) => new Int32Array(l.values.length));
     const decoded = layers.map((l) => new Float32Array(l.values.length));
     for (let i = 0; i < layers.length; i++) {
-      const d = this.dictOf(i);
-      quantizeDictionary(layers[i].values, this.dicts[d], this.mids[d], scales[i], decoded[i], codes[i]);
+      const d = this.dictionaryOf(i);
+      if (d < 0) decoded[i].set(layers[i].values);
+      else quantizeDictionary(layers[i].values, this.dicts[d], this.mids[d], scales[i], decoded[i], codes[i]);
     }
     return { codes, decoded };
   }
@@ -268,8 +308,10 @@ export class DictionaryQuantizer implements WeightQuantizer {
   error(layers: readonly LayerWeights[], decoded: readonly Float32Array[]): WeightError {
     const scales = this.fitted(layers);
     const usedBy = layers.map((l, i) => {
-      const used = new Uint8Array(this.size);
-      countUsage(l.values, this.mids[this.dictOf(i)], scales[i], used);
+      const d = this.dictionaryOf(i);
+      if (d < 0) return new Uint8Array(0);
+      const used = new Uint8Array(this.dicts[d].length);
+      countUsage(l.values, this.mids[d], scales[i], used);
       return used;
     });
     const unused = (u: Uint8Array) => u.reduce((a, b) => a + (b ? 0 : 1), 0);
@@ -281,25 +323,27 @@ export class DictionaryQuantizer implements WeightQuantizer {
     } else {
       top = usedBy.reduce((a, u) => a + unused(u), 0);
     }
-    return weightError(layers, decoded, (i) => ({ scale: Math.max(...scales[i]), unusedEntries: unused(usedBy[i]) }), { unusedEntries: top });
+    return weightError(layers, decoded, (i) => (this.dictionaryOf(i) < 0 ? {} : { scale: Math.max(...scales[i]), unusedEntries: unused(usedBy[i]) }), {
+      unusedEntries: top,
+    });
   }
 
   pack(layers: readonly LayerWeights[], extra?: PackExtra): Uint8Array {
     const scales = this.fitted(layers);
     const { codes } = this.encode(layers);
-    const records: LayerRecord[] = layers.map((l, i) => ({
-      name: l.name,
-      shape: l.shape,
-      encoding: 'dictionary',
-      bits: this.representation.bits,
-      scales: scales[i],
-      dictionary: this.dictOf(i),
-      codes: codes[i],
-    }));
+    // Only the dictionaries some layer uses are stored (a float32 layer's placeholder is not), renumbered in order.
+    const stored: number[] = [];
+    const index = new Map<number, number>();
+    const records: LayerRecord[] = layers.map((l, i) => {
+      const d = this.dictionaryOf(i);
+      if (d < 0) return { name: l.name, shape: l.shape, encoding: 'float32', values: l.values };
+      if (!index.has(d)) index.set(d, stored.push(d) - 1);
+      return { name: l.name, shape: l.shape, encoding: 'dictionary', bits: Math.log2(this.dicts[d].length), scales: scales[i], dictionary: index.get(d)!, codes: codes[i] };
+    });
     return packArtifact({
       representation: this.representation,
       meta: extra?.meta,
-      dictionaries: this.dicts,
+      dictionaries: stored.map((d) => this.dicts[d]),
       layers: [...records, ...float32Records(extra?.float32)],
     });
   }

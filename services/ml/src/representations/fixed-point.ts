@@ -9,6 +9,7 @@
  * Values beyond the range saturate at its ends (never wrap around). Nearest rounding is Math.round of w/step;
  * stochastic rounding rounds up with probability (w/step − ⌊w/step⌋), so E[decoded] = w inside the range.
  * Stochastic rounding is a training device: `deploy` and `pack` (the artifact) always round to nearest.
+ * bitsPerLayer gives each layer its own width (widths.ts); a layer at 32 stays float32, exactly, and is packed so.
  */
 import type { FixedRepresentation, WeightError } from '@quantlab/shared';
 import { packArtifact } from '../artifact/pack.ts';
@@ -19,6 +20,7 @@ import { dictionaryObjective, searchScale, sortWeights, type ScaleObjective } fr
 import { outputsFor, weightError } from './error-metrics.ts';
 import { float32Records, type PackExtra } from './float32.ts';
 import type { LayerWeights, WeightQuantizer } from './types.ts';
+import { resolveWidths, type LayerWidth, type WidthParam } from './widths.ts';
 
 /** The Q-format of B-bit codes holding weights up to `max`: integer bits, fraction bits and the step 2^−F. */
 export function qFormat(bits: number, max: number): { integerBits: number; fractionBits: number; step: number } {
@@ -140,8 +142,18 @@ export function countSaturated(src: Float32Array, steps: Float64Array, bits: num
 
 export class FixedPointQuantizer implements WeightQuantizer {
   private stepsOf: Float64Array[] | null = null;
+  private widthsOf: LayerWidth[] | null = null;
 
-  constructor(readonly representation: FixedRepresentation) {}
+  /** `params`: the quantized params with their kinds, so bitsPerLayer's layers can be told apart from biases. */
+  constructor(
+    readonly representation: FixedRepresentation,
+    private readonly params?: readonly WidthParam[],
+  ) {}
+
+  /** The width of each layer fitted (null: kept float32). */
+  get widths(): readonly LayerWidth[] {
+    return this.widthsOf ?? [];
+  }
 
   /** The fitted step of each layer (per-channel granularity: its largest channel step). */
   get steps(): readonly number[] {
@@ -156,13 +168,21 @@ export class FixedPointQuantizer implements WeightQuantizer {
   fit(layers: readonly LayerWeights[]): void {
     assertFinite(layers);
     const r = this.representation;
-    this.stepsOf = layers.map((l) => {
+    const widths = resolveWidths(r, this.params ?? layers);
+    this.widthsOf = widths;
+    this.stepsOf = layers.map((l, i) => {
+      const bits = widths[i];
+      if (bits === null) return Float64Array.of(1);
       const units = unitsOf(l, r.granularity);
       const max = unitMaxAbs(l.values, units);
       const steps = new Float64Array(units);
-      for (let c = 0; c < units; c++) steps[c] = r.range === 'mse' ? mseStep(gatherUnit(l.values, units, c), r.bits, max[c]) : fixedStep(r, max[c]);
+      for (let c = 0; c < units; c++) steps[c] = r.range === 'mse' ? mseStep(gatherUnit(l.values, units, c), bits, max[c]) : fixedStep({ ...r, bits }, max[c]);
       return steps;
     });
+  }
+
+  private widthOf(i: number): LayerWidth {
+    return this.widthsOf![i];
   }
 
   private fitted(layers: readonly LayerWeights[]): Float64Array[] {
@@ -187,7 +207,11 @@ export class FixedPointQuantizer implements WeightQuantizer {
   private quantize(layers: readonly LayerWeights[], rng: Rng | null, out?: Float32Array[]): Float32Array[] {
     const steps = this.fitted(layers);
     const dst = outputsFor(layers, out);
-    for (let i = 0; i < layers.length; i++) quantizeFixed(layers[i].values, steps[i], this.representation.bits, rng, dst[i], null);
+    for (let i = 0; i < layers.length; i++) {
+      const bits = this.widthOf(i);
+      if (bits === null) dst[i].set(layers[i].values);
+      else quantizeFixed(layers[i].values, steps[i], bits, rng, dst[i], null);
+    }
     return dst;
   }
 
@@ -197,20 +221,27 @@ export class FixedPointQuantizer implements WeightQuantizer {
     const r = rng === null ? null : this.stochastic(rng);
     const codes = layers.map((l) => new Int32Array(l.values.length));
     const decoded = layers.map((l) => new Float32Array(l.values.length));
-    for (let i = 0; i < layers.length; i++) quantizeFixed(layers[i].values, steps[i], this.representation.bits, r, decoded[i], codes[i]);
+    for (let i = 0; i < layers.length; i++) {
+      const bits = this.widthOf(i);
+      // A float32 layer has no codes: its decoded values are its weights.
+      if (bits === null) decoded[i].set(layers[i].values);
+      else quantizeFixed(layers[i].values, steps[i], bits, r, decoded[i], codes[i]);
+    }
     return { codes, decoded };
   }
 
   error(layers: readonly LayerWeights[], decoded: readonly Float32Array[]): WeightError {
     const steps = this.fitted(layers);
-    const bits = this.representation.bits;
-    const sat = layers.map((l, i) => countSaturated(l.values, steps[i], bits));
+    const sat = layers.map((l, i) => {
+      const bits = this.widthOf(i);
+      return bits === null ? 0 : countSaturated(l.values, steps[i], bits);
+    });
     const total = layers.reduce((a, l) => a + l.values.length, 0);
     const satTotal = sat.reduce((a, b) => a + b, 0);
     return weightError(
       layers,
       decoded,
-      (i) => ({ step: Math.max(...steps[i]), saturated: layers[i].values.length ? sat[i] / layers[i].values.length : 0 }),
+      (i) => (this.widthOf(i) === null ? {} : { step: Math.max(...steps[i]), saturated: layers[i].values.length ? sat[i] / layers[i].values.length : 0 }),
       { saturated: total ? satTotal / total : 0 },
     );
   }
@@ -219,14 +250,11 @@ export class FixedPointQuantizer implements WeightQuantizer {
   pack(layers: readonly LayerWeights[], extra?: PackExtra): Uint8Array {
     const steps = this.fitted(layers);
     const { codes } = this.encode(layers, null);
-    const records: LayerRecord[] = layers.map((l, i) => ({
-      name: l.name,
-      shape: l.shape,
-      encoding: 'fixed',
-      bits: this.representation.bits,
-      scales: steps[i],
-      codes: codes[i],
-    }));
+    const records: LayerRecord[] = layers.map((l, i) => {
+      const bits = this.widthOf(i);
+      if (bits === null) return { name: l.name, shape: l.shape, encoding: 'float32', values: l.values };
+      return { name: l.name, shape: l.shape, encoding: 'fixed', bits, scales: steps[i], codes: codes[i] };
+    });
     return packArtifact({ representation: this.representation, meta: extra?.meta, layers: [...records, ...float32Records(extra?.float32)] });
   }
 }

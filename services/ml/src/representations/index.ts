@@ -4,6 +4,7 @@ import { DictionaryQuantizer } from './dictionary.ts';
 import { FixedPointQuantizer } from './fixed-point.ts';
 import { Float32Quantizer } from './float32.ts';
 import type { WeightQuantizer } from './types.ts';
+import type { WidthParam } from './widths.ts';
 
 export type { LayerWeights, WeightQuantizer } from './types.ts';
 export { Float32Quantizer, type PackExtra } from './float32.ts';
@@ -12,17 +13,22 @@ export { NonFiniteWeightError, assertFinite, firstNonFinite } from './channels.t
 export { DictionaryQuantizer, quantizeDictionary } from './dictionary.ts';
 export { packBits, unpackBits, packedBytes, signExtend } from '../artifact/bit-packing.ts';
 export { sqnrDb } from './error-metrics.ts';
+export { resolveWidths, type LayerWidth, type WidthParam } from './widths.ts';
+export { DictionaryLearner, type DictionaryLearnerState } from './dictionary-learn.ts';
 
-/** The quantizer of a representation; parsed again so that a hand-written one gets its defaults (and is checked). */
-export function createQuantizer(input: Representation): WeightQuantizer {
+/**
+ * The quantizer of a representation; parsed again so that a hand-written one gets its defaults (and is checked).
+ * `params` (the quantized params with their kinds) place bitsPerLayer's widths; without them each layer is its own.
+ */
+export function createQuantizer(input: Representation, params?: readonly WidthParam[]): WeightQuantizer {
   const repr = Representation.parse(input);
   switch (repr.kind) {
     case 'float32':
       return new Float32Quantizer(repr);
     case 'fixed':
-      return new FixedPointQuantizer(repr);
+      return new FixedPointQuantizer(repr, params);
     case 'dictionary':
-      return new DictionaryQuantizer(repr);
+      return new DictionaryQuantizer(repr, params);
   }
 }
 

@@ -2,10 +2,12 @@
  * A run's state after an epoch, from which any worker can resume: master weights, momentum buffers, the epoch, the
  * project Rng states, and running totals. Layout: "QLCK", u32 version, u32 header length, header JSON (UTF-8),
  * zero padding to 4 bytes, then float32 little-endian arrays: every master weight tensor, then every velocity.
- * No quantizer state: a quantizer's fit is a function of the master weights alone, and the loop refits at the start
- * of every epoch, so a resumed run refits exactly as the uninterrupted one does; stochastic rounding draws from
- * quantRng, which is saved.
+ * No quantizer state as a rule: a quantizer's fit is a function of the master weights alone, and the loop refits at
+ * the start of every epoch, so a resumed run refits exactly as the uninterrupted one does; stochastic rounding draws
+ * from quantRng, which is saved. The exception is a learned dictionary (update "gradient"), whose trained entries and
+ * scales are no function of the weights: the header carries them (`learnedDictionary`).
  */
+import type { DictionaryLearnerState } from '../representations/dictionary-learn.ts';
 import { RunInputError } from './types.ts';
 
 const MAGIC = 0x4b434c51; // "QLCK" little-endian
@@ -28,6 +30,8 @@ export interface CheckpointState {
   lastTestAccuracy: number | null;
   weights: Float32Array[];
   velocity: Float32Array[];
+  /** update "gradient": the trained dictionary (absent otherwise). */
+  learnedDictionary?: DictionaryLearnerState;
 }
 
 export function encodeCheckpoint(s: CheckpointState): Uint8Array {

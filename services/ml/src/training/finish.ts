@@ -46,7 +46,8 @@ export function stopped(reason: StopReason, s: RunState, epochs: EpochMetrics[],
  */
 export function finish(config: ExperimentConfig, s: RunState, epochs: EpochMetrics[], data: PreparedDataset, backend: string, compactor: Compactor): TrainOutcome {
   const layers = compactor.layers(s.weights);
-  compactor.quantizer.fit(layers);
+  // A learned dictionary is packed as trained; every other representation is fitted to the final weights.
+  if (!compactor.learned) compactor.quantizer.fit(layers);
   const meta: ArtifactMeta = {
     model: s.model.name,
     dataset: data.raw.name,

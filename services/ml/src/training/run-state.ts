@@ -9,6 +9,7 @@ import { initWeights, type Model } from '../models/index.ts';
 import { Rng } from '../random.ts';
 import { RunInputError } from '../errors.ts';
 import { decodeCheckpoint, type CheckpointState } from './checkpoint.ts';
+import type { DictionaryLearnerState } from '../representations/dictionary-learn.ts';
 
 /** The key checkpoints carried before config identity had one module: still accepted, so those runs resume. */
 function legacyCheckpointKey(c: ExperimentConfig): string {
@@ -35,6 +36,8 @@ export interface RunState {
   imagesSeen: number;
   lastTrainLoss: number | null;
   lastTestAccuracy: number | null;
+  /** A learned dictionary's entries, scales and momentum (update "gradient"), from a checkpoint. */
+  learnedDictionary?: DictionaryLearnerState | null;
 }
 
 export function fresh(model: Model, data: PreparedDataset, seed: number): RunState {
@@ -74,10 +77,11 @@ export function resume(bytes: Uint8Array, model: Model, data: PreparedDataset, k
     imagesSeen: s.imagesSeen,
     lastTrainLoss: s.lastTrainLoss,
     lastTestAccuracy: s.lastTestAccuracy,
+    learnedDictionary: s.learnedDictionary ?? null,
   };
 }
 
-export function snapshot(s: RunState, configKey: string): CheckpointState {
+export function snapshot(s: RunState, configKey: string, learnedDictionary: DictionaryLearnerState | null = null): CheckpointState {
   return {
     epoch: s.epoch,
     configKey,
@@ -91,5 +95,6 @@ export function snapshot(s: RunState, configKey: string): CheckpointState {
     lastTestAccuracy: s.lastTestAccuracy,
     weights: s.weights,
     velocity: s.velocity,
+    ...(learnedDictionary ? { learnedDictionary } : {}),
   };
 }

@@ -32,6 +32,7 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   const keys = checkpointKeys(config);
   const key = keys[0];
   const state = input.resumeFrom ? resume(input.resumeFrom, model, data, keys) : fresh(model, data, t.seed);
+  if (state.learnedDictionary) compactor.restoreLearner(state.learnedDictionary);
   // Inference phase: train in float32 (or take the baseline's weights), quantize once at the end.
   const trainCompact = config.phase === 'training' && config.representation.kind !== 'float32' ? compactor : null;
   const refitEachStep = refitsEachStep(config);
@@ -67,7 +68,7 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
       fillBatch(data.train, order, from, count, xBuf, yBuf, { shape: raw.shape, norm: data.norm, augment });
       const where = { epoch: epoch + 1, step: step + 1, steps };
       checkFinite(model, state.weights, 'weights', where);
-      const arrays = trainCompact ? trainCompact.apply(state.weights, state.quantRng, refitEachStep || step === 0).all : state.weights;
+      const arrays = trainCompact ? trainCompact.apply(state.weights, state.quantRng, trainCompact.fitsAt(step, refitEachStep)).all : state.weights;
       const r = trainStep(model, arrays, xBuf.subarray(0, count * size), yBuf.subarray(0, count), [count, h, w, c]);
       if (!Number.isFinite(r.loss)) throw numericalFault(`the training loss is ${r.loss}`, where);
       checkFinite(model, r.grads, 'gradient', where);
@@ -75,6 +76,8 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
       correct += r.correct;
       const lr = learningRateAt(t, epoch, step, steps);
       lrSum += lr;
+      // A learned dictionary trains on this step's codes, so before SGD moves the master weights.
+      trainCompact?.learn(r.grads, { lr, momentum: t.momentum });
       sgdStep(state.weights, state.velocity, r.grads, decays, { lr, momentum: t.momentum, weightDecay: t.weightDecay });
       if (r.moments.length) updateRunningStats(stateParams.map((i) => state.weights[i]), r.moments, count * h * w);
       if (Date.now() - lastProgress >= (input.progressEveryMs ?? PROGRESS_EVERY_MS) && hooks.onProgress) {
@@ -111,7 +114,7 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
       ...(werr ? { weightMse: werr.mse } : {}),
     };
     epochsDone.push(metrics);
-    if (hooks.onEpoch) await hooks.onEpoch(metrics, encodeCheckpoint(snapshot(state, key)));
+    if (hooks.onEpoch) await hooks.onEpoch(metrics, encodeCheckpoint(snapshot(state, key, compactor.learnerState())));
     if (hooks.onProgress) {
       lastProgress = Date.now();
       await hooks.onProgress({ epoch: epoch + 1, epochs: t.epochs, fraction: (epoch + 1) / t.epochs, imagesPerSec: metrics.imagesPerSec });

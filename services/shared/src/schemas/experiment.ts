@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MODEL_DEFAULT, TRAINING_DEFAULTS as D } from './defaults.ts';
+import { MODEL_LAYERS, bitsPerLayerIssue } from './model-layers.ts';
 import { Representation } from './representation.ts';
 
 /** The built-in datasets: every worker serves them (cifar10 only where its files are under DATA_DIR). */
@@ -75,6 +76,17 @@ export const ExperimentConfig = z.strictObject({
   /** Exempt from RETENTION_DAYS. */
   keep: z.boolean().default(false),
   training: TrainingConfig.default(() => TrainingConfig.parse({})),
+}).superRefine((c, ctx) => {
+  const r = c.representation;
+  // Per-layer widths name the model's layers: an unknown name or a list of the wrong length is refused here, at
+  // submission, rather than failing the run on a worker.
+  if (r.kind !== 'float32' && r.bitsPerLayer !== undefined) {
+    const issue = bitsPerLayerIssue(r.bitsPerLayer, c.model, MODEL_LAYERS[c.model]);
+    if (issue) ctx.addIssue({ code: 'custom', path: ['representation', 'bitsPerLayer', ...issue.path], message: issue.message });
+  }
+  if (r.kind === 'dictionary' && r.update === 'gradient' && c.phase === 'inference') {
+    ctx.addIssue({ code: 'custom', path: ['representation', 'update'], message: 'update "gradient" trains the dictionary with the weights: phase "inference" does not train (use update "refit")' });
+  }
 });
 
 export type TrainingConfig = z.infer<typeof TrainingConfig>;

@@ -1,6 +1,15 @@
 // Kept free of imports (zod above all), so the CLI's bundle can label runs without loading the schemas.
 
-/** A short human label such as `fixed:8` or `dictionary:4`. */
-export function labelOf(r: { kind: 'float32' | 'fixed' | 'dictionary'; bits?: number }): string {
-  return r.kind === 'float32' ? 'float32' : `${r.kind}:${r.bits}`;
+/**
+ * A short human label such as `fixed:8` or `dictionary:4`; a learned dictionary adds ` gradient`, per-layer widths
+ * follow as `conv1=4,fc1=2` (by name; the rest take `bits`) or `4/4/2/2/8` (a list in layer order).
+ */
+export function labelOf(r: { kind: 'float32' | 'fixed' | 'dictionary'; bits?: number; update?: string; bitsPerLayer?: Record<string, number> | number[] }): string {
+  if (r.kind === 'float32') return 'float32';
+  let label = `${r.kind}:${r.bits}`;
+  if (r.update === 'gradient') label += ' gradient';
+  if (r.bitsPerLayer !== undefined) {
+    label += ` ${Array.isArray(r.bitsPerLayer) ? r.bitsPerLayer.join('/') : Object.entries(r.bitsPerLayer).map(([k, v]) => `${k}=${v}`).join(',')}`;
+  }
+  return label;
 }

@@ -1,10 +1,36 @@
 import { z } from 'zod';
+import { MODEL_LAYERS, layerWidths } from './model-layers.ts';
 
 /** The weight representations quantlab trains and evaluates with (Kibune & Lee, ICONIP 2017). */
 export const Float32Representation = z.strictObject({ kind: z.literal('float32') });
 
 /** One step (fixed point) or scale (dictionary) a layer, or one per output channel (the kernel's last axis). */
 export const Granularity = z.enum(['layer', 'channel']).default('layer');
+
+/** At most this many layers in a bitsPerLayer (resnet20 has 20; the cap keeps a request small). */
+export const MAX_BITS_PER_LAYER = 256;
+
+/**
+ * Per-layer widths: an object by layer name (layers it leaves out take `bits`), or a list with one width a layer in
+ * the model's order (MODEL_LAYERS). A width of 32 keeps that layer's weights in float32, exactly. Checked against the
+ * model's layers by ExperimentConfig.
+ */
+function bitsPerLayerOf(width: z.ZodType<number>) {
+  return z
+    .union([
+      z.record(z.string().min(1).max(200), width).refine((o) => Object.keys(o).length <= MAX_BITS_PER_LAYER, `at most ${MAX_BITS_PER_LAYER} layers`),
+      z.array(width).min(1).max(MAX_BITS_PER_LAYER),
+    ])
+    .optional();
+}
+const FixedWidth = z
+  .number()
+  .int()
+  .refine((b) => (b >= 2 && b <= 16) || b === 32, { message: 'a layer width must be 2..16 bits, or 32 (the layer stays float32)' });
+const DictionaryWidth = z
+  .number()
+  .int()
+  .refine((b) => (b >= 1 && b <= 10) || b === 32, { message: 'a layer width must be 1..10 bits, or 32 (the layer stays float32)' });
 
 export const FixedRepresentation = z
   .strictObject({
@@ -24,6 +50,8 @@ export const FixedRepresentation = z
     fractionBits: z.number().int().min(-16).max(40).optional(),
     rounding: z.enum(['nearest', 'stochastic']).default('nearest'),
     granularity: Granularity,
+    /** Widths by layer (the rest take `bits`); 32 keeps a layer float32. */
+    bitsPerLayer: bitsPerLayerOf(FixedWidth),
   })
   .refine((r) => r.fractionBits === undefined || r.range === 'pow2', {
     message: 'fractionBits is only allowed with range "pow2"',
@@ -35,20 +63,44 @@ export const FixedRepresentation = z
   })
   .refine((r) => r.range !== 'mse' || r.bits <= 16, { message: 'range "mse" takes bits 2..16', path: ['bits'] });
 
-export const DictionaryRepresentation = z.strictObject({
-  kind: z.literal('dictionary'),
-  /** 2^bits entries. */
-  bits: z.number().int().min(1, 'bits must be at least 1').max(10, 'a dictionary has at most 2^10 entries (bits <= 10)'),
-  /** global: one dictionary shared by all layers with a per-layer MSE-optimal scale (the paper); per-layer: one each. */
-  scope: z.enum(['global', 'per-layer']).default('global'),
-  /** uniform: entries evenly spaced over the range; nonuniform: entries spaced by the cube root of the weights' density (MSE-optimal for many levels). */
-  init: z.enum(['uniform', 'nonuniform']).default('uniform'),
-  /** Lloyd (k-means) iterations after initialization. */
-  refine: z.number().int().min(0).max(20).default(0),
-  refitEvery: z.enum(['step', 'epoch']).default('epoch'),
-  /** channel: every output channel gets its own scale (per-layer scope: one dictionary a layer, scaled per channel). */
-  granularity: Granularity,
-});
+export const DictionaryRepresentation = z
+  .strictObject({
+    kind: z.literal('dictionary'),
+    /** 2^bits entries. */
+    bits: z.number().int().min(1, 'bits must be at least 1').max(10, 'a dictionary has at most 2^10 entries (bits <= 10)'),
+    /** global: one dictionary shared by all layers with a per-layer MSE-optimal scale (the paper); per-layer: one each. */
+    scope: z.enum(['global', 'per-layer']).default('global'),
+    /** uniform: entries evenly spaced over the range; nonuniform: entries spaced by the cube root of the weights' density (MSE-optimal for many levels). */
+    init: z.enum(['uniform', 'nonuniform']).default('uniform'),
+    /** Lloyd (k-means) iterations after initialization. */
+    refine: z.number().int().min(0).max(20).default(0),
+    /** never: fitted once at the run's first step (only with update "gradient", which trains it from there). */
+    refitEvery: z.enum(['step', 'epoch', 'never']).default('epoch'),
+    /** channel: every output channel gets its own scale (per-layer scope: one dictionary a layer, scaled per channel). */
+    granularity: Granularity,
+    /**
+     * refit: entries and scales follow the master weights by fitting (k-means) at every refit. gradient: they are also
+     * trained by SGD between refits, each entry by the sum of the gradients of the weights coded to it (times their
+     * scale), each scale by the sum of its weights' gradients times their entries; with refitEvery "epoch" the
+     * dictionary is refit at the start of every epoch and trained through it, with "never" fitted once and then only
+     * trained. Evaluation and the artifact use the trained dictionary.
+     */
+    update: z.enum(['refit', 'gradient']).default('refit'),
+    /** Per-layer scope only: widths by layer (the rest take `bits`); 32 keeps a layer float32. */
+    bitsPerLayer: bitsPerLayerOf(DictionaryWidth),
+  })
+  .refine((r) => r.update === 'gradient' || r.refitEvery !== 'never', {
+    message: 'refitEvery "never" needs update "gradient" (a dictionary that is neither refit nor trained would stay at its first fit)',
+    path: ['refitEvery'],
+  })
+  .refine((r) => r.update === 'refit' || r.refitEvery !== 'step', {
+    message: 'update "gradient" trains the dictionary between refits: a refit every step leaves nothing to train (use refitEvery "epoch" or "never")',
+    path: ['update'],
+  })
+  .refine((r) => r.bitsPerLayer === undefined || r.scope === 'per-layer', {
+    message: 'bitsPerLayer needs scope "per-layer": a global dictionary has one width',
+    path: ['bitsPerLayer'],
+  });
 
 export const Representation = z.discriminatedUnion('kind', [
   Float32Representation,
@@ -73,15 +125,32 @@ export function bitsOf(r: Representation): number {
  * The stable name of a line in the paper's figure: the representation without its bit width, plus the phase,
  * for example `fixed/maxabs/nearest/training` or `dictionary/global/uniform/r0/epoch/inference`.
  */
-export function seriesOf(r: Representation, phase: 'training' | 'inference'): string {
+export function seriesOf(r: Representation, phase: 'training' | 'inference', model?: string): string {
   switch (r.kind) {
     case 'float32':
       return `float32/${phase}`;
     case 'fixed':
-      return ['fixed', r.range + (r.fractionBits === undefined ? '' : `:f${r.fractionBits}`) + channelTag(r), r.rounding, phase].join('/');
+      return ['fixed', r.range + (r.fractionBits === undefined ? '' : `:f${r.fractionBits}`) + channelTag(r), r.rounding, phase].join('/') + widthsTag(r, model);
     case 'dictionary':
-      return ['dictionary', r.scope + channelTag(r), r.init, `r${r.refine}`, r.refitEvery, phase].join('/');
+      return (
+        ['dictionary', r.scope + channelTag(r), r.init, `r${r.refine}`, r.refitEvery + (r.update === 'gradient' ? ':gradient' : ''), phase].join('/') +
+        widthsTag(r, model)
+      );
   }
+}
+
+/**
+ * Per-layer widths in a series: `/layer:NAME` when one layer is quantized (at `bits`) and every other stays float32
+ * (a sensitivity run), else `/bits:` and the widths in layer order (`/bits:4.4.2.2.8`). Uniform series stay as they were.
+ */
+function widthsTag(r: { bits: number; bitsPerLayer?: Record<string, number> | number[] }, model: string | undefined): string {
+  if (r.bitsPerLayer === undefined) return '';
+  const layers = model === undefined ? undefined : (MODEL_LAYERS as Record<string, readonly string[]>)[model];
+  if (!layers) return `/bits:${Array.isArray(r.bitsPerLayer) ? r.bitsPerLayer.join('.') : JSON.stringify(r.bitsPerLayer)}`;
+  const widths = layerWidths(r.bits, r.bitsPerLayer, layers);
+  const quantized = widths.flatMap((b, i) => (b < 32 ? [i] : []));
+  if (quantized.length === 1 && widths[quantized[0]] === r.bits) return `/layer:${layers[quantized[0]]}`;
+  return `/bits:${widths.join('.')}`;
 }
 
 export { labelOf } from './label.ts';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Dataset, ExperimentConfig, LIMITS, Model, Phase, TrainingConfig } from './experiment.ts';
+import { MAX_BITS_PER_LAYER } from './representation.ts';
 import { RunDocument, RunStatus, StoppingRule } from './run.ts';
 import { SWEEP_FIELDS, unknownFieldReason, type SweepField } from './sweep-fields.ts';
 
@@ -7,11 +8,14 @@ import { SWEEP_FIELDS, unknownFieldReason, type SweepField } from './sweep-field
 export const SWEEP_LIMITS = {
   maxRepresentationEntries: 100,
   maxValuesPerField: 64,
-  /** The largest representation (dictionary) has 7 fields; more in a pattern can only be a mistake or an attack. */
-  maxPatternFields: 8,
+  /** The largest representation (dictionary) has 9 fields; more in a pattern can only be a mistake or an attack. */
+  maxPatternFields: 10,
 } as const;
 
 const Scalar = z.union([z.string().max(LIMITS.maxNameLength), z.number(), z.boolean()]);
+/** A bitsPerLayer by layer name: one value in a pattern (a list in a pattern lists alternatives, so list-form widths cannot be one). */
+const WidthsByLayer = z.record(z.string().min(1).max(LIMITS.maxNameLength), z.number()).refine((o) => Object.keys(o).length <= MAX_BITS_PER_LAYER, `at most ${MAX_BITS_PER_LAYER} layers`);
+const PatternValue = z.union([Scalar, WidthsByLayer]);
 
 /**
  * One entry of `vary.representation`: a representation whose fields may hold lists, which expand inside the entry
@@ -22,7 +26,7 @@ const Scalar = z.union([z.string().max(LIMITS.maxNameLength), z.number(), z.bool
 /** A pattern's fields, for responses (RepresentationPattern's field count check is a one-way preprocess). */
 export const PatternFields = z
   .object({ kind: z.union([z.enum(['float32', 'fixed', 'dictionary']), z.array(z.enum(['float32', 'fixed', 'dictionary'])).min(1).max(3)]) })
-  .catchall(z.union([Scalar, z.array(Scalar).min(1).max(SWEEP_LIMITS.maxValuesPerField)]));
+  .catchall(z.union([PatternValue, z.array(PatternValue).min(1).max(SWEEP_LIMITS.maxValuesPerField)]));
 export const RepresentationPattern = z.preprocess((value, ctx) => {
   // Counted before zod looks at each field: validating 20,000 of them (a 220 KB body) took 100-300 ms of the event loop.
   if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > SWEEP_LIMITS.maxPatternFields) {
@@ -103,7 +107,7 @@ export const GridSweepRequest = z
     }
   });
 
-export const PRESETS = ['paper'] as const;
+export const PRESETS = ['paper', 'sensitivity'] as const;
 export const BUDGETS = ['full', 'small'] as const;
 
 /** Drops every default of an object schema's fields, so a partial override never clobbers a preset's value. */
@@ -128,15 +132,38 @@ export const PresetOverrides = z.strictObject({
 });
 export type PresetOverrides = z.infer<typeof PresetOverrides>;
 
-/** A named grid (issue 8's `paper`), optionally at a smaller budget, with overrides of its base config. */
-export const PresetSweepRequest = z.strictObject({
-  name: z.string().min(1).max(LIMITS.maxNameLength).optional(),
-  preset: z.enum(PRESETS),
-  budget: z.enum(BUDGETS).default('full'),
-  base: PresetOverrides.default({}),
-  /** Seeds to run; the preset's default when absent. */
-  seeds: z.array(TrainingConfig.shape.seed.unwrap()).min(1).max(LIMITS.maxSeeds).optional(),
-});
+const SensitivityWidths = z.array(z.number().int().min(1).max(16)).min(1).max(16);
+
+/**
+ * A named grid, optionally at a smaller budget, with overrides of its base config. `paper`: issue 8's bit-width study.
+ * `sensitivity` (sweeps/sensitivity.ts): one layer at a time at each width, plus every layer at each width, for
+ * `POST /sweeps/:id/allocate`; it takes `representation` (the family, without bits), `widths` and `trainWidths`.
+ */
+export const PresetSweepRequest = z
+  .strictObject({
+    name: z.string().min(1).max(LIMITS.maxNameLength).optional(),
+    preset: z.enum(PRESETS),
+    budget: z.enum(BUDGETS).default('full'),
+    base: PresetOverrides.default({}),
+    /** Seeds to run; the preset's default when absent. */
+    seeds: z.array(TrainingConfig.shape.seed.unwrap()).min(1).max(LIMITS.maxSeeds).optional(),
+    /** sensitivity: the representation family (fixed point, or a per-layer dictionary) without bits; fixed pow2 by default. */
+    representation: z
+      .object({ kind: z.enum(['fixed', 'dictionary']) })
+      .catchall(Scalar)
+      .refine((r) => Object.keys(r).length <= SWEEP_LIMITS.maxPatternFields, `at most ${SWEEP_LIMITS.maxPatternFields} fields`)
+      .optional(),
+    /** sensitivity: the widths every layer is measured at (inference phase over the float32 baseline). */
+    widths: SensitivityWidths.optional(),
+    /** sensitivity: the widths at which the one-layer runs also train (training phase); none by default. */
+    trainWidths: SensitivityWidths.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.preset === 'sensitivity') return;
+    for (const key of ['representation', 'widths', 'trainWidths'] as const) {
+      if (r[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} belongs to the "sensitivity" preset` });
+    }
+  });
 
 export const SweepRequest = z.union([GridSweepRequest, PresetSweepRequest]);
 export type GridSweepRequest = z.infer<typeof GridSweepRequest>;

@@ -5,6 +5,7 @@ import { SWEEP_FIELDS } from '../schemas/sweep-fields.ts';
 import { VARY_OWN_ENTRIES, type GridSweepRequest, type RepresentationPattern, type SweepRequest, type VaryRange } from '../schemas/sweep.ts';
 import type { Grid } from './grid.ts';
 import { presetGrid } from './presets.ts';
+import { sensitivityGrid } from './sensitivity.ts';
 import { configIdentity } from '../config-identity.ts';
 
 export type { Grid };
@@ -52,7 +53,7 @@ export class SweepPlanError extends Error {
 }
 
 export function gridOf(req: SweepRequest): Grid {
-  if ('preset' in req) return presetGrid(req);
+  if ('preset' in req) return req.preset === 'sensitivity' ? sensitivityGrid(req) : presetGrid(req);
   const r = req as GridSweepRequest;
   return { name: r.name, base: r.base, vary: r.vary, search: r.search, stopping: r.stopping ?? null };
 }
@@ -125,7 +126,12 @@ export function planSweep(req: SweepRequest, maxRuns: number = LIMITS.maxSweepRu
   } else {
     let combos: [string, unknown][][] = [[]];
     for (const [path, v] of paths) combos = combos.flatMap((c) => (v as unknown[]).map((x) => [...c, [path, x] as [string, unknown]]));
-    for (const r of reprs) for (const phase of phases) for (const values of combos) points.push({ ...r, phase, values });
+    for (const r of reprs) {
+      for (const phase of phases) {
+        if (grid.entryPhases?.[r.entry] && !grid.entryPhases[r.entry].includes(phase)) continue;
+        for (const values of combos) points.push({ ...r, phase, values });
+      }
+    }
   }
 
   const issues: PlanIssue[] = [];
@@ -173,7 +179,7 @@ export function planSweep(req: SweepRequest, maxRuns: number = LIMITS.maxSweepRu
       (phase === 'training' ? training : inference).push({
         config: parsed.data,
         seed,
-        series: seriesOf(parsed.data.representation, phase),
+        series: seriesOf(parsed.data.representation, phase, parsed.data.model),
         isBaseline: false,
         baselineKey,
         stopping: phase === 'training' ? (grid.stopping ?? null) : null,
@@ -264,7 +270,10 @@ function toKey(k: PropertyKey): string | number {
 }
 
 function nameOf(sweep: string, run: PlannedRun, withSettings: boolean): string {
-  const label = run.isBaseline ? 'float32 baseline' : `${labelOf(run.config.representation)} ${run.config.phase}`;
+  // A one-layer (sensitivity) run is named by its layer, not by the 32s of every other layer.
+  const layer = /\/layer:(.+)$/.exec(run.series)?.[1];
+  const r = run.config.representation;
+  const label = run.isBaseline ? 'float32 baseline' : `${layer && r.kind !== 'float32' ? `${r.kind}:${r.bits} ${layer} only` : labelOf(r)} ${run.config.phase}`;
   const settings = withSettings ? run.baselineKey.slice(String(run.seed).length) : '';
   const name = `${sweep}: ${label}${settings} seed ${run.seed}`;
   return name.length <= LIMITS.maxNameLength ? name : name.slice(0, LIMITS.maxNameLength);

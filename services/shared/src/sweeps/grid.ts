@@ -12,4 +12,6 @@ export interface Grid {
   vary: SweepVary;
   search?: SweepSearch;
   stopping?: StoppingRule | null;
+  /** The phases each `vary.representation` entry runs in (presets only; all of `vary.phase` when absent). */
+  entryPhases?: (readonly ('training' | 'inference')[])[];
 }

@@ -59,10 +59,20 @@ const PAPER: Record<'full' | 'small', PresetShape> = {
 /** The grid a preset request stands for: its base config (with the overrides applied) and what varies. */
 export function presetGrid(req: PresetSweepRequest): Grid {
   const shape = PAPER[req.budget];
+  return {
+    name: req.name ?? `paper-${req.budget}`,
+    base: paperBase(req, `paper-${req.budget}`),
+    vary: { representation: shape.representation, phase: ['training', 'inference'], seeds: req.seeds ?? shape.seeds },
+  };
+}
+
+/** The paper's recipe at a budget with a request's overrides applied: the base config of every preset at that budget. */
+export function paperBase(req: PresetSweepRequest, defaultName: string): ExperimentConfig {
+  const shape = PAPER[req.budget];
   const o = req.base;
   const dataset = o.dataset ?? shape.defaultDataset;
   const input: ExperimentConfigInput = {
-    name: o.name ?? req.name ?? `paper-${req.budget}`,
+    name: o.name ?? req.name ?? defaultName,
     dataset,
     model: o.model ?? 'cnn5',
     quantizeBiases: o.quantizeBiases,
@@ -79,12 +89,11 @@ export function presetGrid(req: PresetSweepRequest): Grid {
       ...stripUndefined(o.training ?? {}),
     },
   };
-  return {
-    name: req.name ?? `paper-${req.budget}`,
-    base: ExperimentConfig.parse(stripUndefined(input)),
-    vary: { representation: shape.representation, phase: ['training', 'inference'], seeds: req.seeds ?? shape.seeds },
-  };
+  return ExperimentConfig.parse(stripUndefined(input));
 }
+
+/** The seeds a preset runs at a budget when the request names none. */
+export const presetSeeds = (budget: 'full' | 'small'): number[] => PAPER[budget].seeds;
 
 export function presetInfo(budget: 'full' | 'small', runs: number): PresetInfo {
   const grid = presetGrid({ preset: 'paper', budget, base: {} });
