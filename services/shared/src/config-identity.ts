@@ -27,9 +27,20 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The config without its result-neutral fields. */
+/**
+ * Fields added after runs were stored, left out of the identity at their default: a config that does not use them is
+ * the same work it was before they existed (its checkpoints resume, a sweep dedups it against older requests).
+ */
+export const IDENTITY_DEFAULTS = [['training.master', 'float32']] as const;
+
+/** The config without its result-neutral fields (and without the later fields at their default). */
 export function resultFields(config: ExperimentConfig): Record<string, unknown> {
   const out = structuredClone(config) as unknown as Record<string, unknown>;
+  for (const [path, value] of IDENTITY_DEFAULTS) {
+    const [head, tail] = path.split('.');
+    const at = out[head] as Record<string, unknown> | undefined;
+    if (at && at[tail] === value) delete at[tail];
+  }
   for (const path of RESULT_NEUTRAL_FIELDS) {
     const parts = path.split('.');
     let at: Record<string, unknown> | undefined = out;
