@@ -13,7 +13,10 @@
  *                  (32 for float32), scaling Horowitz's 8-bit figures as an array multiplier does (∝ N²) and an
  *                  adder (∝ N). At N = 32 this gives 3.2 + 0.12 pJ, close to Horowitz's 32-bit integer 3.1 + 0.1.
  */
-import type { InferenceEnergy } from '@quantlab/shared';
+import { bitsOf, type InferenceEnergy, type Representation } from '@quantlab/shared';
+import { macsPerImage } from '../models/macs.ts';
+import { paramCount, type Model } from '../models/index.ts';
+import { quantizedIndices } from './compactor.ts';
 
 /** Horowitz 2014, 45 nm, picojoules per operation. */
 export const HOROWITZ_45NM_PJ = {
@@ -43,4 +46,11 @@ export function inferenceEnergy(weightBits: number, macs: number, activationBits
   const macPj = macs * (T.fp32Multiply + T.fp32Add);
   const intMacPj = macs * integerMacPj(activationBits);
   return { weightReadPj, macPj, totalPj: weightReadPj + macPj, macs, ifActivations: { bits: activationBits, macPj: intMacPj, totalPj: weightReadPj + intMacPj } };
+}
+
+/** The energy of one inference image of `model` deployed with `representation` (the params it quantizes at its bits). */
+export function modelEnergy(model: Model, representation: Representation, quantizeBiases: boolean): InferenceEnergy {
+  const bits = bitsOf(representation);
+  const quantized = representation.kind === 'float32' ? 0 : quantizedIndices(model, quantizeBiases).reduce((n, i) => n + model.params[i].shape.reduce((a, b) => a * b, 1), 0);
+  return inferenceEnergy(quantized * bits + (paramCount(model) - quantized) * 32, macsPerImage(model), bits);
 }

@@ -3,15 +3,14 @@
  * weights evaluated: the figure `quantlab eval` reproduces), or, in the inference phase, started from a float32
  * baseline's weights instead of training.
  */
-import { bitsOf, type EpochMetrics, type ExperimentConfig, type RunMetrics } from '@quantlab/shared';
+import type { EpochMetrics, ExperimentConfig, RunMetrics } from '@quantlab/shared';
 import type { PreparedDataset } from '../datasets/index.ts';
 import { paramCount } from '../models/index.ts';
 import { RunInputError } from '../errors.ts';
 import { restoreModel, evaluateWeights, type ArtifactMeta } from './artifact-model.ts';
 import type { Compactor } from './compactor.ts';
 import { trainingStateBytes, type RunState } from './run-state.ts';
-import { inferenceEnergy } from './energy.ts';
-import { macsPerImage } from '../models/macs.ts';
+import { modelEnergy } from './energy.ts';
 import type { StopReason, TrainOutcome } from './types.ts';
 
 function datasetInfo(data: PreparedDataset) {
@@ -76,10 +75,7 @@ export function finish(config: ExperimentConfig, s: RunState, epochs: EpochMetri
   metrics.weightBytes = { float32: paramCount(s.model) * 4, compact: artifact.length };
   metrics.compressionRatio = (paramCount(s.model) * 4) / artifact.length;
   metrics.weightError = compactor.quantizer.error(layers, decoded);
-  // Energy of the deployed model: quantized params at the representation's bits, the rest float32.
-  const bits = bitsOf(config.representation);
-  const quantized = compactor.indices.reduce((n, i) => n + s.weights[i].length, 0);
-  metrics.energy = inferenceEnergy(quantized * bits + (paramCount(s.model) - quantized) * 32, macsPerImage(s.model), bits);
+  metrics.energy = modelEnergy(s.model, config.representation, config.quantizeBiases);
   return { status: 'completed', metrics, epochs, dataset: datasetInfo(data), artifact };
 }
 
