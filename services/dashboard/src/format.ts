@@ -1,6 +1,7 @@
 import type { RunDocument, RunStatus } from '@quantlab/shared/schemas/run';
 import type { Representation } from '@quantlab/shared/schemas/representation';
 import { h } from './dom.ts';
+import { seriesParts } from '@quantlab/shared/schemas/label';
 
 export const DASH = '–';
 
@@ -82,9 +83,9 @@ export function reprLabel(r: Representation): string {
 
 /** A series id (`fixed/maxabs/nearest/training`) as a legend label. */
 export function seriesLabel(series: string): string {
-  const parts = series.split('/');
-  const phase = parts.pop();
-  const [kind, ...rest] = parts;
+  const { family, phase: p, master } = seriesParts(series);
+  const phase = master === 'compact' ? `${p}, compact only` : p;
+  const [kind, ...rest] = family.split('/');
   if (kind === 'float32') return `float32 (${phase})`;
   const name = kind === 'fixed' ? 'Fixed point' : kind === 'dictionary' ? 'Dictionary' : kind;
   const details = rest.filter((p) => p !== 'r0' && p !== 'epoch').map((p) => (kind === 'fixed' ? rangePart(p) : p));
