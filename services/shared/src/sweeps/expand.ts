@@ -154,7 +154,7 @@ export function planSweep(req: SweepRequest, maxRuns: number = LIMITS.maxSweepRu
     // A varied training.master runs compact only where it applies (training-phase fixed point with stochastic
     // rounding, dictionaries); elsewhere the float32-master point of the same grid is the run.
     const master = settings.find(([p]) => p === MASTER_PATH)?.[1];
-    if (master === 'compact' && compactMasterRefusal({ phase: point.phase, representation: parsedRepr.data, training: { master } })) continue;
+    if (master === 'compact' && (compactMasterRefusal({ phase: point.phase, representation: parsedRepr.data, training: { master } }) || grid.compactMasterFor?.(parsedRepr.data) === false)) continue;
     for (const seed of seeds) {
       const input = withPaths({ ...base, representation: parsedRepr.data, phase: point.phase, training: { ...base.training, seed } }, settings);
       const parsed = ExperimentConfig.safeParse(input);

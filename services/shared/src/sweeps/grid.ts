@@ -1,5 +1,6 @@
 import type { ExperimentConfig } from '../schemas/experiment.ts';
 import type { StoppingRule } from '../schemas/run.ts';
+import type { Representation } from '../schemas/representation.ts';
 import type { SweepSearch, SweepVary } from '../schemas/sweep.ts';
 
 /**
@@ -12,4 +13,9 @@ export interface Grid {
   vary: SweepVary;
   search?: SweepSearch;
   stopping?: StoppingRule | null;
+  /**
+   * Where a varied training.master "compact" runs (besides where it applies at all): presets name their compact
+   * series with it. Absent: wherever it applies.
+   */
+  compactMasterFor?: (representation: Representation) => boolean;
 }

@@ -20,9 +20,9 @@ const SMALL = { fixedBits: [2, 4, 6, 8], dictionaryBits: [1, 2, 4, 8], trainLimi
 // seeds give a t-interval of the mean and a paired test per seed.
 const SEEDS = [1, 2, 3];
 
-// The paper's claim of memory savings "in both training and inference phases" (issue 18): every training-phase
-// series the compact master applies to (Q-format with stochastic rounding, the global dictionary) runs a second time
-// with compact weights only, as the series `.../training/compact` beside its float32-master one.
+// The paper's claim of memory savings "in both training and inference phases" (issue 18): the training-phase series
+// of Q-format fixed point with stochastic rounding and of the global dictionary run a second time with compact
+// weights only, as the series `.../training/compact` beside their float32-master ones.
 const MASTER = 'training.master';
 const MASTERS: ('float32' | 'compact')[] = ['float32', 'compact'];
 
@@ -47,7 +47,7 @@ const PAPER: Record<'full' | 'small', PresetShape> = {
     seeds: SEEDS,
     epochBudget: `${PAPER_EPOCHS} epochs on the full training set per training-phase run (baseline included); inference-phase runs quantize their seed's float32 baseline and only evaluate`,
     description:
-      'The paper grid: cnn5; Q-format fixed point (pow2 range) at 2-16 bits (nearest and stochastic rounding); dictionary at 1-8 bits (uniform and non-uniform init, global with per-layer scale and per-layer); training and inference phase; training with compact weights only (training.master "compact") for stochastic fixed point and the dictionaries; a float32 baseline per seed.',
+      'The paper grid: cnn5; Q-format fixed point (pow2 range) at 2-16 bits (nearest and stochastic rounding); dictionary at 1-8 bits (uniform and non-uniform init, global with per-layer scale and per-layer); training and inference phase; training with compact weights only (training.master "compact") for stochastic fixed point and the global dictionary; a float32 baseline per seed.',
   },
   small: {
     defaultDataset: 'fashion-mnist',
@@ -59,7 +59,7 @@ const PAPER: Record<'full' | 'small', PresetShape> = {
     seeds: SEEDS,
     epochBudget: `${SMALL.epochs} epochs on ${SMALL.trainLimit} training images (test on ${SMALL.testLimit}) per training-phase run (compact-master runs included); inference-phase runs only evaluate. About 70 minutes a seed with two worker processes on 2 cores (--seeds 1 for one)`,
     description:
-      'The paper grid at a budget one 2-core machine finishes in about 70 minutes a seed: seeds 1, 2, 3, a training subset, Q-format fixed point at 2/4/6/8 bits (nearest and stochastic), global dictionary at 1/2/4/8 bits (uniform and non-uniform), both phases, and the stochastic fixed point and dictionaries trained again with compact weights only.',
+      'The paper grid at a budget one 2-core machine finishes in about 70 minutes a seed: seeds 1, 2, 3, a training subset, Q-format fixed point at 2/4/6/8 bits (nearest and stochastic), global dictionary at 1/2/4/8 bits (uniform and non-uniform), both phases, and the stochastic fixed point and global dictionaries trained again with compact weights only.',
   },
 };
 
@@ -90,6 +90,7 @@ export function presetGrid(req: PresetSweepRequest): Grid {
     name: req.name ?? `paper-${req.budget}`,
     base: ExperimentConfig.parse(stripUndefined(input)),
     vary: { representation: shape.representation, phase: ['training', 'inference'], seeds: req.seeds ?? shape.seeds, [MASTER]: MASTERS },
+    compactMasterFor: (r) => r.kind === 'fixed' || (r.kind === 'dictionary' && r.scope === 'global'),
   };
 }
 
