@@ -33,3 +33,16 @@ test('a sweep runs configs of the same identity once', () => {
   assert.equal(new Set(ids).size, ids.length);
   assert.equal(plan.runs.filter((r) => !r.isBaseline).length, 2);
 });
+
+test('training.master at its default leaves the identity as it was before the field existed; compact is other work', () => {
+  const fixed = ExperimentConfig.parse({ ...base, representation: { kind: 'fixed', bits: 8, rounding: 'stochastic' } });
+  assert.equal(fixed.training.master, 'float32');
+  // The identity (and so the checkpoint key) of a float32-master config has no master in it: runs stored before the
+  // field existed resume and dedup as before.
+  assert.ok(!configIdentity(fixed).includes('master'));
+  const { master: _m, ...older } = fixed.training;
+  assert.equal(configIdentity(fixed), canonicalJson({ ...fixed, name: undefined, priority: undefined, keep: undefined, training: { ...older, maxMinutes: undefined } }));
+  const compact = ExperimentConfig.parse({ ...fixed, training: { ...fixed.training, master: 'compact' } });
+  assert.notEqual(configIdentity(compact), configIdentity(fixed));
+  assert.match(configIdentity(compact), /"master":"compact"/);
+});
