@@ -44,8 +44,8 @@ function bytes(n: number): string {
 const pct = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(digits)}%`);
 const interval = (s: Stat | undefined) =>
   s && s.mean !== null ? (s.ci95 ? `${pct(s.mean)} [${pct(s.ci95.low)}, ${pct(s.ci95.high)}]` : `${pct(s.mean)} (one seed)`) : '–';
-const microjoules = (pj: number | null | undefined) => (pj === null || pj === undefined ? '–' : `${(pj / 1e6).toFixed(2)} µJ`);
-const kib = (b: number | null | undefined) => (b === null || b === undefined ? '–' : bytes(b));
+export const microjoules = (pj: number | null | undefined) => (pj === null || pj === undefined ? '–' : `${(pj / 1e6).toFixed(2)} µJ`);
+export const kib = (b: number | null | undefined) => (b === null || b === undefined ? '–' : bytes(b));
 
 /** Test accuracy (%) against one cost, a line per series (its bit widths as points), the float32 baseline a point. */
 export function costChart(sweepName: string, rows: readonly CostRow[], axis: CostAxis): string {
@@ -107,4 +107,3 @@ export function masterComparison(rows: readonly CostRow[]): string[] {
   return out;
 }
 
-export { microjoules, kib };

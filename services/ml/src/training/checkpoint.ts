@@ -136,7 +136,10 @@ function encodeCompact(s: CheckpointState): Uint8Array {
 function decodeCompact(copy: Uint8Array, headerLength: number, fail: (why: string) => never): CheckpointState {
   const header = JSON.parse(new TextDecoder().decode(copy.subarray(12, 12 + headerLength))) as Omit<CheckpointState, 'weights' | 'velocity' | 'compact'> & { compact: CompactHeader };
   const { compact: h, ...rest } = header;
-  if (!h || !CODE_TYPES.includes(h.codeType) || !Array.isArray(h.indices) || h.indices.some((i) => !header.params[i])) fail('its compact weights are not described');
+  const counts = (a: unknown) => Array.isArray(a) && a.every((n) => Number.isInteger(n) && n >= 0);
+  if (!h || !CODE_TYPES.includes(h.codeType) || !counts(h.indices) || h.indices.some((i) => !header.params[i]) || !counts(h.scaleLengths) || !counts(h.dictionaryLengths) || h.scaleLengths.length !== h.indices.length) {
+    fail('its compact weights are not described');
+  }
   const held = new Set(h.indices);
   const sizes = header.params.map((p) => sizeOf(p.shape));
   const scaleFloats = h.scaleLengths.reduce((a, b) => a + b, 0);

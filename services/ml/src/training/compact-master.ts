@@ -219,6 +219,7 @@ export class CompactMaster {
       s.codeType === codeTypeOf(this.kind, this.bits) &&
       s.codes.length === params.length &&
       s.scales.length === params.length &&
+      s.scales.every((u, k) => u.length >= 1 && size(params[k].shape) % u.length === 0) &&
       s.codes.every((c, k) => c.length === size(params[k].shape)) &&
       s.dictionaries.length === (this.kind === 'fixed' ? 0 : this.global ? 1 : params.length) &&
       s.dictionaries.every((d) => d.length === 2 ** this.bits);
