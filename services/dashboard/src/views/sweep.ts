@@ -187,7 +187,8 @@ function costSpec(doc: SweepDocument, field: CostField) {
     y: ys[i],
     ...(doc.summary.some((r) => r.series === s && r.n > 1) ? { min: mins[i], max: maxs[i] } : {}),
   }));
-  return { xLabel: COST_AXES[field].xLabel, yLabel: 'Test accuracy (%)', x, lines, xLog: true, xFormat: COST_AXES[field].xFormat, yFormat: (v: number) => v.toFixed(2), height: 340 };
+  // Runs stored before a cost was measured have none: an empty chart, on a linear axis (a log scale needs data).
+  return { xLabel: COST_AXES[field].xLabel, yLabel: 'Test accuracy (%)', x, lines, xLog: x.length > 0, xFormat: COST_AXES[field].xFormat, yFormat: (v: number) => v.toFixed(2), height: 340 };
 }
 
 export function sweepView({ root, params, signal }: ViewContext): void {
