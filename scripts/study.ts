@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadEnvOrExit } from '@quantlab/shared';
-import { relativeAccuracyChart, sweepReportMarkdown, type SweepForReport } from '../services/cli/src/report/sweep-report.ts';
+import { costSvgPaths, relativeAccuracyChart, sweepReportMarkdown, type SweepForReport } from '../services/cli/src/report/sweep-report.ts';
+import { costChart, type CostAxis } from '../services/cli/src/report/master-report.ts';
 import { baseUrl, ensureRedis, startService, waitForApi } from './lib/stack.ts';
 
 const { values } = parseArgs({
@@ -82,8 +83,11 @@ const notes = [
   `- Reproduce: \`npm run study -- --budget ${values.budget}${values.dataset ? ` --dataset ${values.dataset}` : ''} --workers ${workers}\` (or, against a running cluster, \`quantlab sweep --preset paper --budget ${values.budget}${values.dataset ? ` --dataset ${values.dataset}` : ''}\` then \`quantlab report SWEEP_ID\`).`,
   '',
 ].join('\n');
-writeFileSync(values.out!.replace(/\.md$/, '') + '.svg', relativeAccuracyChart(sweep));
-writeFileSync(values.out!, sweepReportMarkdown(sweep, { svgPath: values.out!.replace(/\.md$/, '') + '.svg', notes }));
+const svgPath = values.out!.replace(/\.md$/, '') + '.svg';
+writeFileSync(svgPath, relativeAccuracyChart(sweep));
+const costs = costSvgPaths(svgPath);
+for (const axis of Object.keys(costs) as CostAxis[]) writeFileSync(costs[axis], costChart(sweep.name, sweep.summary, axis));
+writeFileSync(values.out!, sweepReportMarkdown(sweep, { svgPath, notes }));
 console.log(`study: wrote ${values.out}`);
 stopAll();
 setTimeout(() => process.exit(0), 2000).unref();

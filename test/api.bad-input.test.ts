@@ -64,6 +64,8 @@ const cases: Case[] = [
   { name: 'dictionary of 2^20 entries', body: { ...ok, representation: { kind: 'dictionary', bits: 20 } }, status: 400, type: 'validation', says: /2\^10/ },
   { name: 'unknown init', body: { ...ok, representation: { kind: 'dictionary', bits: 4, init: 'random' } }, status: 400, type: 'validation', says: /init/ },
   { name: 'fractionBits without pow2', body: { ...ok, representation: { kind: 'fixed', bits: 8, fractionBits: 4 } }, status: 400, type: 'validation', says: /pow2/ },
+  { name: 'compact master of float32 weights', body: { ...ok, training: { master: 'compact' } }, status: 400, type: 'validation', says: /compact representation/, at: 'training.master' },
+  { name: 'compact master in the inference phase', body: { ...ok, phase: 'inference', representation: { kind: 'dictionary', bits: 4 }, training: { master: 'compact' } }, status: 400, type: 'validation', says: /phase "training"/, at: 'training.master' },
   { name: 'name too long', body: { ...ok, name: 'x'.repeat(201) }, status: 400, type: 'validation', says: /name/ },
   { name: 'body is an array', body: [ok], status: 400, type: 'validation' },
   { name: 'malformed JSON', raw: '{"dataset": "mnist",', status: 400, type: 'bad-request' },

@@ -56,5 +56,5 @@ test('a random search stores runs that carry their draw, their own baseline and 
   for (const b of docs.filter((d) => d.config.representation.kind === 'float32')) assert.equal(b.stopping, null);
   // GET /presets keeps its shape
   const presets = (await app.inject({ method: 'GET', url: '/presets' })).json();
-  assert.deepEqual(Object.keys(presets.items[0].vary).sort(), ['phase', 'representation', 'seeds']);
+  assert.deepEqual(Object.keys(presets.items[0].vary).sort(), ['phase', 'representation', 'seeds', 'training.master']);
 });

@@ -96,16 +96,17 @@ test('GET /sweeps/:id: relative accuracy at read time and the summary per series
   assert.ok(filtered.items.every((d: RunDocument) => d.metrics.relativeAccuracy !== undefined));
 });
 
-test('preset paper: full is 303 runs; small with overrides; GET /presets lists both', async () => {
+test('preset paper: full is 378 runs; small with overrides; GET /presets lists both', async () => {
   const presets = (await app.inject({ method: 'GET', url: '/presets' })).json();
-  assert.deepEqual(presets.items.map((p: { budget: string; runs: number }) => [p.budget, p.runs]), [['full', 303], ['small', 99]]);
+  // 303 and 99 float32-master runs, plus the compact-master series (25 and 12 a seed).
+  assert.deepEqual(presets.items.map((p: { budget: string; runs: number }) => [p.budget, p.runs]), [['full', 378], ['small', 135]]);
   assert.match(presets.items[0].epochBudget, /10 epochs/);
   assert.equal(presets.items[0].base.training.momentum, 0.9);
 
   const res = await postSweep({ preset: 'paper', budget: 'small', seeds: [1], base: { dataset: 'mnist', training: { epochs: 1 } } });
   assert.equal(res.statusCode, 202);
   const acc = SweepAccepted.parse(res.json());
-  assert.equal(acc.runs.length, 33);
+  assert.equal(acc.runs.length, 45);
   const doc = SweepDocument.parse((await app.inject({ method: 'GET', url: `/sweeps/${acc.id}` })).json());
   assert.equal(doc.preset, 'paper');
   assert.equal(doc.budget, 'small');
@@ -113,7 +114,8 @@ test('preset paper: full is 303 runs; small with overrides; GET /presets lists b
 
   const list = SweepList.parse((await app.inject({ method: 'GET', url: '/sweeps?limit=2' })).json());
   assert.equal(list.items[0].id, acc.id, 'newest first');
-  assert.equal(list.items[0].counts.queued, 33);
+  assert.equal(list.items[0].counts.queued, 45);
+  assert.equal(doc.runs.filter((r) => r.series.endsWith('/training/compact')).length, 12);
   assert.equal(list.items[0].status, 'queued');
   assert.ok(list.nextCursor);
 });

@@ -59,7 +59,15 @@ test('sweep: comma lists expand on the API; --preset paper --budget small', asyn
   assert.equal(g.runs.length, (6 + 4) * 2 + 2);
   const preset = await cli(['sweep', '--preset', 'paper', '--budget', 'small', '--seeds', '1', '--dataset', 'mnist', '--epochs', '1']);
   assert.equal(preset.code, 0, preset.stderr);
-  assert.match(preset.stdout, /^swp_\w+ {2}33 runs queued \(1 float32 baseline first\)/);
+  // 33 float32-master runs and 12 compact-master ones (4 stochastic fixed, 8 global dictionary).
+  assert.match(preset.stdout, /^swp_\w+ {2}45 runs queued \(1 float32 baseline first\)/);
+  // --master float32,compact varies the master: compact only for the stochastic fixed point and the dictionary.
+  const masters = await cli(['sweep', '--dataset', 'mnist', '--repr', 'fixed:4:nearest,stochastic', '--repr', 'dictionary:2', '--phase', 'training', '--master', 'float32,compact', '--json']);
+  assert.equal(masters.code, 0, masters.stderr);
+  assert.equal(oneLine(masters.stdout).runs.length, 3 + 2 + 1);
+  const refused = await cli(['sweep', '--preset', 'paper', '--master', 'compact']);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /--preset fixes the representations, phases and masters/);
   const ls = await cli(['ls', '--sweeps']);
   assert.match(ls.stdout, /^id\s+status\s+runs/);
   assert.match(ls.stdout, /paper-small/);

@@ -51,6 +51,9 @@ test('bad flags: one line on stderr, nothing on stdout, exit 2', () => {
     [['--dataset', 'mnist', '--epochs', 'many'], /--epochs must be a number/],
     [['--dataset', 'mnist', '--batch-size', '0'], /--batch-size/],
     [['--dataset', 'mnist', '--frobnicate'], /Unknown option/],
+    [['--dataset', 'mnist', '--master', 'compact'], /--master: master "compact" needs a compact representation/],
+    [['--dataset', 'mnist', '--repr', 'fixed:8', '--master', 'compact'], /--master: .*rounding "stochastic"/],
+    [['--dataset', 'mnist', '--master', 'bf16'], /--master: /],
   ];
   for (const [args, message] of cases) {
     const r = quantlab(...args);

@@ -58,12 +58,17 @@ test('a sweep submitted through the form ends in the figure, and the numbers sho
   assert.equal(plotted.length, 3);
   assert.equal(await page.locator('#chart-relative').getAttribute('data-points'), String(plotted.length));
   assert.equal(await page.locator('#chart-relative canvas').count(), 1);
+  for (const chart of ['#chart-bytes', '#chart-training-bytes', '#chart-energy']) assert.equal(await page.locator(`${chart} canvas`).count(), 1, chart);
   for (const row of doc.summary) {
     const tr = page.locator(`.summary-table tr[data-series="${row.series}"][data-bits="${row.bits}"]`);
     assert.equal(await tr.count(), 1, `summary row ${row.series} ${row.bits}`);
     assert.equal(((await tr.locator('[data-col=test-acc]').textContent()) ?? '').trim(), pct(row.testAccuracy.mean), `${row.series}:${row.bits} test accuracy`);
     assert.equal(((await tr.locator('[data-col=rel-acc]').textContent()) ?? '').trim(), pct(row.relativeAccuracy.mean), `${row.series}:${row.bits} relative accuracy`);
     assert.equal(Number(await tr.locator('[data-col=bytes]').getAttribute('data-value')), row.compactBytes);
+    // Issue 18's costs: the bytes training held and the energy of an inference image, as the API summarizes them.
+    assert.ok(row.trainingStateBytes! > 0 && row.energyPj! > 0, `${row.series}:${row.bits} costs`);
+    assert.equal(Number(await tr.locator('[data-col=training-bytes]').getAttribute('data-value')), row.trainingStateBytes);
+    assert.equal(Number(await tr.locator('[data-col=energy]').getAttribute('data-value')), row.energyPj);
     // Per seed: the run's accuracy with its binomial interval, and McNemar's p against the baseline (not for the baseline).
     const seeds = ((await tr.locator('[data-col=seeds]').textContent()) ?? '').trim();
     assert.match(seeds, /^s1 \d+\.\d+% \[\d+\.\d+%, \d+\.\d+%\]/, `${row.series}:${row.bits} per seed`);
@@ -83,6 +88,8 @@ test('a sweep submitted through the form ends in the figure, and the numbers sho
     assert.equal(Number(fields[3]), row.testAccuracy.mean);
     assert.equal(Number(fields[6]), row.relativeAccuracy.mean);
     assert.equal(Number(fields[9]), row.compactBytes);
+    assert.equal(Number(fields[11]), row.trainingStateBytes);
+    assert.equal(Number(fields[12]), row.energyPj);
   }
 
   // A run's page: its numbers, curves and the artifact download (fetched as a blob).

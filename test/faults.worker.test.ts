@@ -7,10 +7,18 @@ import { listWorkers, type RunDocument, type RunEvent } from '@quantlab/shared';
 import { testEnv } from './helpers/redis.ts';
 import { harness, recordEvents, killAll, spawnWorker, waitUntil, type WorkerProcess } from './helpers/worker.ts';
 import { TEST_BACKEND } from './helpers/backend.ts';
+import { decodeCheckpoint } from '../services/ml/src/training/checkpoint.ts';
 
 const CONFIG = { dataset: 'mnist', model: 'mlp', training: { epochs: 4, trainLimit: 3000, seed: 7 } } as const;
+// Training with compact weights only (issue 18): its checkpoint holds codes, and it must resume just the same.
+const COMPACT_CONFIG = {
+  dataset: 'mnist',
+  model: 'mlp',
+  representation: { kind: 'fixed', bits: 8, range: 'pow2', rounding: 'stochastic' },
+  training: { epochs: 4, trainLimit: 3000, seed: 7, master: 'compact' },
+} as const;
 
-async function interrupted(name: string, signal: 'SIGKILL' | 'SIGTERM') {
+async function interrupted(name: string, signal: 'SIGKILL' | 'SIGTERM', config: typeof CONFIG | typeof COMPACT_CONFIG = CONFIG) {
   const env = testEnv(name, { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', SHUTDOWN_TIMEOUT_MS: '10000', TFJS_BACKEND: TEST_BACKEND });
   const h = harness(env);
   const rec = await recordEvents(env);
@@ -18,15 +26,16 @@ async function interrupted(name: string, signal: 'SIGKILL' | 'SIGTERM') {
   try {
     workers.push(...(await Promise.all([spawnWorker(env), spawnWorker(env)])));
     // Two identical runs, one on each worker: the reference finishes undisturbed, the other loses its worker.
-    const reference = await h.submit(CONFIG);
-    const victim = await h.submit(CONFIG);
+    const reference = await h.submit(config);
+    const victim = await h.submit(config);
     const epochsOf = (id: string) => rec.events.filter((e): e is Extract<RunEvent, { type: 'epoch' }> => e.type === 'epoch' && e.runId === id).map((e) => e.epoch.epoch);
     await waitUntil('epoch 1 of the run', async () => epochsOf(victim).length >= 1, 60_000, 20);
     const owner = (await listWorkers(h.redis, env.KEY_PREFIX)).find((w) => w.currentRuns.includes(victim));
     assert.ok(owner, 'a worker lists the run');
     const proc = workers.find((w) => w.pid === owner.pid)!;
     // Into epoch 2: epoch 1's checkpoint (written just after the epoch) is stored.
-    await waitUntil('the checkpoint of epoch 1', async () => (await h.store.loadCheckpoint(victim)) !== null, 30_000, 20);
+    let checkpoint: Uint8Array | null = null;
+    await waitUntil('the checkpoint of epoch 1', async () => (checkpoint = await h.store.loadCheckpoint(victim)) !== null, 30_000, 20);
     const t0 = Date.now();
     proc.child.kill(signal);
     const exit = await proc.exited;
@@ -35,7 +44,7 @@ async function interrupted(name: string, signal: 'SIGKILL' | 'SIGTERM') {
     const done = await h.waitForStatus(victim, ['completed', 'failed', 'cancelled'], 90_000);
     const ref = await h.waitForStatus(reference, ['completed', 'failed', 'cancelled'], 30_000);
     const statuses = rec.events.filter((e) => e.runId === victim && e.type === 'status').map((e) => (e as { status: string }).status);
-    return { env, exit, exitMs, done, ref, statuses, epochEvents: epochsOf(victim), owner };
+    return { env, exit, exitMs, done, ref, statuses, epochEvents: epochsOf(victim), owner, checkpoint: checkpoint! };
   } finally {
     await killAll(workers);
     await rec.close();
@@ -65,6 +74,20 @@ test('kill -9 a worker mid-epoch: another resumes from the checkpoint; no missin
   assert.deepEqual(r.statuses, ['running', 'running', 'completed']);
   assert.equal(r.done.attempts, 2);
   assert.notEqual(r.done.workerId, r.owner.id);
+});
+
+test('kill -9 a worker mid-epoch of a compact-master run: its checkpoint holds codes and the run resumes exactly', async () => {
+  const r = await interrupted('fault-kill-compact', 'SIGKILL', COMPACT_CONFIG);
+  assert.equal(r.exit.signal, 'SIGKILL');
+  const ck = decodeCheckpoint(r.checkpoint);
+  assert.equal(ck.compact?.codeType, 'i8', 'the checkpoint holds 8-bit codes');
+  for (const i of ck.compact!.indices) assert.equal(ck.weights[i].length, 0, 'no float32 master of a quantized param');
+  sameResult(r.done, r.ref);
+  assert.equal(r.done.series, 'fixed/pow2/stochastic/training/compact');
+  assert.deepEqual(r.epochEvents, [1, 2, 3, 4], 'each epoch written once, in order');
+  assert.equal(r.done.attempts, 2);
+  assert.deepEqual(r.done.metrics.trainingStateBytes, r.ref.metrics.trainingStateBytes);
+  assert.ok(r.done.metrics.trainingStateBytes!.compact < r.done.metrics.trainingStateBytes!.float32);
 });
 
 test('SIGTERM: the worker stops at a batch boundary, exits in time, and the run resumes elsewhere', async () => {

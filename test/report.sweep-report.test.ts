@@ -147,3 +147,46 @@ test('a sensitivity sweep shows each layer at each width, and the allocation wit
   // The per-layer series stay out of the uniform tables and the chart.
   assert.doesNotMatch(md, /\| `fixed\/pow2\/nearest\/inference\/layer:fc1` \| not reached/);
 });
+
+test('the report sets float32-master against compact-only training per bit width, with training-state bytes and energy', () => {
+  const ci = (mean: number) => ({ ...stat(mean, 0.01), ci95: { low: mean - 0.02, high: mean + 0.02 } });
+  const costed = (series: string, bits: number, acc: number, state: number) => ({
+    ...row(series, bits, acc / 0.9),
+    testAccuracy: ci(acc),
+    n: 3,
+    trainingStateBytes: state,
+    energyPj: 40e6 + bits * 1e6,
+  });
+  const withMasters: SweepForReport = {
+    ...sweep,
+    summary: [
+      { ...sweep.summary[0], trainingStateBytes: 1_151_824, energyPj: 129_956_889.6 },
+      costed('fixed/pow2/stochastic/training', 4, 0.85, 1_151_824),
+      costed('fixed/pow2/stochastic/training', 8, 0.88, 1_151_824),
+      costed('fixed/pow2/stochastic/training/compact', 4, 0.8, 720_536),
+      costed('fixed/pow2/stochastic/training/compact', 8, 0.87, 720_536),
+    ],
+  };
+  const md = sweepReportMarkdown(withMasters, { svgPath: '/x/fig.svg' });
+  assert.match(md, /## Float32 master against compact weights only/);
+  assert.match(md, /### `fixed\/pow2\/stochastic\/training`/);
+  // bits | float32 master | compact only | n | training state (float master, compact) | energy
+  assert.match(md, /\| 4 \| 85\.00% \[83\.00%, 87\.00%\] \| 80\.00% \[78\.00%, 82\.00%\] \| 3 \/ 3 \| 1\.1 MiB \| 704 KiB \| 44\.00 µJ \|/);
+  assert.match(md, /\| 8 \| 88\.00% \[86\.00%, 90\.00%\] \| 87\.00% \[85\.00%, 89\.00%\] \| 3 \/ 3 \| 1\.1 MiB \| 704 KiB \| 48\.00 µJ \|/);
+  for (const f of ['fig-bytes.svg', 'fig-training-bytes.svg', 'fig-energy.svg']) assert.ok(md.includes(`](${f})`), f);
+  // Every row of "All results" carries its training state and energy.
+  assert.match(md, /\| `float32\/training` \| 32 \|.* \| 1\.1 MiB \| 129\.96 µJ \|/);
+  // Without compact-master series there is no comparison section.
+  assert.doesNotMatch(sweepReportMarkdown(sweep, { svgPath: 'f.svg' }), /compact weights only/);
+
+  const dir = mkdtempSync(join(tmpdir(), 'ql-report-'));
+  writeFileSync(join(dir, 'sweep.json'), JSON.stringify(withMasters));
+  const ok = spawnSync(process.execPath, ['services/cli/bin/quantlab.js', 'report', '--input', join(dir, 'sweep.json'), '--out', join(dir, 'r.md')], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  const energy = readFileSync(join(dir, 'r-energy.svg'), 'utf8');
+  // One line per series (the baseline a single point), the compact-master series among them.
+  assert.equal((energy.match(/<polyline /g) ?? []).length, 3);
+  assert.match(energy, /fixed\/pow2\/stochastic\/training\/compact/);
+  assert.match(readFileSync(join(dir, 'r-training-bytes.svg'), 'utf8'), /704 KiB/);
+  assert.match(readFileSync(join(dir, 'r-bytes.svg'), 'utf8'), /<svg/);
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LIMITS, PresetSweepRequest, SweepPlanError, SweepRequest, expandPattern, planSweep, summarize, sweepStatus, withRelativeAccuracy, type RunDocument } from '@quantlab/shared';
+import { GridSweepRequest, LIMITS, PresetSweepRequest, SweepPlanError, SweepRequest, expandPattern, planSweep, summarize, sweepStatus, withRelativeAccuracy, type RunDocument } from '@quantlab/shared';
 import { mcnemarExact, meanInterval95, t975, wilson95 } from '../services/shared/src/sweeps/stats.ts';
 
 const grid = (vary: unknown, base: Record<string, unknown> = { dataset: 'mnist', model: 'mlp' }) => SweepRequest.parse({ name: 's', base, vary });
@@ -88,10 +88,60 @@ test('a sweep over LIMITS.maxSweepRuns is refused', () => {
   );
 });
 
+test('a varied training.master runs compact where it applies, shares the float32 baseline, and names its series', () => {
+  const plan = planSweep(
+    GridSweepRequest.parse({
+      base: { dataset: 'mnist', training: { epochs: 1 } },
+      vary: {
+        representation: [{ kind: 'fixed', bits: [4, 8], rounding: ['nearest', 'stochastic'] }, { kind: 'dictionary', bits: 2 }],
+        phase: ['training', 'inference'],
+        'training.master': ['float32', 'compact'],
+        seeds: [1, 2],
+      },
+    }),
+  );
+  const compact = plan.runs.filter((r) => r.config.training.master === 'compact');
+  // fixed:4 and fixed:8 stochastic and dictionary:2, training phase only, per seed.
+  assert.deepEqual(compact.map((r) => `${r.seed} ${r.series} ${(r.config.representation as { bits: number }).bits}`).sort(), [
+    '1 dictionary/global/uniform/r0/epoch/training/compact 2',
+    '1 fixed/maxabs/stochastic/training/compact 4',
+    '1 fixed/maxabs/stochastic/training/compact 8',
+    '2 dictionary/global/uniform/r0/epoch/training/compact 2',
+    '2 fixed/maxabs/stochastic/training/compact 4',
+    '2 fixed/maxabs/stochastic/training/compact 8',
+  ]);
+  // The other points run once, with a float32 master: 5 representations x 2 phases x 2 seeds, plus 2 baselines.
+  assert.equal(plan.runs.length, 5 * 2 * 2 + 2 + compact.length);
+  const baselines = plan.runs.filter((r) => r.isBaseline);
+  assert.deepEqual(baselines.map((r) => r.baselineKey), ['1', '2']);
+  assert.ok(compact.every((r) => r.baselineKey === String(r.seed)));
+  // A base config that asks for a compact master where it cannot apply is refused, naming the field.
+  assert.throws(
+    () =>
+      planSweep(
+        GridSweepRequest.parse({
+          base: { dataset: 'mnist', representation: { kind: 'fixed', bits: 4, rounding: 'stochastic' }, training: { master: 'compact' } },
+          vary: { representation: [{ kind: 'fixed', bits: 4, rounding: 'nearest' }] },
+        }),
+      ),
+    (e: Error & { issues?: { path: unknown[]; message: string }[] }) => e instanceof SweepPlanError && e.issues!.some((i) => /rounding "stochastic"/.test(i.message)),
+  );
+});
+
 test('preset paper: the full grid and the small budget', () => {
   const full = planSweep(PresetSweepRequest.parse({ preset: 'paper' }));
-  // (9 fixed x 2 roundings + 8 dictionary x 2 inits x 2 scopes) x 2 phases x 3 seeds + 3 baselines
-  assert.equal(full.runs.length, (18 + 32) * 2 * 3 + 3);
+  // (9 fixed x 2 roundings + 8 dictionary x 2 inits x 2 scopes) x 2 phases x 3 seeds + 3 baselines, and compact
+  // masters for the training phase of (9 stochastic fixed + 8 x 2 global dictionaries) x 3 seeds.
+  assert.equal(full.runs.length, (18 + 32) * 2 * 3 + 3 + (9 + 16) * 3);
+  const compact = full.runs.filter((r) => r.config.training.master === 'compact');
+  assert.equal(compact.length, 25 * 3);
+  assert.ok(compact.every((r) => r.config.phase === 'training' && r.series.endsWith('/training/compact')));
+  assert.ok(compact.every((r) => (r.config.representation.kind === 'fixed' ? r.config.representation.rounding === 'stochastic' : r.config.representation.kind === 'dictionary' && r.config.representation.scope === 'global')));
+  // One float32 baseline a seed: the master is part of a series, not of the baseline.
+  assert.equal(full.runs.filter((r) => r.isBaseline).length, 3);
+  assert.ok(full.runs.filter((r) => r.isBaseline).every((r) => r.config.training.master === 'float32'));
+  assert.deepEqual([...new Set(compact.map((r) => r.baselineKey))].sort(), ['1', '2', '3']);
+  assert.match(compact[0].config.name, /^paper-full: fixed:2 training compact-master seed 1$/);
   const b = full.runs[0].config;
   assert.equal(b.model, 'cnn5');
   assert.equal(b.dataset, 'cifar10');
@@ -108,7 +158,7 @@ test('preset paper: the full grid and the small budget', () => {
 
   const small = planSweep(PresetSweepRequest.parse({ preset: 'paper', budget: 'small', base: { training: { epochs: 3 } } }));
   // Seeds 1, 2, 3 by default, as for the full grid.
-  assert.equal(small.runs.length, ((8 + 8) * 2 + 1) * 3);
+  assert.equal(small.runs.length, ((8 + 8) * 2 + 1 + 4 + 8) * 3);
   assert.deepEqual([...new Set(small.runs.map((r) => r.config.training.seed))], [1, 2, 3]);
   const s = small.runs[0].config;
   assert.equal(s.dataset, 'fashion-mnist');
@@ -118,7 +168,7 @@ test('preset paper: the full grid and the small budget', () => {
   assert.equal(s.training.momentum, 0.9, 'an override of one field keeps the preset’s others');
 
   const seeds = planSweep(PresetSweepRequest.parse({ preset: 'paper', budget: 'small', seeds: [7, 8], base: { dataset: 'mnist' } }));
-  assert.equal(seeds.runs.length, ((8 + 8) * 2 + 1) * 2);
+  assert.equal(seeds.runs.length, ((8 + 8) * 2 + 1 + 4 + 8) * 2);
   assert.equal(seeds.runs[0].config.dataset, 'mnist');
   assert.throws(() => PresetSweepRequest.parse({ preset: 'paper', base: { representation: { kind: 'float32' } } }));
 });

@@ -46,3 +46,16 @@ test('dictionary.update: refit (the default) keeps the identity a config had bef
   assert.notEqual(configIdentity(gradient), configIdentity(refit));
   assert.match(configIdentity(gradient), /"update":"gradient"/);
 });
+
+test('training.master at its default leaves the identity as it was before the field existed; compact is other work', () => {
+  const fixed = ExperimentConfig.parse({ ...base, representation: { kind: 'fixed', bits: 8, rounding: 'stochastic' } });
+  assert.equal(fixed.training.master, 'float32');
+  // The identity (and so the checkpoint key) of a float32-master config has no master in it: runs stored before the
+  // field existed resume and dedup as before.
+  assert.ok(!configIdentity(fixed).includes('master'));
+  const { master: _m, ...older } = fixed.training;
+  assert.equal(configIdentity(fixed), canonicalJson({ ...fixed, name: undefined, priority: undefined, keep: undefined, training: { ...older, maxMinutes: undefined } }));
+  const compact = ExperimentConfig.parse({ ...fixed, training: { ...fixed.training, master: 'compact' } });
+  assert.notEqual(configIdentity(compact), configIdentity(fixed));
+  assert.match(configIdentity(compact), /"master":"compact"/);
+});

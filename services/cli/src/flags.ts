@@ -15,6 +15,7 @@ export const CONFIG_OPTIONS = {
   momentum: { type: 'string' },
   'weight-decay': { type: 'string' },
   schedule: { type: 'string' },
+  master: { type: 'string' },
   seed: { type: 'string' },
   'train-limit': { type: 'string' },
   'test-limit': { type: 'string' },
@@ -116,6 +117,8 @@ export function trainingFlags(flags: Flags): Record<string, unknown> {
     momentum: num(flags, 'momentum'),
     weightDecay: num(flags, 'weight-decay'),
     schedule: flags.schedule,
+    // A list (sweep's float32,compact) is varied by the sweep instead.
+    master: typeof flags.master === 'string' && !flags.master.includes(',') ? flags.master : undefined,
     seed: num(flags, 'seed'),
     trainLimit: num(flags, 'train-limit'),
     testLimit: num(flags, 'test-limit'),

@@ -12,6 +12,8 @@ const COLUMNS = [
   'relative_accuracy_max',
   'compact_bytes',
   'compression_ratio',
+  'training_state_bytes',
+  'energy_pj_per_image',
 ] as const;
 
 /** RFC 4180 quoting: only fields with a comma, quote or line break are quoted. */
@@ -35,6 +37,8 @@ export function summaryCsv(doc: Pick<SweepDocument, 'summary'>): string {
     r.relativeAccuracy.max,
     r.compactBytes,
     r.compressionRatio,
+    r.trainingStateBytes,
+    r.energyPj,
   ]);
   return [COLUMNS.join(','), ...rows.map((r) => r.map(field).join(','))].join('\r\n') + '\r\n';
 }

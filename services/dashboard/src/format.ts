@@ -1,6 +1,7 @@
 import type { RunDocument, RunStatus } from '@quantlab/shared/schemas/run';
 import type { Representation } from '@quantlab/shared/schemas/representation';
 import { h } from './dom.ts';
+import { seriesParts } from '@quantlab/shared/schemas/label';
 
 export const DASH = '–';
 
@@ -85,9 +86,9 @@ export function seriesLabel(series: string): string {
   // Per-layer widths (`…/layer:conv1`, `…/bits:4.4.2`) follow the phase; layer names may hold slashes.
   const widths = /\/((?:layer|bits):.*)$/.exec(series);
   if (widths) return `${seriesLabel(series.slice(0, widths.index))} · ${widths[1]}`;
-  const parts = series.split('/');
-  const phase = parts.pop();
-  const [kind, ...rest] = parts;
+  const { family, phase: p, master } = seriesParts(series);
+  const phase = master === 'compact' ? `${p}, compact only` : p;
+  const [kind, ...rest] = family.split('/');
   if (kind === 'float32') return `float32 (${phase})`;
   const name = kind === 'fixed' ? 'Fixed point' : kind === 'dictionary' ? 'Dictionary' : kind;
   const details = rest.filter((p) => p !== 'r0' && p !== 'epoch').map((p) => (kind === 'fixed' ? rangePart(p) : p));

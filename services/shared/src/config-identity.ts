@@ -28,15 +28,19 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * Fields added after configs were stored, left out of the identity at the default that keeps the old behaviour, so a
- * config stored before the field existed keeps its identity (sweep deduplication, checkpoints of queued runs).
+ * Fields added after runs were stored, left out of the identity at the default that keeps the old behaviour: a config
+ * that does not use them is the same work it was before they existed (its checkpoints resume, a sweep dedups it
+ * against older requests).
  */
-const LATER_DEFAULTS: [path: string, value: unknown][] = [['representation.update', 'refit']];
+export const IDENTITY_DEFAULTS: readonly (readonly [path: string, value: unknown])[] = [
+  ['representation.update', 'refit'],
+  ['training.master', 'float32'],
+];
 
-/** The config without its result-neutral fields. */
+/** The config without its result-neutral fields (and without the later fields at their default). */
 export function resultFields(config: ExperimentConfig): Record<string, unknown> {
   const out = structuredClone(config) as unknown as Record<string, unknown>;
-  for (const [path, value] of LATER_DEFAULTS) {
+  for (const [path, value] of IDENTITY_DEFAULTS) {
     const parts = path.split('.');
     let at: Record<string, unknown> | undefined = out;
     for (const p of parts.slice(0, -1)) at = at?.[p] as Record<string, unknown> | undefined;

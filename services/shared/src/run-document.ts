@@ -22,7 +22,7 @@ export function newRunDocument(
     startedAt: null,
     finishedAt: null,
     sweepId: extra.sweepId ?? null,
-    series: seriesOf(config.representation, config.phase, config.model),
+    series: seriesOf(config.representation, config.phase, config.model, config.training.master),
     baselineId: extra.baselineId ?? null,
     retryOf: extra.retryOf ?? null,
     attempts: 0,

@@ -2,11 +2,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { api, body } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
-import { relativeAccuracyChart, sweepReportMarkdown, type SweepForReport } from '../report/sweep-report.ts';
+import { costSvgPaths, relativeAccuracyChart, sweepReportMarkdown, type SweepForReport } from '../report/sweep-report.ts';
+import { costChart, type CostAxis } from '../report/master-report.ts';
 
 const HELP = `usage: quantlab report SWEEP_ID [--out report.md] [--svg figure.svg] [--notes notes.md]
        quantlab report --input sweep.json [...]   (a file written by \`quantlab export\`)
-Writes a Markdown report of a sweep (table, figure, fewest bits keeping 99% / 98%) and its SVG figure.
+Writes a Markdown report of a sweep (table, figure, fewest bits keeping 99% / 98%, float32 against compact master)
+and its SVG figures (relative accuracy against bits; accuracy against bytes, training-state bytes and energy).
 Reads the sweep from QUANTLAB_URL (default http://127.0.0.1:3000) with QUANTLAB_TOKEN.`;
 
 async function fetchSweep(id: string): Promise<SweepForReport> {
@@ -39,7 +41,9 @@ export async function run(argv: string[]): Promise<number> {
   const svg = values.svg ?? out.replace(/\.md$/, '') + '.svg';
   const notes = values.notes ? readFileSync(values.notes, 'utf8') : undefined;
   writeFileSync(svg, relativeAccuracyChart(sweep));
+  const costs = costSvgPaths(svg);
+  for (const axis of Object.keys(costs) as CostAxis[]) writeFileSync(costs[axis], costChart(sweep.name, sweep.summary, axis));
   writeFileSync(out, sweepReportMarkdown(sweep, { svgPath: svg, notes }));
-  process.stderr.write(`wrote ${out} and ${svg}\n`);
+  process.stderr.write(`wrote ${out}, ${svg} and ${Object.values(costs).join(', ')}\n`);
   return 0;
 }

@@ -22,6 +22,8 @@ export function runLines(d: RunDocument): string {
     `test acc    ${pct(m.testAccuracy) ?? '-'}${m.relativeAccuracy !== undefined ? `  (relative to float32: ${pct(m.relativeAccuracy)})` : ''}`,
   ];
   if (m.weightBytes) lines.push(`weights     ${m.weightBytes.compact} bytes compact, ${m.weightBytes.float32} float32 (${m.compressionRatio?.toFixed(2) ?? '-'}x)`);
+  if (m.trainingStateBytes) lines.push(`training    held ${m.trainingStateBytes.compact} bytes of weights and optimizer state (${m.trainingStateBytes.float32} with float32 weights)`);
+  if (m.energy) lines.push(`energy      ${(m.energy.totalPj / 1e6).toFixed(2)} µJ an inference image (weights ${(m.energy.weightReadPj / 1e6).toFixed(2)}, fp32 MACs ${(m.energy.macPj / 1e6).toFixed(2)}; ${(m.energy.ifActivations.totalPj / 1e6).toFixed(2)} if activations were ${m.energy.ifActivations.bits}-bit)`);
   if (m.backend) lines.push(`backend     ${printable(m.backend)}${d.workerId ? ` on ${printable(d.workerId)}` : ''}`);
   if (d.sweepId) lines.push(`sweep       ${d.sweepId}${d.baselineId ? `, baseline ${d.baselineId}` : ''}`);
   if (d.epochs.length) {
@@ -37,8 +39,20 @@ export function sweepLines(s: SweepDocument): string {
     `status      ${s.status}: ${c.completed} completed, ${c.running} running, ${c.queued} queued, ${c.failed} failed, ${c.cancelled} cancelled${c.stopped ? `, ${c.stopped} stopped early` : ''}`,
     '',
     table(
-      ['series', 'bits', 'n', 'test acc', 'relative', 'rel min', 'rel max', 'bytes', 'ratio'],
-      s.summary.map((r) => [r.series, r.bits, `${r.n}/${r.runs}`, pct(r.testAccuracy.mean), pct(r.relativeAccuracy.mean), pct(r.relativeAccuracy.min), pct(r.relativeAccuracy.max), r.compactBytes === null ? null : Math.round(r.compactBytes), r.compressionRatio === null ? null : `${r.compressionRatio.toFixed(2)}x`]),
+      ['series', 'bits', 'n', 'test acc', 'relative', 'rel min', 'rel max', 'bytes', 'ratio', 'train state', 'µJ/image'],
+      s.summary.map((r) => [
+        r.series,
+        r.bits,
+        `${r.n}/${r.runs}`,
+        pct(r.testAccuracy.mean),
+        pct(r.relativeAccuracy.mean),
+        pct(r.relativeAccuracy.min),
+        pct(r.relativeAccuracy.max),
+        r.compactBytes === null ? null : Math.round(r.compactBytes),
+        r.compressionRatio === null ? null : `${r.compressionRatio.toFixed(2)}x`,
+        r.trainingStateBytes === null ? null : Math.round(r.trainingStateBytes),
+        r.energyPj === null ? null : (r.energyPj / 1e6).toFixed(2),
+      ]),
     ),
   ].join('\n');
 }

@@ -15,7 +15,7 @@ const USAGE = `usage: quantlab submit --dataset NAME [options]
   --model cnn5|mlp|resnet20|vgg-small  --phase training|inference
   --repr REPR       float32, fixed:BITS[:pow2|maxabs|mse][:nearest|stochastic][:layer|channel], dictionary:BITS[:global|per-layer]
                     [:uniform|nonuniform][:rN], or a JSON object
-  --epochs N --batch-size N --lr X --momentum X --weight-decay X --schedule constant|step|cosine
+  --epochs N --batch-size N --lr X --momentum X --weight-decay X --schedule constant|step|cosine --master float32|compact
   --seed N --train-limit N --test-limit N --augment --max-minutes X --quantize-biases
   --name NAME --priority 1..100 --keep
   --idempotency-key KEY   make a retried submit safe (the API replays the first answer)

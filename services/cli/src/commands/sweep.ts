@@ -21,6 +21,8 @@ const USAGE = `usage: quantlab sweep --preset paper [--budget full|small] [--dat
   --repr REPR           repeatable; comma lists expand (fixed:2,4,8:nearest,stochastic is six representations)
   --phase LIST          training, inference or training,inference
   --seeds LIST          one run (and one float32 baseline) per seed
+  --master LIST         float32, compact or float32,compact: compact-only training runs where it applies (training
+                        phase, stochastic fixed point, dictionaries) as their own series (.../training/compact)
   training flags        --epochs --batch-size --lr --momentum --weight-decay --schedule --train-limit --test-limit
                         --augment --max-minutes --quantize-biases --model --priority --keep
   --name NAME  --idempotency-key KEY  --json
@@ -63,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
   let body: unknown;
   if (typeof f.file === 'string') body = readJsonFile(f.file);
   else if (f.preset !== undefined) {
-    if (f.repr || f.phase) throw new CliError('--preset fixes the representations and phases; leave out --repr and --phase', 2);
+    if (f.repr || f.phase || f.master) throw new CliError('--preset fixes the representations, phases and masters; leave out --repr, --phase and --master', 2);
     body = defined({
       name: f.name,
       preset: f.preset,
@@ -92,6 +94,7 @@ export async function run(argv: string[]): Promise<number> {
         representation: reprs.length ? reprs.map((r) => parseRepr(r, true)) : undefined,
         phase: typeof f.phase === 'string' ? f.phase.split(',').map((s) => s.trim()) : undefined,
         seeds,
+        'training.master': typeof f.master === 'string' && f.master.includes(',') ? f.master.split(',').map((s) => s.trim()) : undefined,
       }),
     };
   }

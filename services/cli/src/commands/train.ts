@@ -38,6 +38,9 @@ const USAGE = `usage: quantlab train --dataset NAME [options]
   --phase training|inference       compact weights while training, or quantize a float32 model once
   --quantize-biases                quantize biases too (kernels always are)
   --epochs N --batch-size N --lr X --momentum X --weight-decay X --schedule constant|step|cosine
+  --master float32|compact         float32 master weights (default), or compact weights only: updates round
+                                   stochastically onto the grid / between dictionary entries (training phase;
+                                   fixed point needs :stochastic)
   --seed N --train-limit N --test-limit N --augment --max-minutes X --name NAME
   --backend auto|tensorflow|native|wasm|cpu   default TFJS_BACKEND (auto); NATIVE_THREADS sets oneDNN's threads
   --artifact FILE                  write the packed compact model (for quantlab eval)
@@ -71,6 +74,7 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
       momentum: number('momentum', str('momentum')),
       weightDecay: number('weight-decay', str('weight-decay')),
       schedule: str('schedule'),
+      master: str('master'),
       seed: number('seed', str('seed')),
       trainLimit: number('train-limit', str('train-limit')),
       testLimit: number('test-limit', str('test-limit')),

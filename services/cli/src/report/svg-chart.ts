@@ -20,6 +20,15 @@ export interface LineChart {
   reference?: { y: number; label: string };
   xTicks?: number[];
   yRange?: [number, number];
+  /** A logarithmic x axis (sizes and energies spanning decades), ticked at 1, 2 and 5 times powers of ten. */
+  xLog?: boolean;
+  xFormat?: (x: number) => string;
+}
+
+function logTicks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) for (const m of [1, 2, 5]) if (m * 10 ** e >= lo && m * 10 ** e <= hi) out.push(m * 10 ** e);
+  return out;
 }
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#393b79', '#637939'];
@@ -43,11 +52,13 @@ export function lineChartSvg(chart: LineChart): string {
   const all = chart.series.flatMap((s) => s.points);
   const xs = all.map((p) => p.x).concat(chart.xTicks ?? []);
   const ys = all.flatMap((p) => [p.y, p.min ?? p.y, p.max ?? p.y]).concat(chart.reference ? [chart.reference.y] : []);
-  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  const lx = (x: number) => (chart.xLog ? Math.log10(x) : x);
+  const [x0, x1] = [Math.min(...xs.map(lx)), Math.max(...xs.map(lx))];
   const [y0, y1] = chart.yRange ?? [Math.min(...ys), Math.max(...ys)];
   const pad = (y1 - y0) * 0.05 || 1;
   const [ylo, yhi] = chart.yRange ?? [y0 - pad, y1 + pad];
-  const sx = (x: number) => PLOT.left + ((x - x0) / (x1 - x0 || 1)) * PLOT.width;
+  const sx = (x: number) => PLOT.left + ((lx(x) - x0) / (x1 - x0 || 1)) * PLOT.width;
+  const fx = chart.xFormat ?? fmt;
   const sy = (y: number) => PLOT.top + PLOT.height - ((Math.min(Math.max(y, ylo), yhi) - ylo) / (yhi - ylo || 1)) * PLOT.height;
   const height = Math.max(PLOT.top + PLOT.height + 60, PLOT.top + 20 * chart.series.length + 40);
 
@@ -56,9 +67,9 @@ export function lineChartSvg(chart: LineChart): string {
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="${PLOT.left}" y="28" font-size="15" font-weight="bold">${esc(chart.title)}</text>`,
   ];
-  for (const t of chart.xTicks ?? niceTicks(x0, x1)) {
+  for (const t of chart.xTicks ?? (chart.xLog ? logTicks(10 ** x0, 10 ** x1) : niceTicks(x0, x1))) {
     parts.push(`<line x1="${sx(t)}" y1="${PLOT.top}" x2="${sx(t)}" y2="${PLOT.top + PLOT.height}" stroke="#eee"/>`);
-    parts.push(`<text x="${sx(t)}" y="${PLOT.top + PLOT.height + 16}" text-anchor="middle">${fmt(t)}</text>`);
+    parts.push(`<text x="${sx(t)}" y="${PLOT.top + PLOT.height + 16}" text-anchor="middle">${esc(fx(t))}</text>`);
   }
   for (const t of niceTicks(ylo, yhi)) {
     parts.push(`<line x1="${PLOT.left}" y1="${sy(t)}" x2="${PLOT.left + PLOT.width}" y2="${sy(t)}" stroke="#eee"/>`);
@@ -83,7 +94,7 @@ export function lineChartSvg(chart: LineChart): string {
     }
     const dash = s.dashed ? ' stroke-dasharray="7 4"' : '';
     parts.push(`<polyline points="${pts.map((p) => `${sx(p.x)},${sy(p.y)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`);
-    for (const p of pts) parts.push(`<circle cx="${sx(p.x)}" cy="${sy(p.y)}" r="3" fill="${color}"><title>${esc(s.name)}: ${fmt(p.x)} → ${p.y.toFixed(2)}</title></circle>`);
+    for (const p of pts) parts.push(`<circle cx="${sx(p.x)}" cy="${sy(p.y)}" r="3" fill="${color}"><title>${esc(s.name)}: ${esc(fx(p.x))} → ${p.y.toFixed(2)}</title></circle>`);
     const ly = PLOT.top + 8 + i * 20;
     parts.push(`<line x1="${PLOT.left + PLOT.width + 20}" y1="${ly}" x2="${PLOT.left + PLOT.width + 44}" y2="${ly}" stroke="${color}" stroke-width="3"${dash}/>`);
     parts.push(`<text x="${PLOT.left + PLOT.width + 50}" y="${ly + 4}">${esc(s.name)}</text>`);

@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import type { RunDocument } from '@quantlab/shared';
 import { learnedVsRefitSection, mixedPrecisionSection } from './mixed-precision.ts';
 import { lineChartSvg } from './svg-chart.ts';
+import { kib, masterComparison, microjoules, type CostAxis } from './master-report.ts';
 
 /** Mean, min and max over seeds (and the mean's 95% t-interval from two seeds on); null while no run has completed. */
 interface Stat {
@@ -34,6 +35,8 @@ export interface SweepForReport {
     relativeAccuracy: Stat | null;
     compactBytes: number | null;
     compressionRatio: number | null;
+    trainingStateBytes?: number | null;
+    energyPj?: number | null;
     seeds?: SeedResult[];
   }[];
 }
@@ -135,6 +138,12 @@ function describeSetting(sweep: SweepForReport): string[] {
   ];
 }
 
+/** The cost figures' file names beside the relative-accuracy figure's (report.svg -> report-bytes.svg, ...). */
+export function costSvgPaths(svgPath: string): Record<CostAxis, string> {
+  const base = svgPath.replace(/\.svg$/, '');
+  return { compactBytes: `${base}-bytes.svg`, trainingStateBytes: `${base}-training-bytes.svg`, energyPj: `${base}-energy.svg` };
+}
+
 export function sweepReportMarkdown(sweep: SweepForReport, opts: { svgPath: string; notes?: string }): string {
   const rows = seriesRows(sweep);
   const baseline = sweep.summary.find((r) => r.series.startsWith('float32/'));
@@ -142,6 +151,18 @@ export function sweepReportMarkdown(sweep: SweepForReport, opts: { svgPath: stri
   if (baseline) out.push(`Float32 baseline test accuracy: ${spread(baseline.testAccuracy, 2)} (mean [min, max] over ${baseline.n} seed${baseline.n === 1 ? '' : 's'}).`, '');
   if (opts.notes) out.push(opts.notes.trim(), '');
   out.push('## Relative accuracy against bits', '', `![relative accuracy against bits](${basename(opts.svgPath)})`, '');
+  const costs = costSvgPaths(opts.svgPath);
+  out.push(
+    '## Accuracy against bytes, training-state bytes and energy',
+    '',
+    `![test accuracy against the packed model size](${basename(costs.compactBytes)})`,
+    '',
+    `![test accuracy against training-state bytes](${basename(costs.trainingStateBytes)})`,
+    '',
+    `![test accuracy against energy per inference image](${basename(costs.energyPj)})`,
+    '',
+  );
+  out.push(...masterComparison(sweep.summary));
 
   out.push('## Fewest bits that keep the accuracy', '', '| series | ≥ 99% from | ≥ 98% from |', '|---|---:|---:|');
   for (const [name, r] of rows) {
@@ -171,16 +192,21 @@ export function sweepReportMarkdown(sweep: SweepForReport, opts: { svgPath: stri
   if (targets.length) out.push('## Targets', '', ...targets, '');
   out.push(...learnedVsRefitSection(sweep), ...mixedPrecisionSection(sweep));
 
-  out.push('## All results', '', '| series | bits | n | test accuracy | relative accuracy [95% CI] | range over seeds | compact bytes | compression |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+  out.push(
+    '## All results',
+    '',
+    '| series | bits | n | test accuracy | relative accuracy [95% CI] | range over seeds | compact bytes | compression | training state | energy per image |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
   const ordered = [...sweep.summary].sort((a, b) => a.series.localeCompare(b.series) || a.bits - b.bits);
   for (const r of ordered) {
     out.push(
-      `| \`${r.series}\` | ${r.bits} | ${r.n} | ${interval(r.testAccuracy, 2)} | ${interval(r.relativeAccuracy)} | ${spread(r.relativeAccuracy)} | ${r.compactBytes === null ? '–' : Math.round(r.compactBytes)} | ${r.compressionRatio ? `${r.compressionRatio.toFixed(2)}×` : '–'} |`,
+      `| \`${r.series}\` | ${r.bits} | ${r.n} | ${interval(r.testAccuracy, 2)} | ${interval(r.relativeAccuracy)} | ${spread(r.relativeAccuracy)} | ${r.compactBytes === null ? '–' : Math.round(r.compactBytes)} | ${r.compressionRatio ? `${r.compressionRatio.toFixed(2)}×` : '–'} | ${kib(r.trainingStateBytes)} | ${microjoules(r.energyPj)} |`,
     );
   }
   out.push(
     '',
-    "Relative accuracy = a run's test accuracy / the float32 baseline's of the same seed; mean [95% t-interval of the mean over seeds], and mean [min, max].",
+    "Relative accuracy = a run's test accuracy / the float32 baseline's of the same seed; mean [95% t-interval of the mean over seeds], and mean [min, max]. Training state: weights plus optimizer state held while training; energy: estimated per inference image at 45 nm (docs/ENERGY.md).",
     '',
   );
 

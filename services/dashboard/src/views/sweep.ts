@@ -7,6 +7,7 @@ import { every, type ViewContext } from '../router.ts';
 import { align, colorOf, lineChart, type ChartLine } from '../charts.ts';
 import { pageHeader, runsTable, showError } from '../components.ts';
 import { isPerLayerSeries, sensitivityCard } from './sensitivity.ts';
+import { seriesParts } from '@quantlab/shared/schemas/label';
 
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
 /** Runs stopped early by the sweep's rule: drawn greyed, apart from the series (which aggregate completed runs). */
@@ -14,8 +15,17 @@ const STOPPED_COLOR = '#9aa5b1';
 
 const isBaseline = (series: string) => series.startsWith('float32/');
 
-const phaseRank = (s: string) => (s.endsWith('/training') ? 0 : 1);
-const family = (s: string) => s.slice(0, s.lastIndexOf('/'));
+/** Training phase with a float32 master, then with compact weights only, then the inference phase. */
+const phaseRank = (s: string) => {
+  const p = seriesParts(s);
+  return p.phase === 'training' ? (p.master === 'compact' ? 1 : 0) : 2;
+};
+const family = (s: string) => seriesParts(s).family;
+/** Inference phase dashed, compact-only training dotted; the float32-master training line solid. */
+const dashOf = (s: string): number[] | undefined => {
+  const p = seriesParts(s);
+  return p.master === 'compact' ? [2, 3] : p.phase === 'inference' ? [6, 4] : undefined;
+};
 
 /** Series in a stable order: fixed before dictionary, each representation's training phase before its inference phase. */
 function seriesOrder(rows: SweepSummaryRow[]): string[] {
@@ -25,7 +35,7 @@ function seriesOrder(rows: SweepSummaryRow[]): string[] {
     .sort((a, b) => kindRank(a) - kindRank(b) || family(a).localeCompare(family(b)) || phaseRank(a) - phaseRank(b));
 }
 
-/** One colour per representation; its phases share it and differ by dash (inference dashed). */
+/** One colour per representation; its phases and masters share it and differ by dash (inference dashed, compact dotted). */
 function colorsOf(order: string[]): Map<string, string> {
   const families = [...new Set(order.map(family))];
   return new Map(order.map((s) => [s, colorOf(families.indexOf(family(s)))]));
@@ -82,6 +92,8 @@ function summaryTable(doc: SweepDocument): HTMLElement {
           h('th', { title: 'each seed: test accuracy [binomial 95%], McNemar p against its float32 baseline' }, 'Per seed'),
           h('th', { class: 'num' }, 'Compact size'),
           h('th', { class: 'num' }, 'Compression'),
+          h('th', { class: 'num', title: 'weights plus optimizer state held while training (mean over seeds)' }, 'Training state'),
+          h('th', { class: 'num', title: 'estimated energy of one inference image, Horowitz 45 nm (docs/ENERGY.md)' }, 'Energy / image'),
         ),
       ),
       h(
@@ -99,6 +111,8 @@ function summaryTable(doc: SweepDocument): HTMLElement {
             h('td', { 'data-col': 'seeds' }, perSeed(r)),
             h('td', { class: 'num', 'data-col': 'bytes', 'data-value': r.compactBytes ?? '' }, bytes(r.compactBytes)),
             h('td', { class: 'num', 'data-col': 'ratio' }, r.compressionRatio === null ? DASH : `${num(r.compressionRatio, 1)}×`),
+            h('td', { class: 'num', 'data-col': 'training-bytes', 'data-value': r.trainingStateBytes ?? '' }, bytes(r.trainingStateBytes)),
+            h('td', { class: 'num', 'data-col': 'energy', 'data-value': r.energyPj ?? '' }, r.energyPj === null ? DASH : `${num(r.energyPj / 1e6, 2)} µJ`),
           ),
         ),
       ),
@@ -121,7 +135,7 @@ function relativeSpec(doc: SweepDocument) {
   const lines: ChartLine[] = order.map((s, i) => ({
     label: seriesLabel(s),
     color: colors.get(s)!,
-    dash: s.endsWith('/inference') ? [6, 4] : undefined,
+    dash: dashOf(s),
     y: ys[i],
     ...(doc.summary.some((r) => r.series === s && r.n > 1) ? { min: mins[i], max: maxs[i] } : {}),
   }));
@@ -151,24 +165,32 @@ function stoppedPoints(doc: SweepDocument): { x: number; y: number; min: number;
   return [...byBits].map(([x, ys]) => ({ x, y: ys.reduce((a, b) => a + b, 0) / ys.length, min: Math.min(...ys), max: Math.max(...ys) }));
 }
 
-/** Test accuracy against the packed model's size: what each byte buys. */
-function bytesSpec(doc: SweepDocument) {
+type CostField = 'compactBytes' | 'trainingStateBytes' | 'energyPj';
+const COST_AXES: Record<CostField, { xLabel: string; xFormat: (v: number) => string }> = {
+  compactBytes: { xLabel: 'Compact model size (bytes, log scale)', xFormat: (v) => bytesShort(v) },
+  trainingStateBytes: { xLabel: 'Weights + optimizer state while training (bytes, log scale)', xFormat: (v) => bytesShort(v) },
+  energyPj: { xLabel: 'Energy per inference image (µJ, 45 nm estimate, log scale)', xFormat: (v) => String(Number((v / 1e6).toPrecision(3))) },
+};
+
+/** Test accuracy against a cost (the packed model's size, the bytes training held, the energy of an image). */
+function costSpec(doc: SweepDocument, field: CostField) {
   const order = [...seriesOrder(doc.summary), ...new Set(doc.summary.filter((r) => isBaseline(r.series)).map((r) => r.series))];
   const pts = order.map((s) =>
     doc.summary
-      .filter((r) => r.series === s && r.compactBytes !== null && r.testAccuracy.mean !== null)
-      .map((r) => ({ x: r.compactBytes!, y: r.testAccuracy.mean! * 100, min: r.testAccuracy.min! * 100, max: r.testAccuracy.max! * 100 })),
+      .filter((r) => r.series === s && r[field] !== null && r.testAccuracy.mean !== null)
+      .map((r) => ({ x: r[field]!, y: r.testAccuracy.mean! * 100, min: r.testAccuracy.min! * 100, max: r.testAccuracy.max! * 100 })),
   );
   const { x, ys, mins, maxs } = align(pts);
   const colors = colorsOf(order.filter((s) => !isBaseline(s)));
   const lines: ChartLine[] = order.map((s, i) => ({
     label: seriesLabel(s),
     color: colors.get(s) ?? '#333333',
-    dash: s.endsWith('/inference') ? [6, 4] : undefined,
+    dash: dashOf(s),
     y: ys[i],
     ...(doc.summary.some((r) => r.series === s && r.n > 1) ? { min: mins[i], max: maxs[i] } : {}),
   }));
-  return { xLabel: 'Compact model size (bytes, log scale)', yLabel: 'Test accuracy (%)', x, lines, xLog: true, xFormat: (v: number) => bytesShort(v), yFormat: (v: number) => v.toFixed(2), height: 340 };
+  // Runs stored before a cost was measured have none: an empty chart, on a linear axis (a log scale needs data).
+  return { xLabel: COST_AXES[field].xLabel, yLabel: 'Test accuracy (%)', x, lines, xLog: x.length > 0, xFormat: COST_AXES[field].xFormat, yFormat: (v: number) => v.toFixed(2), height: 340 };
 }
 
 export function sweepView({ root, params, signal }: ViewContext): void {
@@ -177,12 +199,18 @@ export function sweepView({ root, params, signal }: ViewContext): void {
   const err = h('div');
   const rel = lineChart({ xLabel: '', yLabel: '', x: [], lines: [] });
   const size = lineChart({ xLabel: '', yLabel: '', x: [], lines: [] });
+  const stateSize = lineChart({ xLabel: '', yLabel: '', x: [], lines: [] });
+  const energy = lineChart({ xLabel: '', yLabel: '', x: [], lines: [] });
   rel.el.id = 'chart-relative';
   size.el.id = 'chart-bytes';
   const sensitivity = sensitivityCard();
+  stateSize.el.id = 'chart-training-bytes';
+  energy.el.id = 'chart-energy';
   signal.addEventListener('abort', () => {
     rel.destroy();
     size.destroy();
+    stateSize.destroy();
+    energy.destroy();
     sensitivity.chart.destroy();
   });
   const summary = h('div');
@@ -211,6 +239,12 @@ export function sweepView({ root, params, signal }: ViewContext): void {
     h('div', { class: 'grid-2' }, h('section', { class: 'card' }, h('h2', null, 'Relative accuracy vs. bits per weight'), rel.el), h('section', { class: 'card' }, h('h2', null, 'Test accuracy vs. model size'), size.el)),
     sensitivity.el,
     h(
+      'div',
+      { class: 'grid-2' },
+      h('section', { class: 'card' }, h('h2', null, 'Test accuracy vs. training-state bytes'), stateSize.el),
+      h('section', { class: 'card' }, h('h2', null, 'Test accuracy vs. energy per image'), energy.el),
+    ),
+    h(
       'section',
       { class: 'card' },
       h('div', { class: 'section-head' }, h('h2', null, 'Summary'), h('div', { class: 'section-actions' }, csvButton)),
@@ -238,7 +272,9 @@ export function sweepView({ root, params, signal }: ViewContext): void {
     );
     const r = relativeSpec(d);
     rel.update(r);
-    size.update(bytesSpec(d));
+    size.update(costSpec(d, 'compactBytes'));
+    stateSize.update(costSpec(d, 'trainingStateBytes'));
+    energy.update(costSpec(d, 'energyPj'));
     sensitivity.update(d);
     // What the figure shows, for tests and screen readers: runs aggregated into its points.
     rel.el.dataset.runs = String(d.summary.reduce((n, row) => n + row.n, 0));

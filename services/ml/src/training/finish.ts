@@ -9,7 +9,8 @@ import { paramCount } from '../models/index.ts';
 import { RunInputError } from '../errors.ts';
 import { restoreModel, evaluateWeights, type ArtifactMeta } from './artifact-model.ts';
 import type { Compactor } from './compactor.ts';
-import type { RunState } from './run-state.ts';
+import { trainingStateBytes, type RunState } from './run-state.ts';
+import { modelEnergy } from './energy.ts';
 import type { StopReason, TrainOutcome } from './types.ts';
 
 function datasetInfo(data: PreparedDataset) {
@@ -33,6 +34,7 @@ function baseMetrics(s: RunState, backend: string): RunMetrics {
     durationMs: Math.round(s.elapsedMs),
     backend,
     ...(s.trainMs > 0 ? { imagesPerSec: s.imagesSeen / (s.trainMs / 1000) } : {}),
+    trainingStateBytes: trainingStateBytes(s),
   };
 }
 
@@ -74,6 +76,7 @@ export function finish(config: ExperimentConfig, s: RunState, epochs: EpochMetri
   metrics.weightBytes = { float32: paramCount(s.model) * 4, compact: artifact.length };
   metrics.compressionRatio = (paramCount(s.model) * 4) / artifact.length;
   metrics.weightError = compactor.quantizer.error(layers, decoded);
+  metrics.energy = modelEnergy(s.model, config.representation, config.quantizeBiases);
   return { status: 'completed', metrics, epochs, dataset: datasetInfo(data), artifact };
 }
 

@@ -3,6 +3,7 @@
  * a run, finish.ts ends it). The master weights are float typed arrays that SGD updates; each step the
  * representation's quantizer turns them into compact weights, the forward and backward passes run on those (as
  * explicit inputs of tf.valueAndGrads), and their gradient updates the master weights (straight-through estimator).
+ * With training.master "compact" there is no float master: the gradient updates the codes (compact-master.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { EpochMetrics } from '@quantlab/shared';
@@ -31,11 +32,17 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   const compactor = new Compactor(config, model);
   const keys = checkpointKeys(config);
   const key = keys[0];
-  const state = input.resumeFrom ? resume(input.resumeFrom, model, data, keys) : fresh(model, data, t.seed);
-  if (state.learnedDictionary) compactor.restoreLearner(state.learnedDictionary);
   // Inference phase: train in float32 (or take the baseline's weights), quantize once at the end.
   const trainCompact = config.phase === 'training' && config.representation.kind !== 'float32' ? compactor : null;
+  // training.master "compact": the quantized params live as codes only (compact-master.ts); the schema allows it only
+  // where trainCompact is set.
+  const compactMaster = t.master === 'compact' ? trainCompact : null;
+  const state = input.resumeFrom ? resume(input.resumeFrom, model, data, keys, compactMaster) : fresh(model, data, t.seed, compactMaster);
+  if (state.learnedDictionary) compactor.restoreLearner(state.learnedDictionary);
   const refitEachStep = refitsEachStep(config);
+  // A compact master refits fixed point once an epoch (its grid stays put under the stochastic updates) and a
+  // dictionary as refitEvery says.
+  const compactRefitEachStep = config.representation.kind === 'dictionary' && config.representation.refitEvery === 'step';
   const epochsDone: EpochMetrics[] = [];
   if (config.phase === 'inference' && input.baselineArtifact) {
     adoptBaseline(input.baselineArtifact, config, state, data);
@@ -68,7 +75,14 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
       fillBatch(data.train, order, from, count, xBuf, yBuf, { shape: raw.shape, norm: data.norm, augment });
       const where = { epoch: epoch + 1, step: step + 1, steps };
       checkFinite(model, state.weights, 'weights', where);
-      const arrays = trainCompact ? trainCompact.apply(state.weights, state.quantRng, trainCompact.fitsAt(step, refitEachStep)).all : state.weights;
+      let arrays: Float32Array[];
+      if (state.compact) {
+        if (compactRefitEachStep || step === 0) {
+          state.compact.refit(state.weights);
+          state.compact.decodeInto(state.weights);
+        }
+        arrays = state.weights;
+      } else arrays = trainCompact ? trainCompact.apply(state.weights, state.quantRng, trainCompact.fitsAt(step, refitEachStep)).all : state.weights;
       const r = trainStep(model, arrays, xBuf.subarray(0, count * size), yBuf.subarray(0, count), [count, h, w, c]);
       if (!Number.isFinite(r.loss)) throw numericalFault(`the training loss is ${r.loss}`, where);
       checkFinite(model, r.grads, 'gradient', where);
@@ -76,9 +90,11 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
       correct += r.correct;
       const lr = learningRateAt(t, epoch, step, steps);
       lrSum += lr;
+      const opts = { lr, momentum: t.momentum, weightDecay: t.weightDecay };
       // A learned dictionary trains on this step's codes, so before SGD moves the master weights.
       trainCompact?.learn(r.grads, { lr, momentum: t.momentum });
-      sgdStep(state.weights, state.velocity, r.grads, decays, { lr, momentum: t.momentum, weightDecay: t.weightDecay });
+      if (state.compact) state.compact.step(state.weights, state.velocity, r.grads, decays, opts, state.quantRng);
+      else sgdStep(state.weights, state.velocity, r.grads, decays, opts);
       if (r.moments.length) updateRunningStats(stateParams.map((i) => state.weights[i]), r.moments, count * h * w);
       if (Date.now() - lastProgress >= (input.progressEveryMs ?? PROGRESS_EVERY_MS) && hooks.onProgress) {
         lastProgress = Date.now();

@@ -14,6 +14,7 @@ export const TRAINING_DEFAULTS = {
   weightDecay: 5e-4,
   schedule: 'cosine',
   seed: 1,
+  master: 'float32',
 } as const;
 
 export const MODEL_DEFAULT = 'cnn5';

@@ -12,6 +12,7 @@ export type DatasetKind = (typeof DATASET_KINDS)[number];
 export const DATASET_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 export const MODELS = ['cnn5', 'mlp', 'resnet20', 'vgg-small'] as const;
 export const PHASES = ['training', 'inference'] as const;
+export const TRAINING_MASTERS = ['float32', 'compact'] as const;
 
 /** Caps that keep one request from occupying the cluster for days. */
 export const LIMITS = {
@@ -60,6 +61,12 @@ export const TrainingConfig = z.strictObject({
   augment: z.boolean().default(false),
   /** Wall-clock budget; a run over it ends failed and keeps its finished epochs. */
   maxMinutes: z.number().positive().max(7 * 24 * 60).optional(),
+  /**
+   * float32: SGD updates float32 master weights, the compact weights are derived from them each step (straight-through).
+   * compact: the weights exist only in compact form; each update is rounded stochastically onto the grid or between
+   * dictionary entries (docs/REPRESENTATIONS.md). Training phase and a compact representation only.
+   */
+  master: z.enum(TRAINING_MASTERS).default(D.master),
 });
 
 export const ExperimentConfig = z.strictObject({
@@ -87,7 +94,29 @@ export const ExperimentConfig = z.strictObject({
   if (r.kind === 'dictionary' && r.update === 'gradient' && c.phase === 'inference') {
     ctx.addIssue({ code: 'custom', path: ['representation', 'update'], message: 'update "gradient" trains the dictionary with the weights: phase "inference" does not train (use update "refit")' });
   }
+  const why = compactMasterRefusal(c);
+  if (why) ctx.addIssue({ code: 'custom', path: ['training', 'master'], message: why });
 });
+
+/**
+ * Why `training.master: "compact"` cannot apply to a config, or null when it can (or the master is float32). A
+ * compact master needs compact weights being trained: the training phase of fixed point or a dictionary; fixed point
+ * updates by stochastic rounding, so its rounding must say so.
+ */
+export function compactMasterRefusal(c: {
+  phase: string;
+  representation: { kind: string; rounding?: string; update?: string; bitsPerLayer?: unknown };
+  training: { master: string };
+}): string | null {
+  if (c.training.master !== 'compact') return null;
+  if (c.representation.kind === 'float32') return 'master "compact" needs a compact representation (fixed or dictionary); float32 has nothing to compact';
+  if (c.phase !== 'training') return 'master "compact" trains with compact weights: it needs phase "training" (the inference phase trains in float32)';
+  if (c.representation.kind === 'fixed' && c.representation.rounding !== 'stochastic') return 'master "compact" updates fixed point by stochastic rounding: use rounding "stochastic"';
+  // Not combined yet (each was built and tested against float32 master weights): refused rather than half-working.
+  if (c.representation.update === 'gradient') return 'master "compact" does not combine with a learned dictionary (update "gradient") yet: use update "refit"';
+  if (c.representation.bitsPerLayer !== undefined) return 'master "compact" does not combine with bitsPerLayer yet: give one width in bits';
+  return null;
+}
 
 export type TrainingConfig = z.infer<typeof TrainingConfig>;
 /** The effective config: every default filled in. */

@@ -13,3 +13,18 @@ export function labelOf(r: { kind: 'float32' | 'fixed' | 'dictionary'; bits?: nu
   }
   return label;
 }
+
+/** The last part of a compact-master run's series (seriesOf): `fixed/pow2/stochastic/training/compact`. */
+export const COMPACT_MASTER_TAG = 'compact';
+
+/**
+ * A series id taken apart: its representation family (`fixed/pow2/stochastic`), phase and training master. The
+ * report and the dashboard group and style lines with it (a compact-master line shares its family's colour).
+ */
+export function seriesParts(series: string): { family: string; phase: string; master: 'float32' | 'compact' } {
+  const parts = series.split('/');
+  const master = parts[parts.length - 1] === COMPACT_MASTER_TAG ? 'compact' : 'float32';
+  if (master === 'compact') parts.pop();
+  const phase = parts.pop() ?? '';
+  return { family: parts.join('/'), phase, master };
+}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { COMPACT_MASTER_TAG } from './label.ts';
 import { MODEL_LAYERS, layerWidths } from './model-layers.ts';
 
 /** The weight representations quantlab trains and evaluates with (Kibune & Lee, ICONIP 2017). */
@@ -122,18 +123,20 @@ export function bitsOf(r: Representation): number {
 }
 
 /**
- * The stable name of a line in the paper's figure: the representation without its bit width, plus the phase,
- * for example `fixed/maxabs/nearest/training` or `dictionary/global/uniform/r0/epoch/inference`.
+ * The stable name of a line in the paper's figure: the representation without its bit width, plus the phase, plus
+ * `/compact` when training kept only compact weights (training.master), for example `fixed/maxabs/nearest/training`,
+ * `fixed/pow2/stochastic/training/compact` or `dictionary/global/uniform/r0/epoch/inference`.
  */
-export function seriesOf(r: Representation, phase: 'training' | 'inference', model?: string): string {
+export function seriesOf(r: Representation, phase: 'training' | 'inference', model?: string, master: 'float32' | 'compact' = 'float32'): string {
+  const tail = master === 'compact' ? `${phase}/${COMPACT_MASTER_TAG}` : phase;
   switch (r.kind) {
     case 'float32':
-      return `float32/${phase}`;
+      return `float32/${tail}`;
     case 'fixed':
-      return ['fixed', r.range + (r.fractionBits === undefined ? '' : `:f${r.fractionBits}`) + channelTag(r), r.rounding, phase].join('/') + widthsTag(r, model);
+      return ['fixed', r.range + (r.fractionBits === undefined ? '' : `:f${r.fractionBits}`) + channelTag(r), r.rounding, tail].join('/') + widthsTag(r, model);
     case 'dictionary':
       return (
-        ['dictionary', r.scope + channelTag(r), r.init, `r${r.refine}`, r.refitEvery + (r.update === 'gradient' ? ':gradient' : ''), phase].join('/') +
+        ['dictionary', r.scope + channelTag(r), r.init, `r${r.refine}`, r.refitEvery + (r.update === 'gradient' ? ':gradient' : ''), tail].join('/') +
         widthsTag(r, model)
       );
   }
@@ -153,7 +156,7 @@ function widthsTag(r: { bits: number; bitsPerLayer?: Record<string, number> | nu
   return `/bits:${widths.join('.')}`;
 }
 
-export { labelOf } from './label.ts';
+export { COMPACT_MASTER_TAG, labelOf, seriesParts } from './label.ts';
 
 /** Per-channel series carry `:channel`; per-layer ones keep the names they had before granularity existed. */
 function channelTag(r: { granularity?: 'layer' | 'channel' }): string {

@@ -52,6 +52,21 @@ export const WeightError = z.object({
   layers: z.array(LayerWeightError),
 });
 
+/**
+ * Picojoules per inference image: the weights read once from DRAM at their stored bits, the multiply-accumulates at
+ * fp32 (activations stay float32); and, labelled apart, the MACs as integer ones if activations had the weights' bits.
+ */
+export const InferenceEnergy = z.object({
+  weightReadPj: z.number(),
+  macPj: z.number(),
+  totalPj: z.number(),
+  /** Multiply-accumulates per image. */
+  macs: z.number(),
+  /** Not what the run computes: the same MACs with activations of `bits` bits (integer MACs of bits x bits). */
+  ifActivations: z.object({ bits: z.number().int(), macPj: z.number(), totalPj: z.number() }),
+});
+export type InferenceEnergy = z.infer<typeof InferenceEnergy>;
+
 export const EpochMetrics = z.object({
   epoch: z.number().int().min(1),
   trainLoss: z.number(),
@@ -73,6 +88,13 @@ export const RunMetrics = z.object({
   /** test accuracy / the float32 baseline's (sweeps). */
   relativeAccuracy: z.number().optional(),
   weightBytes: z.object({ float32: z.number(), compact: z.number() }).optional(),
+  /**
+   * Bytes training held for weights plus optimizer state (master weights or compact codes, scales and dictionaries,
+   * float32 params, momentum), and what the same run holds with float32 weights; docs/REPRESENTATIONS.md.
+   */
+  trainingStateBytes: z.object({ float32: z.number(), compact: z.number() }).optional(),
+  /** Estimated energy of one inference image (Horowitz, ISSCC 2014, 45 nm; docs/ENERGY.md). */
+  energy: InferenceEnergy.optional(),
   compressionRatio: z.number().optional(),
   weightError: WeightError.optional(),
   /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Dataset, ExperimentConfig, LIMITS, Model, Phase, TrainingConfig } from './experiment.ts';
+import { Dataset, ExperimentConfig, LIMITS, Model, Phase, TRAINING_MASTERS, TrainingConfig } from './experiment.ts';
 import { MAX_BITS_PER_LAYER } from './representation.ts';
 import { RunDocument, RunStatus, StoppingRule } from './run.ts';
 import { SWEEP_FIELDS, unknownFieldReason, type SweepField } from './sweep-fields.ts';
@@ -181,6 +181,8 @@ export const PresetInfo = z.object({
     representation: z.array(PatternFields),
     phase: z.array(Phase),
     seeds: z.array(z.number().int()),
+    /** Training masters: compact applies to the training phase of stochastic fixed point and of dictionaries. */
+    'training.master': z.array(z.enum(TRAINING_MASTERS)).optional(),
   }),
   /** Runs the grid expands to, float32 baselines included. */
   runs: z.number().int(),
@@ -238,6 +240,10 @@ export const SweepSummaryRow = z.object({
   relativeAccuracy: Stat,
   compactBytes: z.number().nullable(),
   compressionRatio: z.number().nullable(),
+  /** Mean over completed runs of metrics.trainingStateBytes.compact (null when no run reported it). */
+  trainingStateBytes: z.number().nullable().default(null),
+  /** Mean over completed runs of metrics.energy.totalPj: estimated picojoules per inference image. */
+  energyPj: z.number().nullable().default(null),
   /** The completed runs, by seed. */
   seeds: z.array(SeedResult).default([]),
 });

@@ -1,4 +1,4 @@
-import { ExperimentConfig, LIMITS } from '../schemas/experiment.ts';
+import { ExperimentConfig, LIMITS, compactMasterRefusal } from '../schemas/experiment.ts';
 import { Representation, labelOf, seriesOf } from '../schemas/representation.ts';
 import type { StoppingRule } from '../schemas/run.ts';
 import { SWEEP_FIELDS } from '../schemas/sweep-fields.ts';
@@ -9,6 +9,8 @@ import { sensitivityGrid } from './sensitivity.ts';
 import { configIdentity } from '../config-identity.ts';
 
 export type { Grid };
+
+const MASTER_PATH = 'training.master';
 
 /** One run a sweep will queue. Baselines come first, then training-phase runs, then inference-phase runs. */
 export interface PlannedRun {
@@ -155,6 +157,10 @@ export function planSweep(req: SweepRequest, maxRuns: number = LIMITS.maxSweepRu
       }
       continue;
     }
+    // A varied training.master runs compact only where it applies (training-phase fixed point with stochastic
+    // rounding, dictionaries); elsewhere the float32-master point of the same grid is the run.
+    const master = settings.find(([p]) => p === MASTER_PATH)?.[1];
+    if (master === 'compact' && (compactMasterRefusal({ phase: point.phase, representation: parsedRepr.data, training: { master } }) || grid.compactMasterFor?.(parsedRepr.data) === false)) continue;
     for (const seed of seeds) {
       const input = withPaths({ ...base, representation: parsedRepr.data, phase: point.phase, training: { ...base.training, seed } }, settings);
       const parsed = ExperimentConfig.safeParse(input);
@@ -162,12 +168,20 @@ export function planSweep(req: SweepRequest, maxRuns: number = LIMITS.maxSweepRu
         for (const issue of parsed.error.issues.slice(0, 3)) issues.push({ path: issue.path.map(toKey), message: `${describe(repr, settings)} (${point.phase}, seed ${seed}): ${issue.message}`, code: issue.code });
         continue;
       }
-      // The baseline of this setting and seed: float32, training phase, the same everything else.
-      const baselineConfig = ExperimentConfig.parse({ ...parsed.data, representation: { kind: 'float32' }, phase: 'training', priority: Math.max(1, base.priority - 1) });
+      // The baseline of this setting and seed: float32, training phase, float32 master (the master is part of a
+      // series, not of the baseline), the same everything else.
+      const baselineConfig = ExperimentConfig.parse({
+        ...parsed.data,
+        representation: { kind: 'float32' },
+        phase: 'training',
+        priority: Math.max(1, base.priority - 1),
+        training: { ...parsed.data.training, master: 'float32' },
+      });
       const bKey = configIdentity(baselineConfig);
       let baselineKey = baselineKeys.get(bKey);
       if (baselineKey === undefined) {
-        baselineKey = settings.length ? `${seed} ${labelOfSettings(settings)}` : String(seed);
+        const baselineSettings = settings.filter(([p]) => p !== MASTER_PATH);
+        baselineKey = baselineSettings.length ? `${seed} ${labelOfSettings(baselineSettings)}` : String(seed);
         baselineKeys.set(bKey, baselineKey);
         seen.add(bKey);
         baselines.push({ config: baselineConfig, seed, series: seriesOf(baselineConfig.representation, 'training'), isBaseline: true, baselineKey, stopping: null });
@@ -179,7 +193,7 @@ export function planSweep(req: SweepRequest, maxRuns: number = LIMITS.maxSweepRu
       (phase === 'training' ? training : inference).push({
         config: parsed.data,
         seed,
-        series: seriesOf(parsed.data.representation, phase, parsed.data.model),
+        series: seriesOf(parsed.data.representation, phase, parsed.data.model, parsed.data.training.master),
         isBaseline: false,
         baselineKey,
         stopping: phase === 'training' ? (grid.stopping ?? null) : null,
@@ -273,7 +287,8 @@ function nameOf(sweep: string, run: PlannedRun, withSettings: boolean): string {
   // A one-layer (sensitivity) run is named by its layer, not by the 32s of every other layer.
   const layer = /\/layer:(.+)$/.exec(run.series)?.[1];
   const r = run.config.representation;
-  const label = run.isBaseline ? 'float32 baseline' : `${layer && r.kind !== 'float32' ? `${r.kind}:${r.bits} ${layer} only` : labelOf(r)} ${run.config.phase}`;
+  const master = run.config.training.master === 'compact' ? ' compact-master' : '';
+  const label = run.isBaseline ? 'float32 baseline' : `${layer && r.kind !== 'float32' ? `${r.kind}:${r.bits} ${layer} only` : labelOf(r)} ${run.config.phase}${master}`;
   const settings = withSettings ? run.baselineKey.slice(String(run.seed).length) : '';
   const name = `${sweep}: ${label}${settings} seed ${run.seed}`;
   return name.length <= LIMITS.maxNameLength ? name : name.slice(0, LIMITS.maxNameLength);

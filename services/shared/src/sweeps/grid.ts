@@ -1,5 +1,6 @@
 import type { ExperimentConfig } from '../schemas/experiment.ts';
 import type { StoppingRule } from '../schemas/run.ts';
+import type { Representation } from '../schemas/representation.ts';
 import type { SweepSearch, SweepVary } from '../schemas/sweep.ts';
 
 /**
@@ -14,4 +15,9 @@ export interface Grid {
   stopping?: StoppingRule | null;
   /** The phases each `vary.representation` entry runs in (presets only; all of `vary.phase` when absent). */
   entryPhases?: (readonly ('training' | 'inference')[])[];
+  /**
+   * Where a varied training.master "compact" runs (besides where it applies at all): presets name their compact
+   * series with it. Absent: wherever it applies.
+   */
+  compactMasterFor?: (representation: Representation) => boolean;
 }

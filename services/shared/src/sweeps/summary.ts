@@ -102,6 +102,8 @@ export function summarize(runs: readonly RunDocument[]): SweepSummaryRow[] {
       relativeAccuracy: stat(num((r) => r.metrics.relativeAccuracy)),
       compactBytes: mean(num((r) => r.metrics.weightBytes?.compact ?? r.artifact?.bytes)),
       compressionRatio: mean(num((r) => r.metrics.compressionRatio)),
+      trainingStateBytes: mean(num((r) => r.metrics.trainingStateBytes?.compact)),
+      energyPj: mean(num((r) => r.metrics.energy?.totalPj)),
       seeds: done.map((r) => seedResult(r, byId)).sort((a, b) => a.seed - b.seed),
     });
   }
