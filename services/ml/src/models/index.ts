@@ -8,6 +8,7 @@ import { vggSmall } from './vgg-small.ts';
 export type { ForwardOptions, Model, ModelName, ParamSpec } from './types.ts';
 export type { Activation, GraphNode, GraphOp, ModelGraph } from './graph.ts';
 export { nodeInputs, nodeParams } from './graph.ts';
+export { graphModel, checkGraph, GraphError } from './graph-model.ts';
 export { updateRunningStats } from './layers.ts';
 
 const BUILDERS: Record<ModelName, (inputShape: [number, number, number], numClasses: number) => Model> = {

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ExperimentConfig } from '@quantlab/shared';
+import type { Rng } from '../random.ts';
 import type { ModelGraph } from './graph.ts';
 
 export type ModelName = ExperimentConfig['model'];
@@ -25,6 +26,11 @@ export interface ForwardOptions {
    * variance per layer, in the order of the model's 'state' params), for the running averages used in evaluation.
    */
   moments?: tf.Tensor[];
+  /**
+   * Training mode for Dropout: masks drawn from this generator (the project's, so a run reproduces and resumes).
+   * Absent: Dropout is the identity (evaluation).
+   */
+  dropoutRng?: Rng;
 }
 
 /**

@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { EpochMetrics } from '@quantlab/shared';
 import { fillBatch, loadDataset, prepareDataset, imageSize, type PreparedDataset } from '../datasets/index.ts';
-import { buildModel, updateRunningStats, type Model } from '../models/index.ts';
+import { buildModel, updateRunningStats, type ForwardOptions, type Model } from '../models/index.ts';
+import type { Rng } from '../random.ts';
 import { encodeCheckpoint } from './checkpoint.ts';
 import { adoptBaseline, finish, stopped } from './finish.ts';
 import { checkpointKeys, fresh, resume, snapshot } from './run-state.ts';
@@ -50,12 +51,15 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   const yBuf = new Int32Array(batchSize);
   const decays = model.params.map((p) => p.kind === 'kernel');
   const stateParams = model.params.flatMap((p, i) => (p.kind === 'state' ? [i] : []));
+  const hasDropout = model.graph?.nodes.some((node) => node.op === 'dropout' && node.rate > 0) ?? false;
   let lastProgress = Date.now();
 
   for (let epoch = state.epoch; epoch < t.epochs; epoch++) {
     const epochStart = performance.now();
     const order = state.dataRng.shuffle(Int32Array.from({ length: n }, (_, i) => i));
     const augment = t.augment ? state.dataRng.fork() : null;
+    // Drawn only by models with Dropout, so the built-in networks consume the data stream exactly as before.
+    const dropoutRng = hasDropout ? state.dataRng.fork() : null;
     let lossSum = 0;
     let correct = 0;
     let lrSum = 0;
@@ -68,7 +72,7 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
       const where = { epoch: epoch + 1, step: step + 1, steps };
       checkFinite(model, state.weights, 'weights', where);
       const arrays = trainCompact ? trainCompact.apply(state.weights, state.quantRng, refitEachStep || step === 0).all : state.weights;
-      const r = trainStep(model, arrays, xBuf.subarray(0, count * size), yBuf.subarray(0, count), [count, h, w, c]);
+      const r = trainStep(model, arrays, xBuf.subarray(0, count * size), yBuf.subarray(0, count), [count, h, w, c], dropoutRng);
       if (!Number.isFinite(r.loss)) throw numericalFault(`the training loss is ${r.loss}`, where);
       checkFinite(model, r.grads, 'gradient', where);
       lossSum += r.loss * count;
@@ -149,11 +153,12 @@ function checkFinite(model: Model, arrays: readonly (Float32Array | null)[], wha
  * One SGD step's forward and backward pass; gradients w.r.t. the weights actually used (compact or master), null for
  * BatchNorm's running stats, which are not trained: the batch moments come back instead, to update them.
  */
-function trainStep(model: Model, arrays: Float32Array[], x: Float32Array, y: Int32Array, shape: [number, number, number, number]) {
+function trainStep(model: Model, arrays: Float32Array[], x: Float32Array, y: Int32Array, shape: [number, number, number, number], dropoutRng: Rng | null) {
   const weights = weightTensors(model, arrays);
   const trainable = model.params.flatMap((p, i) => (p.kind === 'state' ? [] : [i]));
   const hasState = trainable.length < model.params.length;
   const moments: tf.Tensor[] = [];
+  const opts: ForwardOptions | undefined = hasState || dropoutRng ? { ...(hasState ? { moments } : {}), ...(dropoutRng ? { dropoutRng } : {}) } : undefined;
   let result!: { loss: number; correct: number; grads: (Float32Array | null)[]; moments: Float32Array[] };
   try {
     tf.tidy(() => {
@@ -164,7 +169,7 @@ function trainStep(model: Model, arrays: Float32Array[], x: Float32Array, y: Int
       const { value, grads } = tf.valueAndGrads((...ws: tf.Tensor[]) => {
         const all = weights.slice();
         trainable.forEach((p, k) => (all[p] = ws[k]));
-        const logits = model.forward(all, xs, hasState ? { moments } : undefined);
+        const logits = model.forward(all, xs, opts);
         hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32'))) as tf.Scalar;
         return tf.losses.softmaxCrossEntropy(onehot, logits) as tf.Scalar;
       })(trainable.map((i) => weights[i]));
