@@ -4,7 +4,7 @@
  * sweeps (identical configs run once) and checkpoints (a checkpoint resumes only the work that wrote it).
  */
 import { createHash } from 'node:crypto';
-import type { ExperimentConfig } from './schemas/experiment.ts';
+import { defaultInit, type ExperimentConfig } from './schemas/experiment.ts';
 
 /**
  * The fields that do not change a run's result: its label, its queue priority, its exemption from retention and its
@@ -30,6 +30,9 @@ export function canonicalJson(value: unknown): string {
 /** The config without its result-neutral fields. */
 export function resultFields(config: ExperimentConfig): Record<string, unknown> {
   const out = structuredClone(config) as unknown as Record<string, unknown>;
+  // `init` spelled out as the model's default is the same work as `init` left out (and configs from before the field
+  // keep their identity). The model itself is part of the identity: an uploaded model's id names fixed weights.
+  if (out.init === defaultInit(config.model)) delete out.init;
   for (const path of RESULT_NEUTRAL_FIELDS) {
     const parts = path.split('.');
     let at: Record<string, unknown> | undefined = out;

@@ -2,6 +2,7 @@ import { CursorError, FINAL_STATUSES, getRunJob, isBuiltinDataset, runJob, withR
 import { isOutOfMemory } from '../plugins/errors.ts';
 import { HttpProblem } from '../problem.ts';
 import type { ServiceDeps } from './deps.ts';
+import { checkModels } from './models.ts';
 
 export const runLinks = (id: string) => ({ self: `/experiments/${id}`, events: `/experiments/${id}/events`, artifact: `/experiments/${id}/artifact`, cancel: `/experiments/${id}/cancel` });
 
@@ -11,6 +12,7 @@ export const runLinks = (id: string) => ({ self: `/experiments/${id}`, events: `
  */
 export async function enqueueRuns(deps: ServiceDeps, docs: RunDocument[]): Promise<void> {
   await checkServable(deps, docs);
+  await checkModels(deps, docs);
   const undo = () => Promise.all(docs.map((d) => deps.runs.delete(d.id))).catch(() => {});
   try {
     await deps.runs.createMany(docs);

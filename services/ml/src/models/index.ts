@@ -1,3 +1,4 @@
+import type { BuiltinModel } from '@quantlab/shared';
 import type { Rng } from '../random.ts';
 import { cnn5 } from './cnn5.ts';
 import { mlp } from './mlp.ts';
@@ -11,7 +12,7 @@ export { nodeInputs, nodeParams } from './graph.ts';
 export { graphModel, checkGraph, GraphError } from './graph-model.ts';
 export { updateRunningStats } from './layers.ts';
 
-const BUILDERS: Record<ModelName, (inputShape: [number, number, number], numClasses: number) => Model> = {
+const BUILDERS: Record<BuiltinModel, (inputShape: [number, number, number], numClasses: number) => Model> = {
   cnn5,
   mlp,
   resnet20,
@@ -19,7 +20,7 @@ const BUILDERS: Record<ModelName, (inputShape: [number, number, number], numClas
 };
 
 export function buildModel(name: ModelName, inputShape: [number, number, number], numClasses: number): Model {
-  const build = BUILDERS[name];
+  const build = Object.hasOwn(BUILDERS, name) ? BUILDERS[name as BuiltinModel] : undefined;
   if (!build) throw new Error(`unknown model "${String(name)}"`);
   return build(inputShape, numClasses);
 }

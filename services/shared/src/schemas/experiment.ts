@@ -10,6 +10,14 @@ export type DatasetKind = (typeof DATASET_KINDS)[number];
 /** A name, never a path: letters, digits, _ and - only, so no request can reach outside DATA_DIR. */
 export const DATASET_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 export const MODELS = ['cnn5', 'mlp', 'resnet20', 'vgg-small'] as const;
+export type BuiltinModel = (typeof MODELS)[number];
+/** An uploaded model's id (POST /models mints them). */
+export const MODEL_ID = /^mdl_[a-z0-9]{1,64}$/;
+export const isUploadedModel = (model: string): boolean => MODEL_ID.test(model);
+/** Where a model's first weights come from: the uploaded model's own (pretrained) or drawn from the run's seed. */
+export const INITS = ['pretrained', 'random'] as const;
+/** The default of `init`: uploaded models start from their own weights, the built-in networks from random ones. */
+export const defaultInit = (model: string): (typeof INITS)[number] => (isUploadedModel(model) ? 'pretrained' : 'random');
 export const PHASES = ['training', 'inference'] as const;
 
 /** Caps that keep one request from occupying the cluster for days. */
@@ -37,7 +45,16 @@ export function datasetRef(dataset: string): DatasetRef {
   return { kind, name };
 }
 export const isBuiltinDataset = (dataset: string): boolean => (DATASETS as readonly string[]).includes(dataset);
-export const Model = z.enum(MODELS);
+export const Model = z.union([z.enum(MODELS), z.string().regex(MODEL_ID, 'an uploaded model id (mdl_…)')]);
+export const Init = z.enum(INITS);
+
+/** The input shape and classes of the built-in datasets (what an uploaded model is checked against at submission). */
+export const BUILTIN_DATASET_SHAPES: Record<(typeof DATASETS)[number], { shape: [number, number, number]; classes: number }> = {
+  mnist: { shape: [28, 28, 1], classes: 10 },
+  'fashion-mnist': { shape: [28, 28, 1], classes: 10 },
+  cifar10: { shape: [32, 32, 3], classes: 10 },
+  synthetic: { shape: [16, 16, 3], classes: 10 },
+};
 export const Phase = z.enum(PHASES);
 
 export const TrainingConfig = z.strictObject({
@@ -64,7 +81,13 @@ export const TrainingConfig = z.strictObject({
 export const ExperimentConfig = z.strictObject({
   name: z.string().min(1).max(LIMITS.maxNameLength).default('experiment'),
   dataset: Dataset,
+  /** A built-in network, or an uploaded model's id (POST /models). */
   model: Model.default(MODEL_DEFAULT),
+  /**
+   * pretrained: start from the uploaded model's weights (its default; the inference phase then quantizes them without
+   * training); random: draw them from the seed (the built-ins' only choice). Absent means the model's default.
+   */
+  init: Init.optional(),
   /** training: train with compact weights; inference: train in float32, quantize once, evaluate. */
   phase: Phase.default('training'),
   representation: Representation.default({ kind: 'float32' }),
