@@ -24,22 +24,26 @@ const models: FastifyPluginAsyncZod = async (app) => {
     let modelJson: string | undefined;
     let name: string | undefined;
     const files = new Map<string, Uint8Array>();
+    // Every part counts toward the limit; `bytes` is model.json and the shards (as in the JSON form).
+    let received = 0;
     let bytes = 0;
     try {
       for await (const part of request.parts()) {
         let value: Buffer;
         if (part.type === 'file') value = await part.toBuffer();
         else value = Buffer.from(String(part.value));
-        bytes += value.length;
-        if (bytes > max) throw tooLarge();
+        received += value.length;
+        if (received > max) throw tooLarge();
         if (part.fieldname === 'model.json' || (part.type === 'file' && part.filename === 'model.json')) {
           if (modelJson !== undefined) throw new HttpProblem('bad-request', 'two parts are named model.json');
           modelJson = value.toString('utf8');
+          bytes += value.length;
         } else if (part.type === 'field' && part.fieldname === 'name') {
           name = value.toString('utf8');
         } else if (part.type === 'file') {
           if (files.has(part.filename)) throw new HttpProblem('bad-request', `two parts carry the file "${part.filename}"`);
           files.set(part.filename, value);
+          bytes += value.length;
         } else throw new HttpProblem('bad-request', `unknown form field "${part.fieldname}" (send model.json, name, and the weight files)`);
       }
     } catch (e) {
@@ -49,7 +53,6 @@ const models: FastifyPluginAsyncZod = async (app) => {
     }
     if (modelJson === undefined) throw new HttpProblem('bad-request', 'the upload has no part named model.json');
     if (name !== undefined && (name.length === 0 || name.length > 200)) throw new HttpProblem('validation', 'name must have 1 to 200 characters');
-    // model.json bytes count toward `bytes` as well as the shards: the size of what was uploaded.
     return { name, modelJson, weights: { files }, bytes };
   }
 
@@ -72,8 +75,8 @@ const models: FastifyPluginAsyncZod = async (app) => {
           'model.json and its weight shards as tensorflowjs_converter or TF.js model.save() write them (docs/MODELS.md). Either multipart/form-data with a part named `model.json` and one file part per shard whose filename is its weightsManifest path, or this JSON body. The model is checked completely (400: not JSON, a shard missing or of the wrong size; 422: an unsupported layer, a missing layer or weight, NaN or Inf) and stored whole or not at all. BatchNormalization after a conv or dense layer is folded into it. Over MODEL_MAX_BYTES: 413.',
         tags: ['models'],
         consumes: ['application/json', 'multipart/form-data'],
-        // Optional: a multipart request has no parsed body (readMultipart reads its parts).
-        body: ModelUploadJson.optional(),
+        // Nullish: a multipart request has no parsed body (readMultipart reads its parts).
+        body: ModelUploadJson.nullish(),
         response: { 201: ModelSummary, ...errors, 413: Problem, 415: Problem, 422: Problem, 429: Problem, 507: Problem },
       },
     },
