@@ -44,10 +44,10 @@ export function residualModel(seed = 1): tf.LayersModel {
   const init = (s: number) => tf.initializers.glorotUniform({ seed: seed * 100 + s });
   const x = tf.input({ shape: [28, 28, 1], name: 'image' });
   const c1 = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', name: 'conv1', kernelInitializer: init(1) }).apply(x) as tf.SymbolicTensor;
-  const b1 = tf.layers.batchNormalization({ name: 'bn1' }).apply(c1) as tf.SymbolicTensor;
+  const b1 = tf.layers.batchNormalization({ momentum: 0.8, name: 'bn1' }).apply(c1) as tf.SymbolicTensor;
   const r1 = tf.layers.reLU({ name: 'relu1' }).apply(b1) as tf.SymbolicTensor;
   const c2 = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', useBias: false, name: 'conv2', kernelInitializer: init(2) }).apply(r1) as tf.SymbolicTensor;
-  const b2 = tf.layers.batchNormalization({ name: 'bn2' }).apply(c2) as tf.SymbolicTensor;
+  const b2 = tf.layers.batchNormalization({ momentum: 0.8, name: 'bn2' }).apply(c2) as tf.SymbolicTensor;
   const sum = tf.layers.add({ name: 'residual' }).apply([b2, r1]) as tf.SymbolicTensor;
   const r2 = tf.layers.activation({ activation: 'relu', name: 'relu2' }).apply(sum) as tf.SymbolicTensor;
   const pool = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool' }).apply(r2) as tf.SymbolicTensor;
@@ -73,4 +73,29 @@ export function perturbBatchNorms(model: tf.LayersModel, seed = 7): void {
       ),
     );
   }
+}
+
+/**
+ * Trains a TF.js model with TF.js's own fit on a dataset as quantlab prepares it (the same stratified subsets and
+ * normalization a run with these limits uses), so its weights are "pretrained" for quantlab's inputs. Returns its
+ * test accuracy on the run's test subset.
+ */
+export async function pretrain(model: tf.LayersModel, dataset: 'mnist' | 'fashion-mnist', limits: { trainLimit: number; testLimit: number }, epochs = 1): Promise<number> {
+  const { loadDataset, prepareDataset } = await import('@quantlab/ml');
+  const { fillBatch } = await import('@quantlab/ml/datasets/index');
+  const data = prepareDataset(await loadDataset(dataset, './data'), limits);
+  const split = (s: typeof data.train) => {
+    const [h, w, c] = data.raw.shape;
+    const x = new Float32Array(s.count * h * w * c);
+    const y = new Int32Array(s.count);
+    fillBatch(s, Int32Array.from({ length: s.count }, (_, i) => i), 0, s.count, x, y, { shape: data.raw.shape, norm: data.norm });
+    return { x: tf.tensor4d(x, [s.count, h, w, c]), y: tf.tidy(() => tf.oneHot(tf.tensor1d(y, 'int32'), data.raw.numClasses)), labels: y };
+  };
+  const train = split(data.train);
+  const test = split(data.test);
+  model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
+  await model.fit(train.x, train.y, { epochs, batchSize: 50, shuffle: false, verbose: 0 });
+  const predicted = tf.tidy(() => (model.predict(test.x) as tf.Tensor).argMax(1).dataSync() as Int32Array);
+  tf.dispose([train.x, train.y, test.x, test.y]);
+  return predicted.reduce((s, p, i) => s + (p === test.labels[i] ? 1 : 0), 0) / test.labels.length;
 }

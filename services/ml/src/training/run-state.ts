@@ -37,9 +37,12 @@ export interface RunState {
   lastTestAccuracy: number | null;
 }
 
-export function fresh(model: Model, data: PreparedDataset, seed: number): RunState {
+/** A run's first state: weights drawn from the seed, or copies of `initial` (a pretrained model's own). */
+export function fresh(model: Model, data: PreparedDataset, seed: number, initial?: readonly Float32Array[]): RunState {
   const rng = new Rng(seed);
-  const weights = initWeights(model, rng.fork());
+  // Forked either way, so the data and quantization streams do not depend on where the weights come from.
+  const initRng = rng.fork();
+  const weights = initial ? initial.map((w) => Float32Array.from(w)) : initWeights(model, initRng);
   return {
     model,
     data,

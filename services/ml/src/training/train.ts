@@ -5,9 +5,9 @@
  * explicit inputs of tf.valueAndGrads), and their gradient updates the master weights (straight-through estimator).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { EpochMetrics } from '@quantlab/shared';
 import { fillBatch, loadDataset, prepareDataset, imageSize, type PreparedDataset } from '../datasets/index.ts';
-import { buildModel, updateRunningStats, type ForwardOptions, type Model } from '../models/index.ts';
+import { defaultInit, isUploadedModel, type EpochMetrics } from '@quantlab/shared';
+import { buildModel, graphModel, updateRunningStats, type ForwardOptions, type Model } from '../models/index.ts';
 import type { Rng } from '../random.ts';
 import { encodeCheckpoint } from './checkpoint.ts';
 import { adoptBaseline, finish, stopped } from './finish.ts';
@@ -27,18 +27,25 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   const t = config.training;
   const raw = await loadDataset(config.dataset, input.dataDir);
   const data = prepareDataset(raw, t);
-  const model = buildModel(config.model, raw.shape, raw.numClasses);
+  const model = modelFor(input, raw.shape, raw.numClasses);
+  const pretrained = (config.init ?? defaultInit(config.model)) === 'pretrained';
   const backend = currentBackend();
   const compactor = new Compactor(config, model);
   const keys = checkpointKeys(config);
   const key = keys[0];
-  const state = input.resumeFrom ? resume(input.resumeFrom, model, data, keys) : fresh(model, data, t.seed);
+  const state = input.resumeFrom ? resume(input.resumeFrom, model, data, keys) : fresh(model, data, t.seed, pretrained ? input.uploadedModel!.weights : undefined);
   // Inference phase: train in float32 (or take the baseline's weights), quantize once at the end.
   const trainCompact = config.phase === 'training' && config.representation.kind !== 'float32' ? compactor : null;
   const refitEachStep = refitsEachStep(config);
   const epochsDone: EpochMetrics[] = [];
   if (config.phase === 'inference' && input.baselineArtifact) {
     adoptBaseline(input.baselineArtifact, config, state, data);
+    return finish(config, state, epochsDone, data, backend, compactor);
+  }
+  // Inference phase on a pretrained model without a baseline run: its own weights are the float32 model, quantized
+  // once without training.
+  if (config.phase === 'inference' && pretrained && !input.resumeFrom) {
+    state.epoch = t.epochs;
     return finish(config, state, epochsDone, data, backend, compactor);
   }
 
@@ -123,6 +130,27 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   }
 
   return finish(config, state, epochsDone, data, backend, compactor);
+}
+
+/**
+ * The network a run trains: a built-in one, or the uploaded model config.model names (interpreted from its graph),
+ * which must take the dataset's images and have one output per class.
+ */
+function modelFor(input: TrainInput, shape: [number, number, number], numClasses: number): Model {
+  const { config } = input;
+  const init = config.init ?? defaultInit(config.model);
+  if (!isUploadedModel(config.model)) {
+    if (init === 'pretrained') throw new RunInputError(`init "pretrained" needs an uploaded model; ${config.model} is built in and starts from random weights`);
+    return buildModel(config.model, shape, numClasses);
+  }
+  const up = input.uploadedModel;
+  if (!up) throw new RunInputError(`model ${config.model} was not provided to the training`);
+  const inShape = up.graph.input.shape;
+  if (inShape.join() !== shape.join()) {
+    throw new RunInputError(`model ${config.model} takes inputs of shape [${inShape.join(', ')}]; dataset ${config.dataset} has images of shape [${shape.join(', ')}]`);
+  }
+  if (up.classes !== numClasses) throw new RunInputError(`model ${config.model} has ${up.classes} outputs; dataset ${config.dataset} has ${numClasses} classes`);
+  return graphModel(up.graph, up.params, up.classes, config.model);
 }
 
 /** Where in a run a check happens: epoch and step are 1-based. */
