@@ -91,7 +91,7 @@ export function importCycles(graph) {
 export const LAYERS = {
   workspaces: { shared: [], client: [], native: [], ml: ['shared', 'native'], worker: ['shared', 'ml'], api: ['shared', 'ml/export'], cli: ['shared', 'client', 'ml', 'worker'], dashboard: ['shared', 'client'] },
   folders: {
-    shared: { schemas: 0, '.': 1, store: 2, sweeps: 2 },
+    shared: { schemas: 0, '.': 1, models: 1, store: 2, sweeps: 2 },
     ml: { '.': 0, kernels: 1, artifact: 1, datasets: 1, backend: 2, models: 2, representations: 2, training: 3, export: 3 },
   },
 };

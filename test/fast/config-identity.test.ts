@@ -59,3 +59,18 @@ test('training.master at its default leaves the identity as it was before the fi
   assert.notEqual(configIdentity(compact), configIdentity(fixed));
   assert.match(configIdentity(compact), /"master":"compact"/);
 });
+
+test('the model, an uploaded one included, is part of the identity; init only when it differs from the model’s default', () => {
+  const uploaded = ExperimentConfig.parse({ ...base, model: 'mdl_abc123' });
+  const other = ExperimentConfig.parse({ ...base, model: 'mdl_abc124' });
+  assert.notEqual(configIdentity(uploaded), configIdentity(base));
+  assert.notEqual(configIdentity(uploaded), configIdentity(other));
+  // Spelled-out defaults are the same work: pretrained for uploaded models, random for the built-ins.
+  assert.equal(configIdentity(ExperimentConfig.parse({ ...uploaded, init: 'pretrained' })), configIdentity(uploaded));
+  assert.equal(configIdentity(ExperimentConfig.parse({ ...base, init: 'random' })), configIdentity(base));
+  assert.notEqual(configIdentity(ExperimentConfig.parse({ ...uploaded, init: 'random' })), configIdentity(uploaded));
+  // A built-in config's identity is what it was before the field existed (checkpoints and sweeps keep matching).
+  assert.equal(configIdentity(base), canonicalJson(JSON.parse(JSON.stringify({ ...base, name: undefined, priority: undefined, keep: undefined }))));
+  assert.equal(ExperimentConfig.safeParse({ ...base, model: 'mdl_' }).success, false);
+  assert.equal(ExperimentConfig.safeParse({ ...base, model: 'mdl_ABC' }).success, false);
+});

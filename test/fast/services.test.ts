@@ -1,7 +1,7 @@
 // The API's use cases against in-memory fakes of the stores and the queue: no Redis, milliseconds per test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeCursor, ExperimentConfig, lockKeyOf, parseEnv, newRunDocument, SweepRequest, type RunDocument, type RunStatus } from '@quantlab/shared';
+import { encodeCursor, ExperimentConfig, lockKeyOf, parseEnv, newRunDocument, SweepRequest, type RunDocument, type RunStatus, type StoredModel } from '@quantlab/shared';
 import type { ServiceDeps } from '@quantlab/api/services/deps';
 import { cancelRun, enqueueRuns, listRuns, readRun, runExport } from '@quantlab/api/services/experiments';
 import { cancelSweep, createSweep, planSweepRuns, readSweep } from '@quantlab/api/services/sweeps';
@@ -9,8 +9,9 @@ import { deleteRun, deleteSweep } from '@quantlab/api/services/lifecycle/delete'
 import { retryRun, retrySweep } from '@quantlab/api/services/lifecycle/retry';
 import { applyRetention } from '@quantlab/api/services/lifecycle/retention';
 import { exportSweep, importSweep } from '@quantlab/api/services/lifecycle/transfer';
+import { deleteModel } from '@quantlab/api/services/models';
 import { HttpProblem } from '@quantlab/api/problem';
-import { FakeQueue, FakeRunStore, FakeSweepStore } from '../helpers/fakes.ts';
+import { FakeModelStore, FakeQueue, FakeRunStore, FakeSweepStore } from '../helpers/fakes.ts';
 import { Float32Quantizer } from '../../services/ml/src/representations/index.ts';
 
 const { KEY_PREFIX, QUEUE_NAME, RETENTION_DAYS, IMPORT_MAX_RUNS, IMPORT_MAX_EPOCHS_PER_RUN, IMPORT_MAX_STRING_LENGTH, ARTIFACT_MAX_BYTES } = parseEnv({ KEY_PREFIX: 'fast', QUEUE_NAME: 'fast-q' });
@@ -21,7 +22,8 @@ function deps() {
   const queue = new FakeQueue((id) => runs.locks.has(lockKeyOf(env, id)));
   // No worker registered: every dataset is accepted and waits in the queue.
   const workers = { list: async () => [] };
-  return { runs, sweeps, queue, deps: { env, runs, sweeps, workers, queue: queue as unknown as ServiceDeps['queue'] } satisfies ServiceDeps };
+  const models = new FakeModelStore();
+  return { runs, sweeps, queue, models, deps: { env, runs, sweeps, models, workers, queue: queue as unknown as ServiceDeps['queue'] } satisfies ServiceDeps };
 }
 const config = (over: object = {}) => ExperimentConfig.parse({ dataset: 'mnist', model: 'mlp', ...over });
 const problem = (type: string) => (e: unknown) => e instanceof HttpProblem && e.type === type;
@@ -200,4 +202,55 @@ test('runExport: 404 for no run, 409 while it has no artifact or when the artifa
   await f.runs.setArtifact(d.id, new Float32Quantizer({ kind: 'float32' }).pack(layers, { meta: { model: 'mdl_unknown' } }));
   await assert.rejects(runExport(f.deps, d.id, 'onnx'), (e) => problem('conflict')(e) && /names no graph/.test((e as Error).message));
   assert.equal((await runExport(f.deps, d.id, 'npz')).mediaType, 'application/zip');
+});
+
+/** A stored model record as uploadModel writes it (graph and params do not matter to the submission checks). */
+const storedModel = (id: string, inputShape: [number, number, number], classes = 10): StoredModel => ({
+  id,
+  name: 'm',
+  layers: 1,
+  params: 10,
+  inputShape,
+  classes,
+  outputActivation: null,
+  folded: [],
+  bytes: 40,
+  createdAt: new Date().toISOString(),
+  graph: { input: { name: 'x', shape: inputShape }, nodes: [{ op: 'flatten', name: 'f', input: 'x' }], output: 'f' },
+  paramSpecs: [],
+});
+
+test('runs on an uploaded model: it must exist and fit the dataset (422 naming both shapes), init pretrained needs one', async () => {
+  const f = deps();
+  await f.models.create(storedModel('mdl_gray', [28, 28, 1]), []);
+  await f.models.create(storedModel('mdl_color', [32, 32, 3]), []);
+  await f.models.create(storedModel('mdl_five', [28, 28, 1], 5), []);
+  const rejects = async (cfg: object, detail: string) => {
+    const d = doc({}, cfg);
+    await assert.rejects(enqueueRuns(f.deps, [d]), (e) => problem('model-invalid')(e) && (e as HttpProblem).detail === detail);
+    assert.equal(await f.runs.get(d.id), null, 'nothing stored');
+  };
+  await rejects({ model: 'mdl_nope' }, 'no model with id mdl_nope (upload it with POST /models)');
+  await rejects({ model: 'mdl_color' }, 'model mdl_color takes inputs of shape [32, 32, 3]; dataset mnist has images of shape [28, 28, 1]');
+  await rejects({ model: 'mdl_five', dataset: 'fashion-mnist' }, 'model mdl_five has 5 outputs; dataset fashion-mnist has 10 classes');
+  await rejects({ model: 'cnn5', init: 'pretrained' }, 'init "pretrained" needs an uploaded model (mdl_…); cnn5 is built in and starts from random weights');
+  const ok = doc({}, { model: 'mdl_gray' });
+  await enqueueRuns(f.deps, [ok, doc({}, { model: 'mdl_color', dataset: 'cifar10', init: 'random' }), doc({}, { model: 'mlp', init: 'random' })]);
+  assert.equal((await f.runs.get(ok.id))?.status, 'queued');
+  // A user dataset's shape is known to the worker only: accepted here, checked there.
+  await enqueueRuns(f.deps, [doc({}, { model: 'mdl_color', dataset: 'npz:faces' })]);
+});
+
+test('deleting a model: 409 while a queued or running run uses it, 404 when there is none, then gone', async () => {
+  const f = deps();
+  await f.models.create(storedModel('mdl_used', [28, 28, 1]), []);
+  const run = doc({}, { model: 'mdl_used' });
+  await enqueueRuns(f.deps, [run]);
+  await assert.rejects(deleteModel(f.deps, 'mdl_used'), (e) => problem('conflict')(e) && (e as HttpProblem).detail.includes(run.id));
+  await f.runs.update(run.id, { status: 'running' });
+  await assert.rejects(deleteModel(f.deps, 'mdl_used'), problem('conflict'));
+  await f.runs.update(run.id, { status: 'completed' });
+  await deleteModel(f.deps, 'mdl_used');
+  assert.equal(await f.models.get('mdl_used'), null);
+  await assert.rejects(deleteModel(f.deps, 'mdl_used'), problem('not-found'));
 });

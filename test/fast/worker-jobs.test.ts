@@ -52,6 +52,8 @@ function setup(train: Train, opts: { closing?: boolean } = {}) {
     metrics: new Proxy({}, { get: () => noop }) as WorkerMetrics,
     // No sweep early stopping in these runs: nothing recorded, nothing decided.
     stopping: { judge: async () => ({ stop: false }), decisionOf: async () => null } as never,
+    // Built-in models only here (test/e2e.uploaded-model.test.ts runs an uploaded one).
+    models: { load: async () => null },
     running: new Map(),
     isClosing: () => opts.closing ?? false,
   };

@@ -15,8 +15,11 @@ import {
   type RunStatus,
   type SweepRecord,
   type SweepRead,
+  type ModelSummary,
+  type StoredModel,
+  summaryOf,
 } from '@quantlab/shared';
-import type { RunStorePort, SweepStorePort } from '@quantlab/api/services/deps';
+import type { ModelStorePort, RunStorePort, SweepStorePort } from '@quantlab/api/services/deps';
 import type { RunWriter } from '@quantlab/worker/jobs/context';
 
 type Stored = RunFields & { cancelRequested?: boolean };
@@ -294,5 +297,25 @@ export class FakeQueue {
       isCompleted: async () => job.state === 'completed',
       isFailed: async () => job.state === 'failed',
     };
+  }
+}
+
+/** Uploaded models in memory (test/api.models.test.ts tests the real ModelStore on Redis). */
+export class FakeModelStore implements ModelStorePort {
+  readonly models = new Map<string, { record: StoredModel; weights: Float32Array[] }>();
+
+  async create(record: StoredModel, weights: readonly Float32Array[]): Promise<void> {
+    this.models.set(record.id, { record: structuredClone(record), weights: weights.map((w) => w.slice()) });
+  }
+  async get(id: string): Promise<StoredModel | null> {
+    return structuredClone(this.models.get(id)?.record) ?? null;
+  }
+  async list(limit: number, cursor: string | null): Promise<{ items: ModelSummary[]; nextCursor: string | null }> {
+    const all = [...this.models.values()].map((m) => m.record).sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+    const from = cursor === null ? 0 : Number(cursor);
+    return { items: all.slice(from, from + limit).map(summaryOf), nextCursor: all.length > from + limit ? String(from + limit) : null };
+  }
+  async delete(id: string): Promise<boolean> {
+    return this.models.delete(id);
   }
 }

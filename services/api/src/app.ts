@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { createRunQueue, producerConnection, QUANTLAB_VERSION, RunStore, SweepStore, WorkerDirectory, type Env } from '@quantlab/shared';
+import { createRunQueue, ModelStore, producerConnection, QUANTLAB_VERSION, RunStore, SweepStore, WorkerDirectory, type Env } from '@quantlab/shared';
 import type { ApiContext } from './context.ts';
 import { EventHub } from './events-hub.ts';
 import { startMaintenance, type Maintenance, type MaintenanceHooks } from './maintenance.ts';
@@ -16,6 +16,7 @@ import openapi from './plugins/openapi.ts';
 import events from './routes/events.ts';
 import experiments from './routes/experiments.ts';
 import lifecycle from './routes/lifecycle.ts';
+import models from './routes/models.ts';
 import ops from './routes/ops.ts';
 import sweeps from './routes/sweeps.ts';
 import workers from './routes/workers.ts';
@@ -86,7 +87,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     sub.on('error', (err) => app.log.warn({ err: err.message }, 'redis (events)'));
     return sub;
   });
-  const ctx: ApiContext = { env, redis, runs: new RunStore(redis, env.KEY_PREFIX), sweeps: new SweepStore(redis, env.KEY_PREFIX), workers: new WorkerDirectory(redis, env.KEY_PREFIX), queue, hub, rawReads: opts.validateResponses === false };
+  const ctx: ApiContext = { env, redis, runs: new RunStore(redis, env.KEY_PREFIX), sweeps: new SweepStore(redis, env.KEY_PREFIX), models: new ModelStore(redis, env.KEY_PREFIX), workers: new WorkerDirectory(redis, env.KEY_PREFIX), queue, hub, rawReads: opts.validateResponses === false };
   app.decorate('ql', ctx);
   // Both need Redis, which may be away at start: they run beside the requests instead of holding up ready().
   let maintenance: Promise<Maintenance | null> = Promise.resolve(null);
@@ -157,6 +158,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     await api.register(sweeps);
     await api.register(workers);
     await api.register(lifecycle);
+    await api.register(models);
   });
   return app;
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Env, RunQueue, RunStore, SweepStore, WorkerDirectory } from '@quantlab/shared';
+import type { Env, ModelStore, RunQueue, RunStore, SweepStore, WorkerDirectory } from '@quantlab/shared';
 import type { EventHub } from './events-hub.ts';
 
 /** What every route needs, decorated on the app as `app.ql`. */
@@ -8,6 +8,7 @@ export interface ApiContext {
   redis: Redis;
   runs: RunStore;
   sweeps: SweepStore;
+  models: ModelStore;
   workers: WorkerDirectory;
   queue: RunQueue;
   hub: EventHub;

@@ -15,6 +15,7 @@ export const PROBLEMS = {
   'unsupported-media-type': { status: 415, title: 'Send application/json' },
   'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used with a different request' },
   'dataset-unavailable': { status: 422, title: 'No registered worker serves the dataset' },
+  'model-invalid': { status: 422, title: 'The model cannot be used' },
   'rate-limited': { status: 429, title: 'Too many requests' },
   'headers-too-large': { status: 431, title: 'The request headers are too large' },
   internal: { status: 500, title: 'Internal error' },

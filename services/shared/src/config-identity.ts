@@ -4,7 +4,7 @@
  * sweeps (identical configs run once) and checkpoints (a checkpoint resumes only the work that wrote it).
  */
 import { createHash } from 'node:crypto';
-import type { ExperimentConfig } from './schemas/experiment.ts';
+import { defaultInit, type ExperimentConfig } from './schemas/experiment.ts';
 
 /**
  * The fields that do not change a run's result: its label, its queue priority, its exemption from retention and its
@@ -46,6 +46,9 @@ export function resultFields(config: ExperimentConfig): Record<string, unknown> 
     for (const p of parts.slice(0, -1)) at = at?.[p] as Record<string, unknown> | undefined;
     if (at && at[parts[parts.length - 1]] === value) delete at[parts[parts.length - 1]];
   }
+  // `init` spelled out as the model's default is the same work as `init` left out (and configs from before the field
+  // keep their identity). The model itself is part of the identity: an uploaded model's id names fixed weights.
+  if (out.init === defaultInit(config.model)) delete out.init;
   for (const path of RESULT_NEUTRAL_FIELDS) {
     const parts = path.split('.');
     let at: Record<string, unknown> | undefined = out;

@@ -59,6 +59,8 @@ export const Env = z.object({
   IMPORT_MAX_STRING_LENGTH: positiveInt(4_096),
   /** The largest artifact stored, imported or written by a worker (a cnn5 float32 model packs to about 0.6 MB). */
   ARTIFACT_MAX_BYTES: positiveInt(32 * 1024 * 1024),
+  /** POST /models: the whole request (model.json and weights; base64 counts as sent), and its own body limit. */
+  MODEL_MAX_BYTES: positiveInt(64 * 1024 * 1024),
   /** Times a job may stall (its worker died) and resume before BullMQ fails it; the run then ends failed. */
   MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(2),
   BODY_LIMIT_BYTES: positiveInt(256 * 1024),

@@ -21,3 +21,5 @@ export * from './store/sweep-store.ts';
 export * from './store/stopping-store.ts';
 export * from './sweeps/index.ts';
 export * from './schemas/lifecycle.ts';
+export * from './schemas/model.ts';
+export * from './store/model-store.ts';

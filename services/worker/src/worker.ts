@@ -6,6 +6,7 @@ import {
   RunStore,
   RunWorker,
   StoppingStore,
+  ModelStore,
   WorkerRegistration,
   bullPrefix,
   createRunQueue,
@@ -67,6 +68,7 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
   redis.on('error', (e) => log.warn('redis connection error', { error: e.message }));
   const store = new RunStore(redis, env.KEY_PREFIX);
   const stopping = new StoppingStore(redis, env.KEY_PREFIX);
+  const models = new ModelStore(redis, env.KEY_PREFIX);
   const registry = new WorkerRegistration(
     redis,
     env.KEY_PREFIX,
@@ -88,7 +90,7 @@ export async function startWorker(env: Env, opts: WorkerOptions = {}): Promise<R
 
   let closing = false;
   const running = new Map<string, StopFlag>();
-  const ctx: WorkerContext = { env, workerId: id, runtime, store, stopping, pool, registry, log, metrics, running, isClosing: () => closing };
+  const ctx: WorkerContext = { env, workerId: id, runtime, store, models, stopping, pool, registry, log, metrics, running, isClosing: () => closing };
   const handlers: JobHandlers = createHandlers(ctx);
   checkHandlers(handlers);
 

@@ -3,6 +3,7 @@ import { EXPORT_EXTENSIONS, EXPORT_MEDIA_TYPES, ExportError, exportArtifact } fr
 import { isOutOfMemory } from '../plugins/errors.ts';
 import { HttpProblem, notFound } from '../problem.ts';
 import type { ServiceDeps } from './deps.ts';
+import { checkModels } from './models.ts';
 
 export const runLinks = (id: string) => ({ self: `/experiments/${id}`, events: `/experiments/${id}/events`, artifact: `/experiments/${id}/artifact`, cancel: `/experiments/${id}/cancel` });
 
@@ -12,6 +13,7 @@ export const runLinks = (id: string) => ({ self: `/experiments/${id}`, events: `
  */
 export async function enqueueRuns(deps: ServiceDeps, docs: RunDocument[]): Promise<void> {
   await checkServable(deps, docs);
+  await checkModels(deps, docs);
   const undo = () => Promise.all(docs.map((d) => deps.runs.delete(d.id))).catch(() => {});
   try {
     await deps.runs.createMany(docs);

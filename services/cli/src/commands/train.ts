@@ -22,6 +22,7 @@ import { version_core as tfVersion } from '@tensorflow/tfjs';
 import { CONFIG_OPTIONS, parseRepr } from '../flags.ts';
 import { CliError } from '../cli-error.ts';
 import { localDataset } from '../local-dataset.ts';
+import { localModel } from '../local-model.ts';
 
 const USAGE = `usage: quantlab train --dataset NAME [options]
 
@@ -29,6 +30,9 @@ const USAGE = `usage: quantlab train --dataset NAME [options]
             idx:NAME|npz:NAME|folder:NAME             your data under DATA_DIR (docs/DATASETS.md)
             idx:PATH|npz:PATH|folder:PATH             or by path here: an IDX folder, a .npz file, an image folder
   --model cnn5|mlp|resnet20|vgg-small   default cnn5
+  --model-file PATH                your own TF.js Layers model: model.json with its weight shards beside it
+                                   (docs/MODELS.md)
+  --init pretrained|random         a --model-file model's first weights: its own (default) or drawn from --seed
   --repr REPR                      float32 (default), fixed:BITS[:RANGE][:ROUNDING][:fFRAC][:SCALE],
                                    dictionary:BITS[:SCOPE][:INIT][:rREFINE][:REFIT][:SCALE], or a JSON object
                                    RANGE pow2 (Q-format) | maxabs | mse (linear)  ROUNDING nearest|stochastic
@@ -53,6 +57,8 @@ const OPTIONS = {
   repr: { type: 'string' },
   backend: { type: 'string' },
   artifact: { type: 'string' },
+  'model-file': { type: 'string' },
+  init: { type: 'string' },
 } as const;
 
 const usageError = (msg: string) => new CliError(`${msg} (quantlab train --help)`, 2);
@@ -86,6 +92,7 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     name: str('name'),
     dataset: str('dataset'),
     model: str('model'),
+    init: str('init'),
     phase: str('phase'),
     representation: str('repr') === undefined ? undefined : parseRepr(str('repr')!),
     quantizeBiases: v['quantize-biases'] as boolean | undefined,
@@ -154,7 +161,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   const env = loadEnvOrExit();
   const local = localDataset(values.dataset as string | undefined, env.DATA_DIR);
-  const config = configFromFlags({ ...values, dataset: local.dataset });
+  const modelFile = values['model-file'] as string | undefined;
+  if (modelFile !== undefined && values.model !== undefined) throw usageError('--model and --model-file exclude each other');
+  const uploaded = modelFile === undefined ? null : await localModel(modelFile);
+  const config = configFromFlags({ ...values, dataset: local.dataset, ...(uploaded ? { model: uploaded.id } : {}) });
   const choice = (values.backend as string | undefined) ?? env.TFJS_BACKEND;
   if (!BACKEND_CHOICES.includes(choice as BackendChoice)) throw usageError(`--backend: expected ${BACKEND_CHOICES.join(', ')}, got "${choice}"`);
 
@@ -175,7 +185,7 @@ export async function run(argv: string[]): Promise<number> {
     backend = selection.name;
     if (!json) bar.log(`backend ${selection.name} (${selection.reason})`);
     outcome = await trainExperiment(
-      { config, dataDir: local.dataDir },
+      { config, dataDir: local.dataDir, uploadedModel: uploaded?.model ?? null },
       {
         onProgress: (p) => bar.draw(p.fraction, `epoch ${p.epoch}/${p.epochs} ${p.imagesPerSec.toFixed(0)} img/s`),
         onEpoch: (e) => {

@@ -1,3 +1,4 @@
+import type { BuiltinModel } from '@quantlab/shared';
 import type { Rng } from '../random.ts';
 import { cnn5 } from './cnn5.ts';
 import { mlp } from './mlp.ts';
@@ -8,9 +9,10 @@ import { vggSmall } from './vgg-small.ts';
 export type { ForwardOptions, Model, ModelName, ParamSpec } from './types.ts';
 export type { Activation, GraphNode, GraphOp, ModelGraph } from './graph.ts';
 export { nodeInputs, nodeParams } from './graph.ts';
+export { graphModel, checkGraph, GraphError } from './graph-model.ts';
 export { updateRunningStats } from './layers.ts';
 
-const BUILDERS: Record<ModelName, (inputShape: [number, number, number], numClasses: number) => Model> = {
+const BUILDERS: Record<BuiltinModel, (inputShape: [number, number, number], numClasses: number) => Model> = {
   cnn5,
   mlp,
   resnet20,
@@ -18,7 +20,7 @@ const BUILDERS: Record<ModelName, (inputShape: [number, number, number], numClas
 };
 
 export function buildModel(name: ModelName, inputShape: [number, number, number], numClasses: number): Model {
-  const build = BUILDERS[name];
+  const build = Object.hasOwn(BUILDERS, name) ? BUILDERS[name as BuiltinModel] : undefined;
   if (!build) throw new Error(`unknown model "${String(name)}"`);
   return build(inputShape, numClasses);
 }

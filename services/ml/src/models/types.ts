@@ -1,23 +1,12 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ExperimentConfig } from '@quantlab/shared';
+import type { Rng } from '../random.ts';
 import type { ModelGraph } from './graph.ts';
+import type { ParamSpec } from '@quantlab/shared/models/param-spec';
 
 export type ModelName = ExperimentConfig['model'];
 
-/**
- * One weight tensor of a model. Kernels are always quantized; biases and BatchNorm scales only when the config asks.
- * 'state' params are BatchNorm's running mean and variance: not trained by SGD (the training loop updates them from
- * the batch moments the forward pass reports), never quantized, stored in checkpoints and artifacts like the others.
- */
-export interface ParamSpec {
-  name: string;
-  shape: number[];
-  kind: 'kernel' | 'bias' | 'scale' | 'state';
-  /** Inputs feeding one output unit (for initialization). */
-  fanIn: number;
-  /** Constant initial value of a non-kernel (default 0): BatchNorm's scale and running variance start at 1. */
-  init?: number;
-}
+export type { ParamSpec } from '@quantlab/shared/models/param-spec';
 
 export interface ForwardOptions {
   /**
@@ -25,6 +14,11 @@ export interface ForwardOptions {
    * variance per layer, in the order of the model's 'state' params), for the running averages used in evaluation.
    */
   moments?: tf.Tensor[];
+  /**
+   * Training mode for Dropout: masks drawn from this generator (the project's, so a run reproduces and resumes).
+   * Absent: Dropout is the identity (evaluation).
+   */
+  dropoutRng?: Rng;
 }
 
 /**

@@ -3,10 +3,10 @@
  * normalization, test subset). restoreModel rebuilds the network from the bytes alone; evaluateArtifact reports
  * the accuracy the run reported (`quantlab eval`).
  */
-import { MODELS, type ExperimentConfig } from '@quantlab/shared';
+import { isUploadedModel, MODELS, type ExperimentConfig } from '@quantlab/shared';
 import { decodeArtifact, type DecodedArtifact } from '../artifact/index.ts';
 import { loadDataset, prepareDataset, type DatasetName, type Normalization, type PreparedDataset } from '../datasets/index.ts';
-import { buildModel, type Model, type ModelName } from '../models/index.ts';
+import { buildModel, graphModel, type Model, type ModelGraph, type ModelName, type ParamSpec } from '../models/index.ts';
 import { evaluateSplit, weightTensors } from './evaluate.ts';
 import { RunInputError } from './types.ts';
 
@@ -23,6 +23,9 @@ export interface ArtifactMeta {
   trainLoss: number | null;
   /** Test accuracy of the decoded weights on the run's test subset. */
   testAccuracy?: number;
+  /** An uploaded model's computation and params (model is its id), so the artifact alone rebuilds it. */
+  graph?: ModelGraph;
+  params?: ParamSpec[];
 }
 
 export interface RestoredModel {
@@ -41,10 +44,16 @@ export function restoreModel(bytes: Uint8Array): RestoredModel {
     throw new RunInputError(`artifact: ${(e as Error).message}`);
   }
   const meta = artifact.meta as unknown as ArtifactMeta;
-  if (!meta || !(MODELS as readonly string[]).includes(meta.model) || !Array.isArray(meta.inputShape) || typeof meta.numClasses !== 'number' || !meta.normalization) {
-    throw new RunInputError('artifact: its meta does not describe a quantlab model (model, inputShape, numClasses, normalization)');
+  const known = meta && ((MODELS as readonly string[]).includes(meta.model) || (isUploadedModel(meta.model) && meta.graph && Array.isArray(meta.params)));
+  if (!meta || !known || !Array.isArray(meta.inputShape) || typeof meta.numClasses !== 'number' || !meta.normalization) {
+    throw new RunInputError('artifact: its meta does not describe a quantlab model (model, inputShape, numClasses, normalization; an uploaded model also its graph and params)');
   }
-  const model = buildModel(meta.model, meta.inputShape, meta.numClasses);
+  let model: Model;
+  try {
+    model = meta.graph ? graphModel(meta.graph, meta.params!, meta.numClasses, meta.model) : buildModel(meta.model, meta.inputShape, meta.numClasses);
+  } catch (e) {
+    throw new RunInputError(`artifact: its model cannot be built: ${(e as Error).message}`);
+  }
   const byName = new Map(artifact.layers.map((l) => [l.name, l]));
   const weights = model.params.map((p) => {
     const layer = byName.get(p.name);

@@ -3,7 +3,7 @@
  * weights evaluated: the figure `quantlab eval` reproduces), or, in the inference phase, started from a float32
  * baseline's weights instead of training.
  */
-import type { EpochMetrics, ExperimentConfig, RunMetrics } from '@quantlab/shared';
+import { isUploadedModel, type EpochMetrics, type ExperimentConfig, type RunMetrics } from '@quantlab/shared';
 import type { PreparedDataset } from '../datasets/index.ts';
 import { paramCount } from '../models/index.ts';
 import { RunInputError } from '../errors.ts';
@@ -61,6 +61,8 @@ export function finish(config: ExperimentConfig, s: RunState, epochs: EpochMetri
     trainLimit: config.training.trainLimit ?? null,
     testLimit: config.training.testLimit ?? null,
     trainLoss: s.lastTrainLoss,
+    // An uploaded model travels with its artifact (quantlab eval and the exports rebuild it from the bytes alone).
+    ...(isUploadedModel(s.model.name) && s.model.graph ? { graph: s.model.graph, params: s.model.params } : {}),
   };
   const packOnce = (m: ArtifactMeta) => compactor.quantizer.pack(layers, { float32: compactor.floatLayers(s.weights), meta: m as unknown as Record<string, unknown> });
   const restored = restoreModel(packOnce(meta));

@@ -49,10 +49,15 @@ export interface RunState {
   compact: CompactMaster | null;
 }
 
-/** With `compactMaster` (training.master "compact"), the quantized params start as the codes of the initial weights. */
-export function fresh(model: Model, data: PreparedDataset, seed: number, compactMaster?: Compactor | null): RunState {
+/**
+ * A run's first state: weights drawn from the seed, or copies of `initial` (a pretrained model's own). With
+ * `compactMaster` (training.master "compact"), the quantized params start as the codes of those weights.
+ */
+export function fresh(model: Model, data: PreparedDataset, seed: number, compactMaster?: Compactor | null, initial?: readonly Float32Array[]): RunState {
   const rng = new Rng(seed);
-  const weights = initWeights(model, rng.fork());
+  // Forked either way, so the data and quantization streams do not depend on where the weights come from.
+  const initRng = rng.fork();
+  const weights = initial ? initial.map((w) => Float32Array.from(w)) : initWeights(model, initRng);
   return {
     compact: compactMaster ? new CompactMaster(compactMaster, weights) : null,
     model,

@@ -6,9 +6,10 @@
  * With training.master "compact" there is no float master: the gradient updates the codes (compact-master.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { EpochMetrics } from '@quantlab/shared';
 import { fillBatch, loadDataset, prepareDataset, imageSize, type PreparedDataset } from '../datasets/index.ts';
-import { buildModel, updateRunningStats, type Model } from '../models/index.ts';
+import { defaultInit, isUploadedModel, type EpochMetrics } from '@quantlab/shared';
+import { buildModel, graphModel, updateRunningStats, type ForwardOptions, type Model } from '../models/index.ts';
+import type { Rng } from '../random.ts';
 import { encodeCheckpoint } from './checkpoint.ts';
 import { adoptBaseline, finish, stopped } from './finish.ts';
 import { checkpointKeys, fresh, resume, snapshot } from './run-state.ts';
@@ -27,7 +28,8 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   const t = config.training;
   const raw = await loadDataset(config.dataset, input.dataDir);
   const data = prepareDataset(raw, t);
-  const model = buildModel(config.model, raw.shape, raw.numClasses);
+  const model = modelFor(input, raw.shape, raw.numClasses);
+  const pretrained = (config.init ?? defaultInit(config.model)) === 'pretrained';
   const backend = currentBackend();
   const compactor = new Compactor(config, model);
   const keys = checkpointKeys(config);
@@ -37,7 +39,7 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   // training.master "compact": the quantized params live as codes only (compact-master.ts); the schema allows it only
   // where trainCompact is set.
   const compactMaster = t.master === 'compact' ? trainCompact : null;
-  const state = input.resumeFrom ? resume(input.resumeFrom, model, data, keys, compactMaster) : fresh(model, data, t.seed, compactMaster);
+  const state = input.resumeFrom ? resume(input.resumeFrom, model, data, keys, compactMaster) : fresh(model, data, t.seed, compactMaster, pretrained ? input.uploadedModel!.weights : undefined);
   if (state.learnedDictionary) compactor.restoreLearner(state.learnedDictionary);
   const refitEachStep = refitsEachStep(config);
   // A compact master refits fixed point once an epoch (its grid stays put under the stochastic updates) and a
@@ -46,6 +48,12 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   const epochsDone: EpochMetrics[] = [];
   if (config.phase === 'inference' && input.baselineArtifact) {
     adoptBaseline(input.baselineArtifact, config, state, data);
+    return finish(config, state, epochsDone, data, backend, compactor);
+  }
+  // Inference phase on a pretrained model without a baseline run: its own weights are the float32 model, quantized
+  // once without training.
+  if (config.phase === 'inference' && pretrained && !input.resumeFrom) {
+    state.epoch = t.epochs;
     return finish(config, state, epochsDone, data, backend, compactor);
   }
 
@@ -58,12 +66,15 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   const yBuf = new Int32Array(batchSize);
   const decays = model.params.map((p) => p.kind === 'kernel');
   const stateParams = model.params.flatMap((p, i) => (p.kind === 'state' ? [i] : []));
+  const hasDropout = model.graph?.nodes.some((node) => node.op === 'dropout' && node.rate > 0) ?? false;
   let lastProgress = Date.now();
 
   for (let epoch = state.epoch; epoch < t.epochs; epoch++) {
     const epochStart = performance.now();
     const order = state.dataRng.shuffle(Int32Array.from({ length: n }, (_, i) => i));
     const augment = t.augment ? state.dataRng.fork() : null;
+    // Drawn only by models with Dropout, so the built-in networks consume the data stream exactly as before.
+    const dropoutRng = hasDropout ? state.dataRng.fork() : null;
     let lossSum = 0;
     let correct = 0;
     let lrSum = 0;
@@ -83,7 +94,7 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
         }
         arrays = state.weights;
       } else arrays = trainCompact ? trainCompact.apply(state.weights, state.quantRng, trainCompact.fitsAt(step, refitEachStep)).all : state.weights;
-      const r = trainStep(model, arrays, xBuf.subarray(0, count * size), yBuf.subarray(0, count), [count, h, w, c]);
+      const r = trainStep(model, arrays, xBuf.subarray(0, count * size), yBuf.subarray(0, count), [count, h, w, c], dropoutRng);
       if (!Number.isFinite(r.loss)) throw numericalFault(`the training loss is ${r.loss}`, where);
       checkFinite(model, r.grads, 'gradient', where);
       lossSum += r.loss * count;
@@ -140,6 +151,27 @@ export async function trainExperiment(input: TrainInput, hooks: TrainHooks = {})
   return finish(config, state, epochsDone, data, backend, compactor);
 }
 
+/**
+ * The network a run trains: a built-in one, or the uploaded model config.model names (interpreted from its graph),
+ * which must take the dataset's images and have one output per class.
+ */
+function modelFor(input: TrainInput, shape: [number, number, number], numClasses: number): Model {
+  const { config } = input;
+  const init = config.init ?? defaultInit(config.model);
+  if (!isUploadedModel(config.model)) {
+    if (init === 'pretrained') throw new RunInputError(`init "pretrained" needs an uploaded model; ${config.model} is built in and starts from random weights`);
+    return buildModel(config.model, shape, numClasses);
+  }
+  const up = input.uploadedModel;
+  if (!up) throw new RunInputError(`model ${config.model} was not provided to the training`);
+  const inShape = up.graph.input.shape;
+  if (inShape.join() !== shape.join()) {
+    throw new RunInputError(`model ${config.model} takes inputs of shape [${inShape.join(', ')}]; dataset ${config.dataset} has images of shape [${shape.join(', ')}]`);
+  }
+  if (up.classes !== numClasses) throw new RunInputError(`model ${config.model} has ${up.classes} outputs; dataset ${config.dataset} has ${numClasses} classes`);
+  return graphModel(up.graph, up.params, up.classes, config.model);
+}
+
 /** Where in a run a check happens: epoch and step are 1-based. */
 interface StepAt {
   epoch: number;
@@ -168,11 +200,12 @@ function checkFinite(model: Model, arrays: readonly (Float32Array | null)[], wha
  * One SGD step's forward and backward pass; gradients w.r.t. the weights actually used (compact or master), null for
  * BatchNorm's running stats, which are not trained: the batch moments come back instead, to update them.
  */
-function trainStep(model: Model, arrays: Float32Array[], x: Float32Array, y: Int32Array, shape: [number, number, number, number]) {
+function trainStep(model: Model, arrays: Float32Array[], x: Float32Array, y: Int32Array, shape: [number, number, number, number], dropoutRng: Rng | null) {
   const weights = weightTensors(model, arrays);
   const trainable = model.params.flatMap((p, i) => (p.kind === 'state' ? [] : [i]));
   const hasState = trainable.length < model.params.length;
   const moments: tf.Tensor[] = [];
+  const opts: ForwardOptions | undefined = hasState || dropoutRng ? { ...(hasState ? { moments } : {}), ...(dropoutRng ? { dropoutRng } : {}) } : undefined;
   let result!: { loss: number; correct: number; grads: (Float32Array | null)[]; moments: Float32Array[] };
   try {
     tf.tidy(() => {
@@ -183,7 +216,7 @@ function trainStep(model: Model, arrays: Float32Array[], x: Float32Array, y: Int
       const { value, grads } = tf.valueAndGrads((...ws: tf.Tensor[]) => {
         const all = weights.slice();
         trainable.forEach((p, k) => (all[p] = ws[k]));
-        const logits = model.forward(all, xs, hasState ? { moments } : undefined);
+        const logits = model.forward(all, xs, opts);
         hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32'))) as tf.Scalar;
         return tf.losses.softmaxCrossEntropy(onehot, logits) as tf.Scalar;
       })(trainable.map((i) => weights[i]));

@@ -1,4 +1,5 @@
 import type { DatasetInfo, EpochMetrics, ExperimentConfig, RunMetrics } from '@quantlab/shared';
+import type { ModelGraph, ParamSpec } from '../models/index.ts';
 
 export interface TrainProgress {
   epoch: number;
@@ -30,6 +31,16 @@ export interface TrainInput {
   baselineArtifact?: Uint8Array | null;
   /** How often onProgress fires inside an epoch (default 2,000 ms). */
   progressEveryMs?: number;
+  /** The uploaded model config.model names (the worker reads it from Redis, `quantlab train --model-file` from files). */
+  uploadedModel?: UploadedModel | null;
+}
+
+/** An uploaded model as the graph interpreter builds it, with its own (pretrained) weights in param order. */
+export interface UploadedModel {
+  graph: ModelGraph;
+  params: ParamSpec[];
+  weights: Float32Array[];
+  classes: number;
 }
 
 export interface TrainOutcome {

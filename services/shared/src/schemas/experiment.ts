@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MODEL_DEFAULT, TRAINING_DEFAULTS as D } from './defaults.ts';
-import { MODEL_LAYERS, bitsPerLayerIssue } from './model-layers.ts';
+import { MODEL_LAYERS, bitsPerLayerIssue, builtInLayers } from './model-layers.ts';
 import { Representation } from './representation.ts';
 
 /** The built-in datasets: every worker serves them (cifar10 only where its files are under DATA_DIR). */
@@ -11,6 +11,14 @@ export type DatasetKind = (typeof DATASET_KINDS)[number];
 /** A name, never a path: letters, digits, _ and - only, so no request can reach outside DATA_DIR. */
 export const DATASET_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 export const MODELS = ['cnn5', 'mlp', 'resnet20', 'vgg-small'] as const;
+export type BuiltinModel = (typeof MODELS)[number];
+/** An uploaded model's id (POST /models mints them). */
+export const MODEL_ID = /^mdl_[a-z0-9]{1,64}$/;
+export const isUploadedModel = (model: string): boolean => MODEL_ID.test(model);
+/** Where a model's first weights come from: the uploaded model's own (pretrained) or drawn from the run's seed. */
+export const INITS = ['pretrained', 'random'] as const;
+/** The default of `init`: uploaded models start from their own weights, the built-in networks from random ones. */
+export const defaultInit = (model: string): (typeof INITS)[number] => (isUploadedModel(model) ? 'pretrained' : 'random');
 export const PHASES = ['training', 'inference'] as const;
 export const TRAINING_MASTERS = ['float32', 'compact'] as const;
 
@@ -39,7 +47,16 @@ export function datasetRef(dataset: string): DatasetRef {
   return { kind, name };
 }
 export const isBuiltinDataset = (dataset: string): boolean => (DATASETS as readonly string[]).includes(dataset);
-export const Model = z.enum(MODELS);
+export const Model = z.union([z.enum(MODELS), z.string().regex(MODEL_ID, 'an uploaded model id (mdl_…)')]);
+export const Init = z.enum(INITS);
+
+/** The input shape and classes of the built-in datasets (what an uploaded model is checked against at submission). */
+export const BUILTIN_DATASET_SHAPES: Record<(typeof DATASETS)[number], { shape: [number, number, number]; classes: number }> = {
+  mnist: { shape: [28, 28, 1], classes: 10 },
+  'fashion-mnist': { shape: [28, 28, 1], classes: 10 },
+  cifar10: { shape: [32, 32, 3], classes: 10 },
+  synthetic: { shape: [16, 16, 3], classes: 10 },
+};
 export const Phase = z.enum(PHASES);
 
 export const TrainingConfig = z.strictObject({
@@ -72,7 +89,13 @@ export const TrainingConfig = z.strictObject({
 export const ExperimentConfig = z.strictObject({
   name: z.string().min(1).max(LIMITS.maxNameLength).default('experiment'),
   dataset: Dataset,
+  /** A built-in network, or an uploaded model's id (POST /models). */
   model: Model.default(MODEL_DEFAULT),
+  /**
+   * pretrained: start from the uploaded model's weights (its default; the inference phase then quantizes them without
+   * training); random: draw them from the seed (the built-ins' only choice). Absent means the model's default.
+   */
+  init: Init.optional(),
   /** training: train with compact weights; inference: train in float32, quantize once, evaluate. */
   phase: Phase.default('training'),
   representation: Representation.default({ kind: 'float32' }),
@@ -88,7 +111,10 @@ export const ExperimentConfig = z.strictObject({
   // Per-layer widths name the model's layers: an unknown name or a list of the wrong length is refused here, at
   // submission, rather than failing the run on a worker.
   if (r.kind !== 'float32' && r.bitsPerLayer !== undefined) {
-    const issue = bitsPerLayerIssue(r.bitsPerLayer, c.model, MODEL_LAYERS[c.model]);
+    const layers = builtInLayers(c.model);
+    const issue = layers
+      ? bitsPerLayerIssue(r.bitsPerLayer, c.model, layers)
+      : { path: [], message: `bitsPerLayer names the layers of a built-in model (${Object.keys(MODEL_LAYERS).join(', ')}); ${c.model} is an uploaded model: give one width in bits` };
     if (issue) ctx.addIssue({ code: 'custom', path: ['representation', 'bitsPerLayer', ...issue.path], message: issue.message });
   }
   if (r.kind === 'dictionary' && r.update === 'gradient' && c.phase === 'inference') {

@@ -14,6 +14,14 @@ export const MODEL_LAYERS: Readonly<Record<'cnn5' | 'mlp' | 'resnet20' | 'vgg-sm
   'vgg-small': ['conv1', 'conv2', 'conv3', 'conv4', 'conv5', 'conv6', 'fc'],
 };
 
+/**
+ * A built-in model's layers, or undefined for an uploaded model (`mdl_…`): per-layer widths, sensitivity sweeps and
+ * allocation name layers at submission, and an upload's layers are known only from its stored graph.
+ */
+export function builtInLayers(model: string): readonly string[] | undefined {
+  return Object.hasOwn(MODEL_LAYERS, model) ? MODEL_LAYERS[model as keyof typeof MODEL_LAYERS] : undefined;
+}
+
 /** The layer a param belongs to: its name up to the last `/` (`conv1/kernel` → `conv1`). */
 export function layerOfParam(param: string): string {
   const at = param.lastIndexOf('/');

@@ -42,6 +42,11 @@ export function keysFor(prefix: string) {
     idempotency: (key: string) => `${prefix}:idem:${key}`,
     /** Held by the one ids=same import allowed to check and write at a time. */
     importClaim: `${prefix}:import-claim`,
+    /** An uploaded model's record (JSON: summary, graph, param specs) and its weights (float32, param order); ModelStore alone. */
+    model: (id: string) => `${prefix}:model:${id}`,
+    modelWeights: (id: string) => `${prefix}:model:${id}:weights`,
+    /** zset of model ids scored by upload time (ms). */
+    models: `${prefix}:models`,
     worker: (id: string) => `${prefix}:worker:${id}`,
     workers: `${prefix}:workers`,
   };

@@ -15,7 +15,7 @@
  * that meets the target: measured by the sweep's uniform runs where it has them, predicted otherwise), that uniform
  * allocation is the answer, so an allocation never costs more than the best uniform width.
  */
-import { MODEL_LAYERS } from '../schemas/model-layers.ts';
+import { builtInLayers } from '../schemas/model-layers.ts';
 import { FINAL_STATUSES, type RunDocument } from '../schemas/run.ts';
 import type { SweepSummaryRow } from '../schemas/sweep.ts';
 import { meanInterval95 } from './stats.ts';
@@ -164,7 +164,8 @@ export function sensitivityFromRuns(runs: readonly RunDocument[], summary: reado
   const sample = oneLayer[0].run.config.representation as Record<string, unknown> & { kind: 'fixed' | 'dictionary' };
   const { bits: _b, bitsPerLayer: _p, ...representation } = sample;
   const model = oneLayer[0].run.config.model;
-  const names = MODEL_LAYERS[model];
+  const names = builtInLayers(model);
+  if (!names) throw new AllocationError(`allocation names the layers of a built-in model; ${model} is an uploaded model`);
   const relative = new Map(names.map((n) => [n, new Map<number, Map<number, number>>()]));
   const weights = new Map<string, number>();
   const configOfSeed = new Map<number, RunDocument>();

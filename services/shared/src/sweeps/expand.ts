@@ -6,6 +6,7 @@ import { VARY_OWN_ENTRIES, type GridSweepRequest, type RepresentationPattern, ty
 import type { Grid } from './grid.ts';
 import { presetGrid } from './presets.ts';
 import { sensitivityGrid } from './sensitivity.ts';
+import { MODEL_LAYERS, builtInLayers } from '../schemas/model-layers.ts';
 import { configIdentity } from '../config-identity.ts';
 
 export type { Grid };
@@ -55,7 +56,16 @@ export class SweepPlanError extends Error {
 }
 
 export function gridOf(req: SweepRequest): Grid {
-  if ('preset' in req) return req.preset === 'sensitivity' ? sensitivityGrid(req) : presetGrid(req);
+  if ('preset' in req && req.preset === 'sensitivity') {
+    const model = req.base.model ?? 'cnn5';
+    if (!builtInLayers(model)) {
+      throw new SweepPlanError('invalid', `the sensitivity preset quantizes a built-in model's layers one at a time; ${model} is an uploaded model`, [
+        { path: ['base', 'model'], message: `a built-in model (${Object.keys(MODEL_LAYERS).join(', ')})`, code: 'custom' },
+      ]);
+    }
+    return sensitivityGrid(req);
+  }
+  if ('preset' in req) return presetGrid(req);
   const r = req as GridSweepRequest;
   return { name: r.name, base: r.base, vary: r.vary, search: r.search, stopping: r.stopping ?? null };
 }

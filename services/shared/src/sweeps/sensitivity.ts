@@ -10,7 +10,7 @@
  * The representation family is fixed point (Q-format, round to nearest) unless `representation` names another; a
  * dictionary is per-layer (one width a layer needs one dictionary a layer).
  */
-import { MODEL_LAYERS } from '../schemas/model-layers.ts';
+import { builtInLayers } from '../schemas/model-layers.ts';
 import type { PresetSweepRequest, RepresentationPattern } from '../schemas/sweep.ts';
 import type { Grid } from './grid.ts';
 import { paperBase, presetSeeds } from './presets.ts';
@@ -24,7 +24,9 @@ export function sensitivityGrid(req: PresetSweepRequest): Grid {
   if (family.kind === 'dictionary') family.scope = 'per-layer';
   const kind = family.kind as 'fixed' | 'dictionary';
   const widths = req.widths ?? [...SENSITIVITY_WIDTHS[kind]];
-  const layers = MODEL_LAYERS[base.model];
+  const layers = builtInLayers(base.model);
+  // Refused at planning (expand.ts) with a 400; here only as the type's guard.
+  if (!layers) throw new Error(`the sensitivity preset needs a built-in model, not ${base.model}`);
   // The tested layer takes `bits`; every other layer is named at 32 (float32).
   const others = (layer: string) => Object.fromEntries(layers.filter((l) => l !== layer).map((l) => [l, 32]));
   const representation: RepresentationPattern[] = [{ ...family, bits: widths }];

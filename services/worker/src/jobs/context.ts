@@ -1,4 +1,4 @@
-import type { Env, RunStore, StoppingStore, WorkerRegistration } from '@quantlab/shared';
+import type { Env, ModelStore, RunStore, StoppingStore, WorkerRegistration } from '@quantlab/shared';
 import type { Logger } from '../log.ts';
 import type { WorkerMetrics } from '../metrics.ts';
 import type { StopFlag, ThreadRuntime, Trainer } from '../threads/pool.ts';
@@ -16,6 +16,8 @@ export interface WorkerContext {
   /** The training threads' backend and TF.js version (from their ready message). */
   runtime: ThreadRuntime;
   store: RunWriter;
+  /** Uploaded models: a run whose config names one reads it (record and weights) here. */
+  models: Pick<ModelStore, 'load'>;
   /** Early stopping inside sweeps: records each epoch's accuracy and decides, in Redis. */
   stopping: StoppingStore;
   pool: Trainer;

@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { ARTIFACT_FORMAT, ExperimentConfig, FenceLostError, lockKeyOf, type Fence, type RunDocument, type RunJobData, type RunJobResult, type StopDecision } from '@quantlab/shared';
-import type { TrainOutcome } from '@quantlab/ml/training/types';
+import { ARTIFACT_FORMAT, ExperimentConfig, FenceLostError, isUploadedModel, lockKeyOf, type Fence, type RunDocument, type RunJobData, type RunJobResult, type StopDecision } from '@quantlab/shared';
+import type { TrainOutcome, UploadedModel } from '@quantlab/ml/training/types';
 import { provenanceOf } from '@quantlab/ml/training/provenance';
 import { StopFlag, TrainInputFailure } from '../threads/pool.ts';
 import type { WorkerContext } from './context.ts';
@@ -66,6 +66,14 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
     if (!baselineArtifact) return failRun(ctx, doc, fence, `baseline run ${baseline.id} completed without an artifact`);
   }
 
+  // An uploaded model is read once per attempt and handed to the training thread with the config.
+  let uploadedModel: UploadedModel | null = null;
+  if (isUploadedModel(config.model)) {
+    const loaded = await ctx.models.load(config.model);
+    if (!loaded) return failRun(ctx, doc, fence, `model ${config.model} does not exist (it was deleted after the run was queued)`);
+    uploadedModel = { graph: loaded.record.graph, params: loaded.record.paramSpecs, weights: loaded.weights, classes: loaded.record.classes };
+  }
+
   const startedAt = doc.startedAt ?? now();
   const metrics = ctx.metrics;
   const representation = config.representation;
@@ -99,7 +107,7 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
   try {
     let outcome: TrainOutcome;
     try {
-      outcome = await ctx.pool.train({ config, dataDir: env.DATA_DIR, resumeFrom, baselineArtifact }, stop, {
+      outcome = await ctx.pool.train({ config, dataDir: env.DATA_DIR, resumeFrom, baselineArtifact, uploadedModel }, stop, {
         onProgress: async (p) => {
           if (Date.now() - lastProgress < PROGRESS_EVERY_MS) return;
           lastProgress = Date.now();
