@@ -1,14 +1,19 @@
 // Issue 16's "your own model in" end to end: a Keras-style Functional model (Conv2D + BatchNormalization, a residual
 // Add, Dropout, a softmax Dense) written with TF.js's own layers API and saved, uploaded over HTTP, trained through
 // the API and a real worker on Redis at fixed:8 and dictionary:4 (MNIST, tiny limits), and quantized without
-// training in the inference phase. Each artifact alone restores the uploaded model at the reported accuracy.
+// training in the inference phase. Each artifact alone restores the uploaded model at the reported accuracy, and its
+// ONNX export (run in onnxruntime-node) and TF.js Layers export (loaded by TF.js) score the run's accuracy.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { ModelSummary, RunDocument } from '@quantlab/shared';
 import { buildApp } from '@quantlab/api/app';
 import { startWorker, type RunningWorker } from '@quantlab/worker';
-import { initBackend, evaluateArtifact, restoreModel } from '@quantlab/ml';
+import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
+import { unzipSync } from 'fflate';
+import { initBackend, evaluateArtifact, loadDataset, prepareDataset, restoreModel } from '@quantlab/ml';
+import { fillBatch } from '../services/ml/src/datasets/batches.ts';
 import { testEnv } from './helpers/redis.ts';
 import { sleep } from './helpers/worker.ts';
 import { TEST_BACKEND } from './helpers/backend.ts';
@@ -67,6 +72,55 @@ async function artifactOf(id: string): Promise<Uint8Array> {
   return new Uint8Array(await (await fetch(`${base}/experiments/${id}/artifact`)).arrayBuffer());
 }
 
+const argmaxHits = (logits: Float32Array, labels: Int32Array, classes: number) =>
+  labels.reduce((hits, label, i) => {
+    const row = logits.subarray(i * classes, (i + 1) * classes);
+    return hits + (row.indexOf(Math.max(...row)) === label ? 1 : 0);
+  }, 0);
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+/**
+ * The run's exports through the API: onnxruntime-node runs the ONNX model and TF.js loads the Layers zip on the run's
+ * test images; each must score the run's accuracy to one image and give the restored model's outputs within 1e-3.
+ */
+async function checkExports(doc: RunDocument, artifact: Uint8Array): Promise<void> {
+  const restored = restoreModel(artifact);
+  const { meta } = restored;
+  const data = prepareDataset(await loadDataset('mnist', env.DATA_DIR), { trainLimit: 1, testLimit: meta.testLimit ?? undefined });
+  const n = data.test.count;
+  const size = meta.inputShape.reduce((a, b) => a * b, 1);
+  const x = new Float32Array(n * size);
+  const labels = new Int32Array(n);
+  fillBatch(data.test, Int32Array.from({ length: n }, (_, i) => i), 0, n, x, labels, { shape: meta.inputShape, norm: meta.normalization });
+  const classes = restored.model.numClasses;
+  const evaluated = tf.tidy(() => {
+    const weights = restored.model.params.map((p, i) => tf.tensor(restored.weights[i], p.shape));
+    return restored.model.forward(weights, tf.tensor4d(x, [n, ...meta.inputShape])).dataSync() as Float32Array;
+  });
+  const exported = async (format: string) => {
+    const r = await fetch(`${base}/experiments/${doc.id}/export?format=${format}`);
+    assert.equal(r.status, 200, `${format}: ${await r.clone().text()}`);
+    return new Uint8Array(await r.arrayBuffer());
+  };
+  const session = await ort.InferenceSession.create(await exported('onnx'));
+  const onnxOut = (await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [n, ...meta.inputShape]) }))[session.outputNames[0]].data as Float32Array;
+  await session.release();
+  const files = unzipSync(await exported('tfjs'));
+  const json = JSON.parse(new TextDecoder().decode(files['model.json'])) as { modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+  const layersModel = await tf.loadLayersModel({
+    load: async () => ({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: files[json.weightsManifest[0].paths[0]].slice().buffer }),
+  });
+  const tfjsOut = tf.tidy(() => (layersModel.predict(tf.tensor4d(x, [n, ...meta.inputShape])) as tf.Tensor).dataSync() as Float32Array);
+  layersModel.dispose();
+  // The upload ends in a softmax, which the exports keep (training used the logits): compare probabilities.
+  const probabilities = tf.tidy(() => tf.softmax(tf.tensor2d(evaluated, [n, classes])).dataSync() as Float32Array);
+  const runHits = Math.round(doc.metrics.testAccuracy! * n);
+  for (const [what, out] of [['onnx', onnxOut], ['tfjs', tfjsOut]] as const) {
+    assert.ok(Math.abs(argmaxHits(out, labels, classes) - runHits) <= 1, `${what}: ${argmaxHits(out, labels, classes)} of ${n} correct, the run ${runHits}`);
+    assert.ok(maxDiff(out, probabilities) <= 1e-3, `${what} against the restored model: ${maxDiff(out, probabilities)}`);
+  }
+}
+
 test('the uploaded model trains through the API and a worker at fixed:8 and dictionary:4; artifacts restore it', { timeout: 900_000 }, async () => {
   assert.deepEqual(model.folded, ['bn1', 'bn2']);
   const training = { trainLimit: 500, testLimit: LIMITS.testLimit, epochs: 1, batchSize: 50, learningRate: 0.01 };
@@ -87,6 +141,7 @@ test('the uploaded model trains through the API and a worker at fixed:8 and dict
     assert.equal(restored.model.params.some((p) => p.kind === 'state'), false);
     const again = await evaluateArtifact(bytes, undefined, { dataDir: env.DATA_DIR });
     assert.equal(again.testAccuracy, doc.metrics.testAccuracy, 'the artifact alone reproduces the run accuracy');
+    await checkExports(doc, bytes);
   }
 });
 

@@ -10,6 +10,9 @@ import { TEST_BACKEND } from './helpers/backend.ts';
 import { decodeCheckpoint } from '../services/ml/src/training/checkpoint.ts';
 
 const CONFIG = { dataset: 'mnist', model: 'mlp', training: { epochs: 4, trainLimit: 3000, seed: 7 } } as const;
+// SIGTERM needs epochs that outlast the signal's way to a batch boundary: with the native kernels three mlp epochs
+// of 3,000 images could end before it under load, and the run completed where it was.
+const LONGER_CONFIG = { ...CONFIG, training: { ...CONFIG.training, trainLimit: 8000 } } as const;
 // Training with compact weights only (issue 18): its checkpoint holds codes, and it must resume just the same.
 const COMPACT_CONFIG = {
   dataset: 'mnist',
@@ -18,7 +21,7 @@ const COMPACT_CONFIG = {
   training: { epochs: 4, trainLimit: 3000, seed: 7, master: 'compact' },
 } as const;
 
-async function interrupted(name: string, signal: 'SIGKILL' | 'SIGTERM', config: typeof CONFIG | typeof COMPACT_CONFIG = CONFIG) {
+async function interrupted(name: string, signal: 'SIGKILL' | 'SIGTERM', config: typeof CONFIG | typeof LONGER_CONFIG | typeof COMPACT_CONFIG = CONFIG) {
   const env = testEnv(name, { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', SHUTDOWN_TIMEOUT_MS: '10000', TFJS_BACKEND: TEST_BACKEND });
   const h = harness(env);
   const rec = await recordEvents(env);
@@ -91,7 +94,7 @@ test('kill -9 a worker mid-epoch of a compact-master run: its checkpoint holds c
 });
 
 test('SIGTERM: the worker stops at a batch boundary, exits in time, and the run resumes elsewhere', async () => {
-  const r = await interrupted('fault-sigterm', 'SIGTERM');
+  const r = await interrupted('fault-sigterm', 'SIGTERM', LONGER_CONFIG);
   assert.equal(r.exit.code, 0);
   assert.ok(r.exitMs < 10_000, `exited after ${r.exitMs} ms`);
   sameResult(r.done, r.ref);

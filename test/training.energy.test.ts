@@ -62,3 +62,20 @@ test('cnn5 on 28x28x1 at float32, fixed:8 and dictionary:4: hand-computed picojo
   assert.ok(Math.abs(integerMacPj(32) - 3.2) < 0.2 + 1e-12);
   assert.equal(HOROWITZ_45NM_PJ.dramRead32, 640);
 });
+
+test('a model known only by its graph (an upload) is counted by walking the graph: the built-ins give their hand counts', () => {
+  for (const [name, shape] of [
+    ['cnn5', [28, 28, 1]],
+    ['cnn5', [32, 32, 3]],
+    ['mlp', [28, 28, 1]],
+    ['resnet20', [32, 32, 3]],
+    ['vgg-small', [32, 32, 3]],
+  ] as const) {
+    const model = buildModel(name, [...shape], 10);
+    assert.ok(model.graph, name);
+    const asUpload = { ...model, name: 'mdl_0123456789abcdef' as typeof model.name };
+    assert.deepEqual(macsPerLayer(asUpload), macsPerLayer(model), `${name} ${shape.join('x')}`);
+  }
+  const { graph: _g, ...noGraph } = buildModel('mlp', [28, 28, 1], 10);
+  assert.throws(() => macsPerLayer({ ...noGraph, name: 'mdl_0123456789abcdef' as 'mlp' }), /MAC count: unknown model mdl_0123456789abcdef/);
+});

@@ -4,6 +4,7 @@
  * [in, out] in·out. Every conv here pads 'same', so a stride-s conv or pool of an n-pixel side gives ⌈n/s⌉.
  * Biases, BatchNorm (foldable into the conv at inference), pooling and activations are not MACs and are left out.
  */
+import type { ModelGraph } from './graph.ts';
 import type { Model } from './types.ts';
 
 const halve = (n: number) => Math.ceil(n / 2);
@@ -35,15 +36,48 @@ function outputSide(model: Model, kernel: string): [number, number] {
   }
 }
 
+/**
+ * Output positions (height × width) of each conv kernel of a model given as a graph (an uploaded one), by param name:
+ * the graph is walked with each node's spatial size ('same' gives ⌈n/s⌉, 'valid' ⌊(n − span)/s⌋ + 1).
+ */
+function graphOutputSides(graph: ModelGraph, shapeOf: (param: string) => number[] | undefined): Map<string, [number, number]> {
+  const side = new Map<string, [number, number]>([[graph.input.name, [graph.input.shape[0], graph.input.shape[1]]]]);
+  const out = new Map<string, [number, number]>();
+  // 'same': ⌈n/s⌉; 'valid': ⌊(n − span)/s⌋ + 1 with span = (k − 1)·d + 1.
+  const reduce = (n: number, k: number, s: number, d: number, padding: 'same' | 'valid') => (padding === 'same' ? Math.ceil(n / s) : Math.floor((n - ((k - 1) * d + 1)) / s) + 1);
+  for (const node of graph.nodes) {
+    const first = side.get('inputs' in node ? node.inputs[0] : node.input) ?? [1, 1];
+    let here = first;
+    if (node.op === 'conv2d') {
+      const [kh, kw] = shapeOf(node.kernel) ?? [1, 1];
+      const [dh, dw] = node.dilations ?? [1, 1];
+      here = [reduce(first[0], kh, node.strides[0], dh, node.padding), reduce(first[1], kw, node.strides[1], dw, node.padding)];
+      out.set(node.kernel, here);
+    } else if (node.op === 'maxPool' || node.op === 'avgPool') {
+      here = [reduce(first[0], node.size[0], node.strides[0], 1, node.padding), reduce(first[1], node.size[1], node.strides[1], 1, node.padding)];
+    } else if (node.op === 'reshape') {
+      here = node.shape.length === 3 ? [node.shape[0], node.shape[1]] : [1, 1];
+    } else if (node.op === 'globalAvgPool' || node.op === 'flatten' || node.op === 'dense') {
+      here = [1, 1];
+    }
+    side.set(node.name, here);
+  }
+  return out;
+}
+
+const BUILT_IN = ['cnn5', 'mlp', 'resnet20', 'vgg-small'];
+
 /** MACs per image of each kernel, in param order. Throws for a model this file does not know the geometry of. */
 export function macsPerLayer(model: Model): { name: string; macs: number }[] {
-  if (!['cnn5', 'mlp', 'resnet20', 'vgg-small'].includes(model.name)) throw new Error(`MAC count: unknown model ${model.name}`);
+  const shapes = new Map(model.params.map((p) => [p.name, p.shape]));
+  const fromGraph = BUILT_IN.includes(model.name) ? null : model.graph ? graphOutputSides(model.graph, (n) => shapes.get(n)) : null;
+  if (!BUILT_IN.includes(model.name) && !fromGraph) throw new Error(`MAC count: unknown model ${model.name}`);
   return model.params
     .filter((p) => p.kind === 'kernel')
     .map((p) => {
       const weights = p.shape.reduce((a, b) => a * b, 1);
       if (p.shape.length === 2) return { name: p.name, macs: weights };
-      const [oh, ow] = outputSide(model, p.name);
+      const [oh, ow] = fromGraph ? (fromGraph.get(p.name) ?? [1, 1]) : outputSide(model, p.name);
       return { name: p.name, macs: weights * oh * ow };
     });
 }
