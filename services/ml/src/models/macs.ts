@@ -5,6 +5,7 @@
  * Biases, BatchNorm (foldable into the conv at inference), pooling and activations are not MACs and are left out.
  */
 import type { ModelGraph } from './graph.ts';
+import { graphShapes } from './graph-shapes.ts';
 import type { Model } from './types.ts';
 
 const halve = (n: number) => Math.ceil(n / 2);
@@ -36,31 +37,15 @@ function outputSide(model: Model, kernel: string): [number, number] {
   }
 }
 
-/**
- * Output positions (height × width) of each conv kernel of a model given as a graph (an uploaded one), by param name:
- * the graph is walked with each node's spatial size ('same' gives ⌈n/s⌉, 'valid' ⌊(n − span)/s⌋ + 1).
- */
+/** Output positions (height × width) of each conv kernel of a model given as a graph (an uploaded one), by param name. */
 function graphOutputSides(graph: ModelGraph, shapeOf: (param: string) => number[] | undefined): Map<string, [number, number]> {
-  const side = new Map<string, [number, number]>([[graph.input.name, [graph.input.shape[0], graph.input.shape[1]]]]);
+  const shapes = graphShapes(graph, shapeOf);
   const out = new Map<string, [number, number]>();
-  // 'same': ⌈n/s⌉; 'valid': ⌊(n − span)/s⌋ + 1 with span = (k − 1)·d + 1.
-  const reduce = (n: number, k: number, s: number, d: number, padding: 'same' | 'valid') => (padding === 'same' ? Math.ceil(n / s) : Math.floor((n - ((k - 1) * d + 1)) / s) + 1);
   for (const node of graph.nodes) {
-    const first = side.get('inputs' in node ? node.inputs[0] : node.input) ?? [1, 1];
-    let here = first;
     if (node.op === 'conv2d') {
-      const [kh, kw] = shapeOf(node.kernel) ?? [1, 1];
-      const [dh, dw] = node.dilations ?? [1, 1];
-      here = [reduce(first[0], kh, node.strides[0], dh, node.padding), reduce(first[1], kw, node.strides[1], dw, node.padding)];
-      out.set(node.kernel, here);
-    } else if (node.op === 'maxPool' || node.op === 'avgPool') {
-      here = [reduce(first[0], node.size[0], node.strides[0], 1, node.padding), reduce(first[1], node.size[1], node.strides[1], 1, node.padding)];
-    } else if (node.op === 'reshape') {
-      here = node.shape.length === 3 ? [node.shape[0], node.shape[1]] : [1, 1];
-    } else if (node.op === 'globalAvgPool' || node.op === 'flatten' || node.op === 'dense') {
-      here = [1, 1];
+      const [h, w] = shapes.get(node.name)!;
+      out.set(node.kernel, [h, w]);
     }
-    side.set(node.name, here);
   }
   return out;
 }
