@@ -115,7 +115,17 @@ test('after a 2-epoch run the worker counts it, its epochs and checkpoints; the 
     200,
   );
 
-  const text = await scrapeWorker();
+  // The worker counts a run and BullMQ moves its job to completed just after the run document says completed.
+  let text = '';
+  await waitUntil(
+    'the worker counts both completions',
+    async () => {
+      text = await scrapeWorker();
+      return sample(text, 'quantlab_runs_completed_total{representation="fixed"}') === 2 && sample(text, 'quantlab_queue_jobs{state="completed"}') === 2;
+    },
+    10_000,
+    100,
+  );
   assert.equal(sample(text, 'quantlab_runs_started_total{representation="fixed"}'), 2);
   assert.equal(sample(text, 'quantlab_runs_completed_total{representation="fixed"}'), 2);
   assert.equal(sample(text, 'quantlab_runs_failed_total{representation="fixed"}'), 0);
