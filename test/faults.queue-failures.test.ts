@@ -8,7 +8,7 @@ import { Worker } from 'bullmq';
 import { bullPrefix, producerConnection, sweepStatus, RUN_STATUSES, type RunStatus } from '@quantlab/shared';
 import { buildApp } from '@quantlab/api';
 import { keysUnder, testEnv } from './helpers/redis.ts';
-import { harness, killAll, spawnWorker, type WorkerProcess } from './helpers/worker.ts';
+import { harness, killAll, spawnWorker, waitUntil, type WorkerProcess } from './helpers/worker.ts';
 
 // MAX_STALLED_COUNT=0: the first stall is over the limit (the third OOM kill, with the default of 2).
 const env = testEnv('queue-failures', { MAX_STALLED_COUNT: '0', LOCK_DURATION_MS: '1000', STALLED_INTERVAL_MS: '500', TFJS_BACKEND: 'wasm' });
@@ -79,8 +79,7 @@ test('a job whose data is not JSON: cancel and delete work, and a worker fails i
   const done = await h.waitForStatus(toRun, ['failed', 'completed', 'cancelled'], 30_000);
   assert.equal(done.status, 'failed');
   assert.match(done.error!.message, /not valid JSON/);
-  const job = await h.queue.getJob(toRun);
-  assert.equal(await job!.getState(), 'failed');
-  assert.equal(job!.stalledCounter, 0, 'failed at once, not after stalling');
+  await waitUntil('the job to fail', async () => (await h.queue.getJobState(toRun)) === 'failed', 5_000);
+  assert.equal((await h.queue.getJob(toRun))!.stalledCounter, 0, 'failed at once, not after stalling');
 });
 

@@ -71,6 +71,20 @@ test('delete removes every key of a run', async () => {
   assert.equal(await store.get(doc.id), null);
 });
 
+test('a run keeps its checkpoint until its status is final, and loses it in that same write', async () => {
+  for (const final of ['completed', 'failed', 'cancelled', 'stopped'] as const) {
+    const doc = newDoc();
+    await store.create(doc);
+    await store.saveCheckpoint(doc.id, new Uint8Array([1, 2, 3]));
+    await store.update(doc.id, { status: 'running' });
+    await store.update(doc.id, { status: 'queued' });
+    assert.deepEqual([...(await store.loadCheckpoint(doc.id))!], [1, 2, 3], 'running and queued keep it');
+    await store.update(doc.id, { status: final });
+    assert.equal(await store.loadCheckpoint(doc.id), null, `${final} drops it`);
+    await store.delete(doc.id);
+  }
+});
+
 test('status, dataset and kind indexes follow every write; countByStatus reads them in one round trip', async () => {
   const e = testEnv('run-store-idx');
   const r = new Redis(e.REDIS_URL);

@@ -6,6 +6,7 @@ import {
   decodeCursor,
   encodeCursor,
   FenceLostError,
+  FINAL_STATUSES,
   type EpochMetrics,
   type Fence,
   type RunDocument,
@@ -77,6 +78,8 @@ export class FakeRunStore implements RunStorePort, RunWriter {
       return false;
     }
     for (const [k, v] of Object.entries(patch)) if (v !== undefined) (run as Record<string, unknown>)[k] = structuredClone(v);
+    // As the store's script: a final status drops the checkpoint in the same step.
+    if (patch.status && FINAL_STATUSES.includes(patch.status)) this.checkpoints.delete(id);
     this.writes.push(['update', id]);
     if (event) this.events.push(event);
     return true;
@@ -116,9 +119,6 @@ export class FakeRunStore implements RunStorePort, RunWriter {
   }
   async loadCheckpoint(id: string): Promise<Buffer | null> {
     return this.checkpoints.get(id) ?? null;
-  }
-  async deleteCheckpoint(id: string): Promise<void> {
-    this.checkpoints.delete(id);
   }
   async delete(id: string, opts: { lockKey?: string } = {}): Promise<boolean> {
     const existed = this.runs.delete(id);

@@ -6,7 +6,7 @@ import type { StopFlag, ThreadRuntime, Trainer } from '../threads/pool.ts';
 /** The part of RunStore a job handler uses: its own run's document, fenced writes, artifacts and checkpoints. */
 export type RunWriter = Pick<
   RunStore,
-  'get' | 'update' | 'addEpoch' | 'failIfUnfinished' | 'isCancelRequested' | 'epochCount' | 'setArtifact' | 'getArtifact' | 'saveCheckpoint' | 'loadCheckpoint' | 'deleteCheckpoint'
+  'get' | 'update' | 'addEpoch' | 'failIfUnfinished' | 'isCancelRequested' | 'epochCount' | 'setArtifact' | 'getArtifact' | 'saveCheckpoint' | 'loadCheckpoint'
 >;
 
 /** What a job handler needs from the worker that runs it (narrow, so the fast tests hand in fakes). */

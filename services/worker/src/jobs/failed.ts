@@ -29,7 +29,6 @@ export async function onJobFailed(ctx: WorkerContext, job: Job<RunJobData>, err:
   const reason = job.failedReason || err.message;
   try {
     if (await ctx.store.failIfUnfinished(runId, `the job failed: ${reason}`)) {
-      await ctx.store.deleteCheckpoint(runId).catch(() => {});
       ctx.log.warn('run failed by the queue', { runId, reason });
     }
   } catch (e) {

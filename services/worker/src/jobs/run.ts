@@ -41,7 +41,6 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
   if (earlier) {
     const last = doc.epochs[doc.epochs.length - 1];
     await store.update(runId, { status: 'stopped', stopped: earlier, metrics: { ...doc.metrics, testAccuracy: last?.testAccuracy ?? null }, finishedAt: now() }, fence, { type: 'status', runId, status: 'stopped' });
-    await store.deleteCheckpoint(runId);
     return { status: 'stopped', testAccuracy: last?.testAccuracy ?? null };
   }
 
@@ -181,18 +180,15 @@ async function finish(ctx: WorkerContext, job: Job<RunJobData>, token: string, f
         fence,
         { type: 'status', runId, status: 'completed' },
       );
-      await store.deleteCheckpoint(runId);
       ctx.metrics.runCompleted(doc.config.representation);
       return { status: 'completed', testAccuracy: metrics.testAccuracy };
     }
     case 'cancel':
       await store.update(runId, { status: 'cancelled', metrics: outcome.metrics, dataset: outcome.dataset, finishedAt: now() }, fence, { type: 'status', runId, status: 'cancelled' });
-      await store.deleteCheckpoint(runId);
       ctx.metrics.runStopped(doc.config.representation, 'cancel');
       return { status: 'cancelled', testAccuracy: null };
     case 'stopped':
       await store.update(runId, { status: 'stopped', stopped: stopDecision, metrics: outcome.metrics, dataset: outcome.dataset, finishedAt: now() }, fence, { type: 'status', runId, status: 'stopped' });
-      await store.deleteCheckpoint(runId);
       ctx.metrics.runStopped(doc.config.representation, 'stopped');
       return { status: 'stopped', testAccuracy: outcome.metrics.testAccuracy };
     case 'timeout':
@@ -217,7 +213,6 @@ async function failRun(ctx: WorkerContext, doc: RunDocument, fence: Fence, messa
   const runId = doc.id;
   const error = { message };
   await ctx.store.update(runId, { ...extra, status: 'failed', error, finishedAt: now() }, fence, { type: 'status', runId, status: 'failed', error });
-  await ctx.store.deleteCheckpoint(runId);
   ctx.metrics.runFailed(doc.config.representation);
   throw new UnrecoverableError(message);
 }
@@ -232,7 +227,6 @@ async function onTransientError(ctx: WorkerContext, job: Job<RunJobData>, fence:
     if (last) {
       const error = { message: `failed after ${attempts} attempts: ${e.message}` };
       await ctx.store.update(runId, { status: 'failed', error, finishedAt: now() }, fence, { type: 'status', runId, status: 'failed', error });
-      await ctx.store.deleteCheckpoint(runId);
       ctx.metrics.runFailed(job.data.config.representation);
     } else {
       await ctx.store.update(runId, { status: 'queued', workerId: null }, fence, { type: 'status', runId, status: 'queued' });
