@@ -141,3 +141,30 @@ test('a client that goes away at any moment leaves no subscription or heartbeat 
   while (app.ql.hub.channels > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   assert.equal(app.ql.hub.channels, 0, 'every stream unsubscribed');
 });
+
+test('a final status whose message never arrived still ends the stream at a heartbeat, with its reason', async () => {
+  const id = await newRun();
+  const { sse } = await open(`${base}/experiments/${id}/events`, auth);
+  await sse.next('snapshot');
+  // Stored without publishing: as if the subscriber's connection dropped the message.
+  await runs.update(id, { status: 'failed', error: { message: 'lost on the wire' } });
+  assert.deepEqual(await sse.next('status'), { type: 'status', runId: id, status: 'failed', error: { message: 'lost on the wire' } });
+  await sse.ended;
+  assert.deepEqual(sse.events.map((e) => e.event), ['snapshot', 'status']);
+});
+
+test('a second stream on a channel being subscribed waits until Redis confirmed the subscription', async () => {
+  const { hub } = app.ql;
+  const channel = `${env.KEY_PREFIX}hub-test`;
+  const heard: string[] = [];
+  const first = hub.listen(channel, (m) => heard.push(`a:${m}`));
+  const unlistenB = await hub.listen(channel, (m) => heard.push(`b:${m}`));
+  // Published on another connection right after listen returned: heard only if the SUBSCRIBE was already in effect.
+  await app.ql.redis.publish(channel, 'x');
+  const deadline = Date.now() + 2000;
+  while (heard.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(heard.sort(), ['a:x', 'b:x']);
+  await (await first)();
+  await unlistenB();
+  assert.equal(hub.channels, 0);
+});

@@ -9,6 +9,8 @@ type Listener = (message: string) => void;
 export class EventHub {
   private sub: Redis | null = null;
   private readonly listeners = new Map<string, Set<Listener>>();
+  /** A channel's SUBSCRIBE until Redis confirmed it: a second stream on that channel waits for it too. */
+  private readonly subscribing = new Map<string, Promise<unknown>>();
 
   constructor(private readonly connect: () => Redis) {}
 
@@ -23,9 +25,12 @@ export class EventHub {
     if (!set) {
       set = new Set();
       this.listeners.set(channel, set);
-      await this.sub.subscribe(channel);
+      const subscribed = this.sub.subscribe(channel).finally(() => this.subscribing.delete(channel));
+      this.subscribing.set(channel, subscribed);
     }
     set.add(fn);
+    // Only a confirmed subscription hears what is published from now on; a caller reads state after this returns.
+    await this.subscribing.get(channel);
     return async () => {
       const s = this.listeners.get(channel);
       if (!s) return;

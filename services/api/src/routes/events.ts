@@ -106,7 +106,29 @@ const events: FastifyPluginAsyncZod<EventsOptions> = async (app, opts) => {
         open.add(out);
         // The client may have gone while the document was read: its 'close' has then already fired.
         const gone = () => out.destroyed || !out.socket || out.socket.destroyed;
-        const heartbeat = setInterval(() => (gone() ? finish() : out.write(': ping\n\n')), opts.heartbeatMs);
+        const heartbeat = setInterval(() => {
+          if (gone()) return finish();
+          out.write(': ping\n\n');
+          void endIfFinal();
+        }, opts.heartbeatMs);
+        // A message lost between Redis and this subscriber (a reconnect of its connection) must not keep the stream open
+        // forever: each heartbeat also looks at the stored status and ends the stream with it once it is final.
+        let checking = false;
+        const endIfFinal = async () => {
+          if (checking || done) return;
+          checking = true;
+          try {
+            // One HGET a heartbeat; the document (for a failure's reason) only once the run has ended.
+            const status = await ctx.runs.status(id);
+            if (!status || !FINAL_STATUSES.includes(status)) return;
+            const now = await readRun(ctx, id);
+            write(JSON.stringify({ type: 'status', runId: id, status: now.status, ...(now.error ? { error: now.error } : {}) } satisfies RunEvent));
+          } catch {
+            // Redis away or the run deleted: the next heartbeat tries again; a closed client ends the stream anyway.
+          } finally {
+            checking = false;
+          }
+        };
         const finish = () => {
           if (done) return;
           done = true;
