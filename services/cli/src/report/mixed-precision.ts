@@ -4,6 +4,7 @@
  * Kept free of zod (the CLI bundle): shared's stats and model-layer modules import nothing heavy.
  */
 import { MODEL_LAYERS } from '@quantlab/shared/schemas/model-layers';
+import { keptLevel, narrowestKeeping } from '@quantlab/shared/sweeps/kept';
 import { meanInterval95 } from '@quantlab/shared/sweeps/stats';
 
 /** What these sections read of a sweep (a structural part of sweep-report.ts's SweepForReport). */
@@ -29,8 +30,7 @@ interface SweepForReport {
 const pct = (x: number | null | undefined, digits = 1) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(digits)}%`);
 const interval = (s: Row['relativeAccuracy'], digits = 1) =>
   s && s.mean !== null ? (s.ci95 ? `${pct(s.mean, digits)} [${pct(s.ci95.low, digits)}, ${pct(s.ci95.high, digits)}]` : `${pct(s.mean, digits)} (one seed)`) : '–';
-/** The lower end of a row's 95% interval over seeds, or its mean with one seed. */
-const judged = (row: Row): number | null => (row.relativeAccuracy?.mean == null ? null : (row.relativeAccuracy.ci95?.low ?? row.relativeAccuracy.mean));
+const judged = (row: Row): number | null => keptLevel(row.relativeAccuracy);
 
 /** Learned dictionary series (`…/<refitEvery>:gradient/<phase>`) next to the refit series they differ from. */
 export function learnedVsRefitSection(sweep: SweepForReport): string[] {
@@ -107,7 +107,10 @@ export function mixedPrecisionSection(sweep: SweepForReport): string[] {
     return m ? [{ family: m[1], widths: m[2].split('.').map(Number), row: r }] : [];
   });
   if (mixed.length === 0) {
-    out.push('No allocation has run yet: `quantlab allocate SWEEP --target 0.99` chooses the widths and queues them.', '');
+    out.push(
+      'No mixed-precision allocation in this sweep: `quantlab allocate SWEEP --target 0.99` chooses the widths and queues them. An allocation whose answer is a uniform width runs no new runs: that width is the training-phase uniform series above.',
+      '',
+    );
     return out;
   }
   out.push(
@@ -121,9 +124,10 @@ export function mixedPrecisionSection(sweep: SweepForReport): string[] {
     const target = Number(/allocated for ([\d.]+)/.exec(run?.name ?? '')?.[1] ?? NaN);
     // The target the allocation was made for (in its runs' names); otherwise the level the allocation itself kept.
     const level = Number.isFinite(target) ? target : judged(m.row);
-    const uniform = rows
-      .filter((r) => r.series === `${m.family}/training` && level !== null && (judged(r) ?? -1) >= level)
-      .sort((a, b) => a.bits - b.bits)[0];
+    // The allocator's own rule for the best uniform width (the narrowest that, with every wider one, keeps the level).
+    const uniformRows = rows.filter((r) => r.series === `${m.family}/training`);
+    const width = level === null ? null : narrowestKeeping(uniformRows.map((r) => ({ width: r.bits, level: judged(r) })), level);
+    const uniform = uniformRows.find((r) => r.bits === width);
     const perLayer = m.widths.map((w, i) => `${layers[i] ?? i}=${w === 32 ? 'float32' : w}`).join(' ');
     const saved = uniform?.compactBytes && m.row.compactBytes ? `${(100 * (1 - m.row.compactBytes / uniform.compactBytes)).toFixed(1)}%` : '–';
     out.push(
@@ -132,7 +136,7 @@ export function mixedPrecisionSection(sweep: SweepForReport): string[] {
   }
   out.push(
     '',
-    'Weight bytes: the mean artifact size of the runs (codes, scales, dictionaries, float32 biases). The best uniform width is the narrowest width at which every layer together (training phase, same representation) keeps the target on the lower end of its 95% interval over seeds.',
+    'Weight bytes: the mean artifact size of the runs (codes, scales, dictionaries, float32 biases). The best uniform width is the narrowest width from which on every layer together (training phase, same representation) keeps the target on the lower end of its 95% interval over seeds, at that width and every wider one measured (the rule of "fewest bits" and of the allocator).',
     '',
   );
   return out;

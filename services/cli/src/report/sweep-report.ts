@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import type { RunDocument } from '@quantlab/shared';
+import { keptLevel, narrowestKeeping } from '@quantlab/shared/sweeps/kept';
 import { learnedVsRefitSection, mixedPrecisionSection } from './mixed-precision.ts';
 import { lineChartSvg } from './svg-chart.ts';
 import { kib, masterComparison, microjoules, type CostAxis } from './master-report.ts';
@@ -61,12 +62,6 @@ const interval = (s: Stat | null, digits = 1) =>
   s && s.mean !== null ? (s.ci95 ? `${pct(s.mean, digits)} [${pct(s.ci95.low, digits)}, ${pct(s.ci95.high, digits)}]` : `${pct(s.mean, digits)} (one seed)`) : '–';
 const pValue = (p: number) => (p < 0.001 ? '< 0.001' : p.toFixed(3));
 
-/** What a row is judged on: the lower end of its 95% interval over seeds, or its mean with one seed. */
-function keptLevel(row: SweepForReport['summary'][number]): number | null {
-  const r = row.relativeAccuracy;
-  if (!r || r.mean === null) return null;
-  return r.ci95 ? r.ci95.low : r.mean;
-}
 
 /** Rows of one series that are not the float32 baseline, by bits (per-layer width series have their own sections). */
 function seriesRows(sweep: SweepForReport) {
@@ -83,12 +78,10 @@ function seriesRows(sweep: SweepForReport) {
  * the lower end of the 95% interval over seeds (the mean when a row has one seed).
  */
 export function smallestBitsKeeping(rows: SweepForReport['summary'], threshold: number): number | null {
-  let best: number | null = null;
-  for (const row of [...rows].sort((a, b) => b.bits - a.bits)) {
-    if ((keptLevel(row) ?? -1) >= threshold) best = row.bits;
-    else break;
-  }
-  return best;
+  return narrowestKeeping(
+    rows.map((r) => ({ width: r.bits, level: keptLevel(r.relativeAccuracy) })),
+    threshold,
+  );
 }
 
 export function relativeAccuracyChart(sweep: SweepForReport): string {
@@ -181,10 +174,10 @@ export function sweepReportMarkdown(sweep: SweepForReport, opts: { svgPath: stri
   const targets: string[] = [];
   for (const t of PAPER_TARGETS) {
     const candidates = [...rows].filter(([name]) => name.startsWith(`${t.kind}/`) && name.endsWith(`/${t.phase}`));
-    const hits = candidates.map(([name, r]) => ({ name, row: r.find((x) => x.bits === t.bits) })).filter((c) => c.row && keptLevel(c.row) !== null);
+    const hits = candidates.map(([name, r]) => ({ name, row: r.find((x) => x.bits === t.bits) })).filter((c) => c.row && keptLevel(c.row.relativeAccuracy) !== null);
     if (hits.length === 0) continue;
-    const best = hits.reduce((a, b) => (keptLevel(b.row!)! > keptLevel(a.row!)! ? b : a));
-    const level = keptLevel(best.row!)!;
+    const best = hits.reduce((a, b) => (keptLevel(b.row!.relativeAccuracy)! > keptLevel(a.row!.relativeAccuracy)! ? b : a));
+    const level = keptLevel(best.row!.relativeAccuracy)!;
     const judged = best.row!.relativeAccuracy!.ci95 ? 'lower end of the 95% interval' : 'one seed';
     const verdict = level >= t.atLeast ? 'met' : `missed by ${(100 * (t.atLeast - level)).toFixed(1)} points`;
     targets.push(`- ${t.kind} at ${t.bits} bits (${t.phase} phase) ≥ ${pct(t.atLeast, 0)}: ${interval(best.row!.relativeAccuracy, 2)} with \`${best.name}\` (${judged} ${pct(level, 2)}) — ${verdict}.`);

@@ -12,12 +12,14 @@
  * any narrower measured width, that saves the most bytes per point of predicted mean loss among the moves that stay
  * feasible (a move that loses nothing saves bytes for free and goes first); stop when no move is feasible. Then the
  * cap: if the result is not smaller than the best uniform width (the narrowest width every layer can take together
- * that meets the target: measured by the sweep's uniform runs where it has them, predicted otherwise), that uniform
+ * that meets the target, as does every wider one — the report's "fewest bits" rule, sweeps/kept.ts — measured by the
+ * sweep's uniform runs where it has them, predicted otherwise), that uniform
  * allocation is the answer, so an allocation never costs more than the best uniform width.
  */
 import { builtInLayers } from '../schemas/model-layers.ts';
 import { FINAL_STATUSES, type RunDocument } from '../schemas/run.ts';
 import type { SweepSummaryRow } from '../schemas/sweep.ts';
+import { keptLevel, narrowestKeeping } from './kept.ts';
 import { meanInterval95 } from './stats.ts';
 
 /** Bytes of one layer of `weights` values at `width` (32: float32) as the artifact stores them, one scale included. */
@@ -107,7 +109,10 @@ export function allocateBits(input: AllocationInput): Allocation {
   return { widths: named(widths), bytes: bytesOf(widths), predicted: current, bestUniform, uniform: false };
 }
 
-/** The narrowest uniform width meeting the target: by the sweep's uniform runs where measured, else by prediction. */
+/**
+ * The narrowest uniform width from which on every wider candidate meets the target (narrowestKeeping): by the
+ * sweep's uniform runs where measured, else by prediction.
+ */
 function uniformCap(
   input: AllocationInput,
   measured: number[][],
@@ -116,13 +121,13 @@ function uniformCap(
 ): Allocation['bestUniform'] {
   const n = input.layers.length;
   const candidates = [...new Set([...(input.uniform ?? []).map((u) => u.width), ...measured.flat().filter((w) => measured.every((m) => m.includes(w)))])].sort((a, b) => a - b);
-  for (const width of candidates) {
-    if (width === 32) continue;
-    const run = input.uniform?.find((u) => u.width === width);
-    const w = Array.from({ length: n }, () => width);
-    if (run ? run.low >= input.target : predict(w).low >= input.target) return { width, bytes: bytesOf(w), judged: run ? 'measured' : 'predicted' };
-  }
-  return null;
+  const uniformOf = (width: number) => Array.from({ length: n }, () => width);
+  const levels = candidates
+    .filter((width) => width !== 32)
+    .map((width) => ({ width, level: input.uniform?.find((u) => u.width === width)?.low ?? predict(uniformOf(width)).low }));
+  const width = narrowestKeeping(levels, input.target);
+  if (width === null) return null;
+  return { width, bytes: bytesOf(uniformOf(width)), judged: input.uniform?.some((u) => u.width === width) ? 'measured' : 'predicted' };
 }
 
 /** A one-layer (sensitivity) series: `<family>/<phase>/layer:<name>`. */
@@ -187,7 +192,7 @@ export function sensitivityFromRuns(runs: readonly RunDocument[], summary: reado
   const unfinished = runs.filter((r) => (oneLayer.some((o) => o.run === r) || r.series === uniformSeries) && !FINAL_STATUSES.includes(r.status)).length;
   const uniform = summary
     .filter((row) => row.series === uniformSeries && row.relativeAccuracy.mean !== null)
-    .map((row) => ({ width: row.bits, low: row.relativeAccuracy.ci95?.low ?? row.relativeAccuracy.mean! }));
+    .map((row) => ({ width: row.bits, low: keptLevel(row.relativeAccuracy)! }));
   return {
     family,
     representation,
