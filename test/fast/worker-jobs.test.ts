@@ -36,10 +36,10 @@ const trains =
     return { status: 'completed', metrics, epochs: done, dataset, artifact: new Uint8Array([7, 7, 7]) };
   };
 
-function setup(train: Train, opts: { closing?: boolean } = {}) {
+function setup(train: Train, opts: { closing?: boolean; registryDelayMs?: number } = {}) {
   const store = new FakeRunStore();
   const delayed: number[] = [];
-  const registry = { current: { id: 'w1', host: 'h', pid: 1, backend: 'cpu', datasets: [], concurrency: 1, currentRuns: [] as string[], startedAt: '', lastSeen: '' }, update: async () => {} };
+  const registry = { current: { id: 'w1', host: 'h', pid: 1, backend: 'cpu', datasets: [], concurrency: 1, currentRuns: [] as string[], startedAt: '', lastSeen: '' }, update: () => new Promise<void>((r) => setTimeout(r, opts.registryDelayMs ?? 0)) };
   const noop = () => {};
   const ctx: WorkerContext = {
     env,
@@ -129,6 +129,28 @@ test('bad input fails the run once with its reason (UnrecoverableError: no retry
   const got = (await s.store.get(doc.id))!;
   assert.equal(got.status, 'failed');
   assert.equal(got.error?.message, 'dataset cifar10 is not in DATA_DIR');
+});
+
+test('a failed run rejects its job only: no promise of it goes unhandled while the worker tidies up', async () => {
+  // The registry update in the handler's finally takes a Redis round trip; a rejection returned from inside the try
+  // (not awaited there) sat unhandled during it, which Node reports as an unhandledRejection (seen in CI).
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => void unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const s = setup(
+      async () => {
+        throw new TrainInputFailure('dataset cifar10 is not in DATA_DIR');
+      },
+      { registryDelayMs: 20 },
+    );
+    const { run } = await s.submit();
+    await assert.rejects(run(), UnrecoverableError);
+    await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+  assert.deepEqual(unhandled, []);
 });
 
 test('a transient failure puts the run back to queued; on the last attempt it fails with the attempts counted', async () => {

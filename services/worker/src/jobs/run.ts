@@ -132,7 +132,8 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
         },
       });
     } catch (e) {
-      if (e instanceof TrainInputFailure) return failRun(ctx, doc, fence, e.message);
+      // Awaited here: a rejected promise returned as is would sit unhandled while the finally below awaits Redis.
+      if (e instanceof TrainInputFailure) return await failRun(ctx, doc, fence, e.message);
       throw e;
     }
     return await finish(ctx, job, token, fence, doc, outcome, stopDecision);
