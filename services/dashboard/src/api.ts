@@ -43,6 +43,18 @@ export const api = {
   cancelSweep: async (id: string) => ok(await client.POST('/sweeps/{id}/cancel', { params: path(id) })),
   presets: async (signal?: AbortSignal) => ok(await client.GET('/presets', { signal })),
   workers: async (signal?: AbortSignal) => ok(await client.GET('/workers', { signal })),
+  /** Every uploaded model, newest first (all pages of GET /models). */
+  async models(signal?: AbortSignal) {
+    const page = (cursor?: string) => client.GET('/models', { params: { query: { limit: 200, cursor } }, signal });
+    const first = ok(await page());
+    const items = [...first.items];
+    for (let cursor = first.nextCursor; cursor; ) {
+      const next = ok(await page(cursor));
+      items.push(...next.items);
+      cursor = next.nextCursor;
+    }
+    return items;
+  },
   /** The packed compact model as a Blob (fetched with the token, so it works with API_TOKEN set). */
   async artifact(id: string): Promise<{ blob: Blob; filename: string }> {
     const r = await client.GET('/experiments/{id}/artifact', { params: path(id), parseAs: 'blob', headers: { Accept: '*/*' } });
@@ -63,6 +75,8 @@ export const api = {
     }
   },
 };
+
+export type ModelSummary = Awaited<ReturnType<typeof api.models>>[number];
 
 /** Saves a Blob through a temporary object URL. */
 export function saveBlob(blob: Blob, filename: string): void {

@@ -1,6 +1,7 @@
 import type { Problem } from '@quantlab/shared/schemas/problem';
-import { ApiError } from './api.ts';
+import { api, ApiError } from './api.ts';
 import { fill, h, type Child } from './dom.ts';
+import { MODEL_OPTIONS } from './options.ts';
 
 type Issue = NonNullable<Problem['issues']>[number];
 
@@ -24,6 +25,26 @@ export function input(name: string, value: string | number, attrs: Record<string
 
 export function selectOf(name: string, options: readonly string[], value: string): HTMLSelectElement {
   return h('select', { name }, options.map((o) => h('option', { value: o, selected: o === value }, o)));
+}
+
+/**
+ * The model select: the built-in networks first, then the uploaded models (GET /models) by name with their id. When
+ * the list cannot be fetched the built-ins stay and the field's hint says why.
+ */
+export function modelSelect(value: string, signal: AbortSignal): HTMLSelectElement {
+  const select = h('select', { name: 'model' }, h('optgroup', { label: 'Built-in' }, MODEL_OPTIONS.map((o) => h('option', { value: o, selected: o === value }, o))));
+  api.models(signal).then(
+    (models) => {
+      if (models.length === 0) return;
+      const options = models.map((m) => h('option', { value: m.id, title: `input ${m.inputShape.join('×')}, ${m.classes} classes, ${m.params} weights` }, `${m.name} (${m.id})`));
+      select.append(h('optgroup', { label: 'Uploaded' }, options));
+    },
+    (e: unknown) => {
+      if (signal.aborted) return;
+      select.closest('.field')?.querySelector(':scope > .field-error')?.before(h('small', { class: 'hint' }, `uploaded models could not be listed: ${e instanceof Error ? e.message : String(e)}`));
+    },
+  );
+  return select;
 }
 
 export function checkboxes(name: string, options: readonly string[], checked: readonly string[]): HTMLElement {

@@ -48,7 +48,7 @@ function sweepsTable(list: SweepList): HTMLElement {
   );
 }
 
-function select(label: string, key: keyof RunFilters, options: string[], onChange: () => void): HTMLElement {
+function select(label: string, key: keyof RunFilters, options: readonly string[], onChange: () => void): HTMLElement {
   return h(
     'label',
     { class: 'filter' },

@@ -2,30 +2,32 @@ import { api } from '../api.ts';
 import { fill, h } from '../dom.ts';
 import type { ViewContext } from '../router.ts';
 import { pageHeader } from '../components.ts';
-import { clearProblem, compact, field, input, numberOf, selectOf, showProblem } from '../forms.ts';
-import { DATASET_OPTIONS, KIND_OPTIONS, MODEL_OPTIONS, PHASE_OPTIONS } from '../options.ts';
-import { MODEL_DEFAULT, TRAINING_DEFAULTS } from '@quantlab/shared/schemas/defaults';
+import { clearProblem, compact, field, input, modelSelect, numberOf, selectOf, showProblem } from '../forms.ts';
+import { DATASET_OPTIONS, DICT_INIT_OPTIONS, GRANULARITY_OPTIONS, KIND_OPTIONS, MASTER_OPTIONS, PHASE_OPTIONS, RANGE_OPTIONS, ROUNDING_OPTIONS, SCOPE_OPTIONS, UPDATE_OPTIONS } from '../options.ts';
+import { MODEL_DEFAULT, REPRESENTATION_DEFAULTS as R, TRAINING_DEFAULTS } from '@quantlab/shared/schemas/defaults';
 
 /** Start one run; the API validates, and its zod issues appear next to the fields they name. */
-export function newRunView({ root }: ViewContext): void {
+export function newRunView({ root, signal }: ViewContext): void {
   const el = {
     name: input('name', 'experiment'),
     dataset: selectOf('dataset', DATASET_OPTIONS, 'mnist'),
-    model: selectOf('model', MODEL_OPTIONS, MODEL_DEFAULT),
+    model: modelSelect(MODEL_DEFAULT, signal),
     phase: selectOf('phase', PHASE_OPTIONS, 'training'),
     kind: selectOf('kind', KIND_OPTIONS, 'fixed'),
     bits: input('bits', 8, { type: 'number' }),
-    range: selectOf('range', ['maxabs', 'mse', 'pow2'], 'maxabs'),
-    granularity: selectOf('granularity', ['layer', 'channel'], 'layer'),
-    rounding: selectOf('rounding', ['nearest', 'stochastic'], 'nearest'),
-    scope: selectOf('scope', ['global', 'per-layer'], 'global'),
-    init: selectOf('init', ['uniform', 'nonuniform'], 'uniform'),
-    refine: input('refine', 0, { type: 'number' }),
+    range: selectOf('range', RANGE_OPTIONS, R.fixed.range),
+    granularity: selectOf('granularity', GRANULARITY_OPTIONS, R.granularity),
+    rounding: selectOf('rounding', ROUNDING_OPTIONS, R.fixed.rounding),
+    scope: selectOf('scope', SCOPE_OPTIONS, R.dictionary.scope),
+    init: selectOf('init', DICT_INIT_OPTIONS, R.dictionary.init),
+    refine: input('refine', R.dictionary.refine, { type: 'number' }),
+    update: selectOf('update', UPDATE_OPTIONS, R.dictionary.update),
     // The API's own defaults (TRAINING_DEFAULTS): a run started here trains as one submitted without options.
     epochs: input('epochs', TRAINING_DEFAULTS.epochs, { type: 'number' }),
     batchSize: input('batchSize', TRAINING_DEFAULTS.batchSize, { type: 'number' }),
     learningRate: input('learningRate', TRAINING_DEFAULTS.learningRate, { type: 'number', step: 'any' }),
     seed: input('seed', TRAINING_DEFAULTS.seed, { type: 'number' }),
+    master: selectOf('master', MASTER_OPTIONS, TRAINING_DEFAULTS.master),
     trainLimit: input('trainLimit', '', { type: 'number', placeholder: 'all' }),
     testLimit: input('testLimit', '', { type: 'number', placeholder: 'all' }),
   };
@@ -36,7 +38,7 @@ export function newRunView({ root }: ViewContext): void {
     field('representation.rounding', 'Rounding', el.rounding),
   );
   const scaleField = field('representation.granularity', 'Scale per', el.granularity, 'layer, or each output channel');
-  const dictOnly = h('div', { class: 'field-row' }, field('representation.scope', 'Scope', el.scope, 'global: one dictionary, a scale per layer'), field('representation.init', 'Entries', el.init), field('representation.refine', 'Lloyd iterations', el.refine));
+  const dictOnly = h('div', { class: 'field-row' }, field('representation.scope', 'Scope', el.scope, 'global: one dictionary, a scale per layer'), field('representation.init', 'Entries', el.init), field('representation.refine', 'Lloyd iterations', el.refine), field('representation.update', 'Entries learn by', el.update, 'refit: k-means only; gradient: also SGD'));
   const bitsField = field('representation.bits', 'Bits per weight', el.bits, 'fixed 2–16, dictionary 1–10');
   const syncKind = () => {
     const k = el.kind.value;
@@ -75,6 +77,7 @@ export function newRunView({ root }: ViewContext): void {
       field('training.batchSize', 'Batch size', el.batchSize),
       field('training.learningRate', 'Learning rate', el.learningRate),
       field('training.seed', 'Seed', el.seed),
+      field('training.master', 'Master weights', el.master, 'compact: no float32 copy, stochastic updates'),
       field('training.trainLimit', 'Training images', el.trainLimit, 'empty: the whole split'),
       field('training.testLimit', 'Test images', el.testLimit, 'empty: the whole split'),
     ),
@@ -88,7 +91,7 @@ export function newRunView({ root }: ViewContext): void {
       kind === 'fixed'
         ? { kind, bits: numberOf(el.bits), range: el.range.value, rounding: el.rounding.value, granularity: el.granularity.value }
         : kind === 'dictionary'
-          ? { kind, bits: numberOf(el.bits), scope: el.scope.value, init: el.init.value, refine: numberOf(el.refine), granularity: el.granularity.value }
+          ? { kind, bits: numberOf(el.bits), scope: el.scope.value, init: el.init.value, refine: numberOf(el.refine), update: el.update.value, granularity: el.granularity.value }
           : { kind };
     return {
       name: el.name.value,
@@ -101,6 +104,7 @@ export function newRunView({ root }: ViewContext): void {
         batchSize: numberOf(el.batchSize),
         learningRate: numberOf(el.learningRate),
         seed: numberOf(el.seed),
+        master: el.master.value,
         trainLimit: numberOf(el.trainLimit),
         testLimit: numberOf(el.testLimit),
       }),

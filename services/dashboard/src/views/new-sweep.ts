@@ -3,15 +3,16 @@ import { api } from '../api.ts';
 import { fill, h } from '../dom.ts';
 import type { ViewContext } from '../router.ts';
 import { errorBox, pageHeader } from '../components.ts';
-import { checkboxes, checkedValues, clearProblem, compact, field, input, listOf, numberOf, selectOf, showProblem } from '../forms.ts';
-import { DATASET_OPTIONS, MODEL_OPTIONS, PHASE_OPTIONS } from '../options.ts';
+import { checkboxes, checkedValues, clearProblem, compact, field, input, listOf, modelSelect, numberOf, selectOf, showProblem } from '../forms.ts';
+import { DATASET_OPTIONS, DICT_INIT_OPTIONS, GRANULARITY_OPTIONS, MASTER_OPTIONS, PHASE_OPTIONS, RANGE_OPTIONS, ROUNDING_OPTIONS, SCOPE_OPTIONS } from '../options.ts';
+import { TRAINING_DEFAULTS } from '@quantlab/shared/schemas/defaults';
 
 /** The grid form: a base config and what varies; each representation family becomes one `vary.representation` entry. */
-function gridForm(): HTMLFormElement {
+function gridForm(signal: AbortSignal): HTMLFormElement {
   const el = {
     name: input('name', 'sweep'),
     dataset: selectOf('dataset', DATASET_OPTIONS, 'mnist'),
-    model: selectOf('model', MODEL_OPTIONS, 'mlp'),
+    model: modelSelect('mlp', signal),
     epochs: input('epochs', 2, { type: 'number' }),
     batchSize: input('batchSize', 100, { type: 'number' }),
     learningRate: input('learningRate', 0.01, { type: 'number', step: 'any' }),
@@ -35,9 +36,9 @@ function gridForm(): HTMLFormElement {
       'div',
       { class: 'field-row' },
       field('fixed.bits', 'Bits (list)', el.fixedBits, '2–16, e.g. 2, 4, 8'),
-      field('fixed.rounding', 'Rounding', checkboxes('fixedRounding', ['nearest', 'stochastic'], ['nearest'])),
-      field('fixed.range', 'Range', checkboxes('fixedRange', ['pow2', 'maxabs', 'mse'], ['pow2'])),
-      field('fixed.granularity', 'Scale per', checkboxes('fixedGranularity', ['layer', 'channel'], ['layer'])),
+      field('fixed.rounding', 'Rounding', checkboxes('fixedRounding', ROUNDING_OPTIONS, ['nearest'])),
+      field('fixed.range', 'Range', checkboxes('fixedRange', RANGE_OPTIONS, ['pow2'])),
+      field('fixed.granularity', 'Scale per', checkboxes('fixedGranularity', GRANULARITY_OPTIONS, ['layer'])),
     ),
     h('div', { class: 'field-error' }),
   );
@@ -49,8 +50,8 @@ function gridForm(): HTMLFormElement {
       'div',
       { class: 'field-row' },
       field('dictionary.bits', 'Bits (list)', el.dictBits, '1–10: 2^bits entries'),
-      field('dictionary.init', 'Entries', checkboxes('dictInit', ['uniform', 'nonuniform'], ['uniform'])),
-      field('dictionary.scope', 'Scope', checkboxes('dictScope', ['global', 'per-layer'], ['global'])),
+      field('dictionary.init', 'Entries', checkboxes('dictInit', DICT_INIT_OPTIONS, ['uniform'])),
+      field('dictionary.scope', 'Scope', checkboxes('dictScope', SCOPE_OPTIONS, ['global'])),
     ),
     h('div', { class: 'field-error' }),
   );
@@ -77,7 +78,13 @@ function gridForm(): HTMLFormElement {
     h('p', { class: 'hint' }, 'Every combination below runs once per phase and seed; a float32 baseline per seed is added.'),
     fixedSet,
     dictSet,
-    h('div', { class: 'field-row' }, field('vary.phase', 'Phases', checkboxes('phase', PHASE_OPTIONS, ['training'])), field('vary.seeds', 'Seeds (list)', el.seeds)),
+    h(
+      'div',
+      { class: 'field-row' },
+      field('vary.phase', 'Phases', checkboxes('phase', PHASE_OPTIONS, ['training'])),
+      field('vary.training.master', 'Master weights', checkboxes('master', MASTER_OPTIONS, [TRAINING_DEFAULTS.master]), 'compact runs where it applies: training phase, stochastic fixed point, dictionaries'),
+      field('vary.seeds', 'Seeds (list)', el.seeds),
+    ),
     h(
       'div',
       { class: 'field-row' },
@@ -88,6 +95,11 @@ function gridForm(): HTMLFormElement {
     h('div', { class: 'form-actions' }, submit, count),
   );
 
+  // The API's default master alone is left out of the request (as before there was a choice); none is sent, to be refused.
+  const masterVary = () => {
+    const masters = checkedValues(form, 'master');
+    return masters.length === 1 && masters[0] === TRAINING_DEFAULTS.master ? {} : { 'training.master': masters };
+  };
   // Which vary.representation index came from which family, to put the API's issues next to the right inputs.
   let entryFamilies: string[] = [];
   const body = () => {
@@ -115,7 +127,7 @@ function gridForm(): HTMLFormElement {
           testLimit: numberOf(el.testLimit),
         }),
       },
-      vary: { representation, phase: checkedValues(form, 'phase'), seeds: listOf(el.seeds) },
+      vary: { representation, phase: checkedValues(form, 'phase'), seeds: listOf(el.seeds), ...masterVary() },
       ...(el.stopping.value === 'median'
         ? { stopping: { kind: 'median', warmup: numberOf(el.stoppingFrom) } }
         : el.stopping.value === 'asha'
@@ -130,9 +142,14 @@ function gridForm(): HTMLFormElement {
   const updateCount = () => {
     const b = body();
     const n = (xs: unknown) => (Array.isArray(xs) ? xs.length : 1);
+    const phases = b.vary.phase.length || 1;
     const reps = b.vary.representation.reduce((s, r) => s + n(r.bits) * (r.kind === 'fixed' ? n(r.rounding) * n(r.range) * n(r.granularity) : n(r.init) * n(r.scope)), 0);
+    // A compact master adds a run for each training-phase representation it applies to (stochastic fixed point, dictionaries).
+    const compactReps = b.vary.representation.reduce((s, r) => s + n(r.bits) * (r.kind === 'fixed' ? (checkedValues(form, 'fixedRounding').includes('stochastic') ? 1 : 0) * n(r.range) * n(r.granularity) : n(r.init) * n(r.scope)), 0);
+    const masters = checkedValues(form, 'master');
+    const perSeed = (masters.includes('float32') ? reps * phases : 0) + (masters.includes('compact') && b.vary.phase.includes('training') ? compactReps : 0);
     const seeds = b.vary.seeds.length || 1;
-    count.textContent = `about ${reps * (b.vary.phase.length || 1) * seeds + seeds} runs, float32 baselines included`;
+    count.textContent = `about ${perSeed * seeds + seeds} runs, float32 baselines included`;
   };
   form.addEventListener('input', updateCount);
   updateCount();
@@ -221,7 +238,7 @@ function presetForm(signal: AbortSignal): HTMLFormElement {
 }
 
 export function newSweepView({ root, query, signal }: ViewContext): void {
-  const grid = gridForm();
+  const grid = gridForm(signal);
   const preset = presetForm(signal);
   const mode = query.get('mode') === 'preset' ? 'preset' : 'grid';
   grid.hidden = mode !== 'grid';

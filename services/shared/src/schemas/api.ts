@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Dataset } from './experiment.ts';
+import { REPRESENTATION_KINDS } from './choices.ts';
 import { RunId, RunStatus } from './run.ts';
 
 /** Request and response shapes of the HTTP API that are not documents of their own (see docs/API.md). */
@@ -16,7 +17,7 @@ export const RunListQuery = z.strictObject({
   sweep: RunId.optional(),
   dataset: Dataset.optional(),
   /** Representation kind. */
-  kind: z.enum(['float32', 'fixed', 'dictionary']).optional(),
+  kind: z.enum(REPRESENTATION_KINDS).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(200).optional(),
 });

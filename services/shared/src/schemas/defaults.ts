@@ -18,3 +18,10 @@ export const TRAINING_DEFAULTS = {
 } as const;
 
 export const MODEL_DEFAULT = 'cnn5';
+
+/** The defaults of the representations' options (schemas/representation.ts), which the New run form starts from. */
+export const REPRESENTATION_DEFAULTS = {
+  granularity: 'layer',
+  fixed: { range: 'maxabs', rounding: 'nearest' },
+  dictionary: { scope: 'global', init: 'uniform', refine: 0, update: 'refit' },
+} as const;

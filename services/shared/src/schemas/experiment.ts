@@ -2,15 +2,15 @@ import { z } from 'zod';
 import { MODEL_DEFAULT, TRAINING_DEFAULTS as D } from './defaults.ts';
 import { MODEL_LAYERS, bitsPerLayerIssue, builtInLayers } from './model-layers.ts';
 import { Representation } from './representation.ts';
+import { DATASETS, MODELS, PHASES, TRAINING_MASTERS } from './choices.ts';
 
-/** The built-in datasets: every worker serves them (cifar10 only where its files are under DATA_DIR). */
-export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10', 'synthetic'] as const;
+export { DATASETS, MODELS, PHASES, TRAINING_MASTERS };
+
 /** Datasets a user brings, as `KIND:NAME` for a file or folder under the worker's DATA_DIR (docs/DATASETS.md). */
 export const DATASET_KINDS = ['idx', 'npz', 'folder'] as const;
 export type DatasetKind = (typeof DATASET_KINDS)[number];
 /** A name, never a path: letters, digits, _ and - only, so no request can reach outside DATA_DIR. */
 export const DATASET_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-export const MODELS = ['cnn5', 'mlp', 'resnet20', 'vgg-small'] as const;
 export type BuiltinModel = (typeof MODELS)[number];
 /** An uploaded model's id (POST /models mints them). */
 export const MODEL_ID = /^mdl_[a-z0-9]{1,64}$/;
@@ -19,8 +19,6 @@ export const isUploadedModel = (model: string): boolean => MODEL_ID.test(model);
 export const INITS = ['pretrained', 'random'] as const;
 /** The default of `init`: uploaded models start from their own weights, the built-in networks from random ones. */
 export const defaultInit = (model: string): (typeof INITS)[number] => (isUploadedModel(model) ? 'pretrained' : 'random');
-export const PHASES = ['training', 'inference'] as const;
-export const TRAINING_MASTERS = ['float32', 'compact'] as const;
 
 /** Caps that keep one request from occupying the cluster for days. */
 export const LIMITS = {

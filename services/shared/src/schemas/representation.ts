@@ -1,12 +1,18 @@
 import { z } from 'zod';
 import { COMPACT_MASTER_TAG } from './label.ts';
+import { REPRESENTATION_DEFAULTS as D } from './defaults.ts';
 import { MODEL_LAYERS, layerWidths } from './model-layers.ts';
+import { REPRESENTATION_KINDS, DICTIONARY_INITS, DICTIONARY_SCOPES, DICTIONARY_UPDATES, FIXED_RANGES, GRANULARITIES, ROUNDINGS } from './choices.ts';
+
+/** Every representation kind (metric labels are zero-filled over these). */
+export { REPRESENTATION_KINDS };
+const [FLOAT32, FIXED, DICTIONARY] = REPRESENTATION_KINDS;
 
 /** The weight representations quantlab trains and evaluates with (Kibune & Lee, ICONIP 2017). */
-export const Float32Representation = z.strictObject({ kind: z.literal('float32') });
+export const Float32Representation = z.strictObject({ kind: z.literal(FLOAT32) });
 
 /** One step (fixed point) or scale (dictionary) a layer, or one per output channel (the kernel's last axis). */
-export const Granularity = z.enum(['layer', 'channel']).default('layer');
+export const Granularity = z.enum(GRANULARITIES).default(D.granularity);
 
 /** At most this many layers in a bitsPerLayer (resnet20 has 20; the cap keeps a request small). */
 export const MAX_BITS_PER_LAYER = 256;
@@ -35,7 +41,7 @@ const DictionaryWidth = z
 
 export const FixedRepresentation = z
   .strictObject({
-    kind: z.literal('fixed'),
+    kind: z.literal(FIXED),
     /** Total signed bit width; 32 is accepted as an identity check. */
     bits: z
       .number()
@@ -46,10 +52,10 @@ export const FixedRepresentation = z
      * saturating; maxabs: linear quantization, step = max|w| / (2^(bits-1) - 1); mse: the step minimizing the squared
      * error (searched as a dictionary's scale is).
      */
-    range: z.enum(['pow2', 'maxabs', 'mse']).default('maxabs'),
+    range: z.enum(FIXED_RANGES).default(D.fixed.range),
     /** Fixes the step at 2^-fractionBits (pow2 only); may exceed bits when weights are small. */
     fractionBits: z.number().int().min(-16).max(40).optional(),
-    rounding: z.enum(['nearest', 'stochastic']).default('nearest'),
+    rounding: z.enum(ROUNDINGS).default(D.fixed.rounding),
     granularity: Granularity,
     /** Widths by layer (the rest take `bits`); 32 keeps a layer float32. */
     bitsPerLayer: bitsPerLayerOf(FixedWidth),
@@ -66,15 +72,15 @@ export const FixedRepresentation = z
 
 export const DictionaryRepresentation = z
   .strictObject({
-    kind: z.literal('dictionary'),
+    kind: z.literal(DICTIONARY),
     /** 2^bits entries. */
     bits: z.number().int().min(1, 'bits must be at least 1').max(10, 'a dictionary has at most 2^10 entries (bits <= 10)'),
     /** global: one dictionary shared by all layers with a per-layer MSE-optimal scale (the paper); per-layer: one each. */
-    scope: z.enum(['global', 'per-layer']).default('global'),
+    scope: z.enum(DICTIONARY_SCOPES).default(D.dictionary.scope),
     /** uniform: entries evenly spaced over the range; nonuniform: entries spaced by the cube root of the weights' density (MSE-optimal for many levels). */
-    init: z.enum(['uniform', 'nonuniform']).default('uniform'),
+    init: z.enum(DICTIONARY_INITS).default(D.dictionary.init),
     /** Lloyd (k-means) iterations after initialization. */
-    refine: z.number().int().min(0).max(20).default(0),
+    refine: z.number().int().min(0).max(20).default(D.dictionary.refine),
     /** never: fitted once at the run's first step (only with update "gradient", which trains it from there). */
     refitEvery: z.enum(['step', 'epoch', 'never']).default('epoch'),
     /** channel: every output channel gets its own scale (per-layer scope: one dictionary a layer, scaled per channel). */
@@ -86,7 +92,7 @@ export const DictionaryRepresentation = z
      * dictionary is refit at the start of every epoch and trained through it, with "never" fitted once and then only
      * trained. Evaluation and the artifact use the trained dictionary.
      */
-    update: z.enum(['refit', 'gradient']).default('refit'),
+    update: z.enum(DICTIONARY_UPDATES).default(D.dictionary.update),
     /** Per-layer scope only: widths by layer (the rest take `bits`); 32 keeps a layer float32. */
     bitsPerLayer: bitsPerLayerOf(DictionaryWidth),
   })
@@ -108,9 +114,6 @@ export const Representation = z.discriminatedUnion('kind', [
   FixedRepresentation,
   DictionaryRepresentation,
 ]);
-
-/** Every representation kind (metric labels are zero-filled over these). */
-export const REPRESENTATION_KINDS = Representation.options.map((o) => o.shape.kind.value);
 
 export type Float32Representation = z.infer<typeof Float32Representation>;
 export type FixedRepresentation = z.infer<typeof FixedRepresentation>;

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { ExperimentConfig, LIMITS } from './experiment.ts';
+import { RUN_STATUSES } from './choices.ts';
 
-/** stopped: ended early by its sweep's stopping rule (see `stopped`), keeping the epochs it trained. */
-export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'stopped'] as const;
+export { RUN_STATUSES };
 export const RunStatus = z.enum(RUN_STATUSES);
 export type RunStatus = z.infer<typeof RunStatus>;
 export const FINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'stopped'];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Dataset, ExperimentConfig, LIMITS, Model, Phase, TRAINING_MASTERS, TrainingConfig } from './experiment.ts';
-import { MAX_BITS_PER_LAYER } from './representation.ts';
+import { MAX_BITS_PER_LAYER, REPRESENTATION_KINDS } from './representation.ts';
 import { RunDocument, RunStatus, StoppingRule } from './run.ts';
 import { SWEEP_FIELDS, unknownFieldReason, type SweepField } from './sweep-fields.ts';
 
@@ -25,7 +25,7 @@ const PatternValue = z.union([Scalar, WidthsByLayer]);
  */
 /** A pattern's fields, for responses (RepresentationPattern's field count check is a one-way preprocess). */
 export const PatternFields = z
-  .object({ kind: z.union([z.enum(['float32', 'fixed', 'dictionary']), z.array(z.enum(['float32', 'fixed', 'dictionary'])).min(1).max(3)]) })
+  .object({ kind: z.union([z.enum(REPRESENTATION_KINDS), z.array(z.enum(REPRESENTATION_KINDS)).min(1).max(REPRESENTATION_KINDS.length)]) })
   .catchall(z.union([PatternValue, z.array(PatternValue).min(1).max(SWEEP_LIMITS.maxValuesPerField)]));
 export const RepresentationPattern = z.preprocess((value, ctx) => {
   // Counted before zod looks at each field: validating 20,000 of them (a 220 KB body) took 100-300 ms of the event loop.
