@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PROBLEM_BASE, RunDocument, SweepAccepted, SweepDocument, SweepList } from '@quantlab/shared';
+import { PROBLEM_BASE, RunDocument, PresetList, SweepAccepted, SweepDocument, SweepList } from '@quantlab/shared';
 import { buildApp } from '@quantlab/api';
 import { testEnv } from './helpers/redis.ts';
 
@@ -96,12 +96,31 @@ test('GET /sweeps/:id: relative accuracy at read time and the summary per series
   assert.ok(filtered.items.every((d: RunDocument) => d.metrics.relativeAccuracy !== undefined));
 });
 
-test('preset paper: full is 378 runs; small with overrides; GET /presets lists both', async () => {
-  const presets = (await app.inject({ method: 'GET', url: '/presets' })).json();
-  // 303 and 99 float32-master runs, plus the compact-master series (25 and 12 a seed).
-  assert.deepEqual(presets.items.map((p: { budget: string; runs: number }) => [p.budget, p.runs]), [['full', 378], ['small', 135]]);
+test('preset paper: full is 378 runs; small with overrides; GET /presets lists every preset at both budgets', async () => {
+  const res0 = await app.inject({ method: 'GET', url: '/presets' });
+  const presets = PresetList.parse(res0.json());
+  // paper: 303 and 99 float32-master runs, plus the compact-master series (25 and 12 a seed). sensitivity, per seed:
+  // the baseline, 6 widths x 2 phases for every layer together, 6 widths x 5 layers one at a time (inference).
+  assert.deepEqual(
+    presets.items.map((p) => [p.name, p.budget, p.runs]),
+    [
+      ['paper', 'full', 378],
+      ['paper', 'small', 135],
+      ['sensitivity', 'full', 3 * (1 + 12 + 30)],
+      ['sensitivity', 'small', 3 * (1 + 12 + 30)],
+    ],
+  );
   assert.match(presets.items[0].epochBudget, /10 epochs/);
   assert.equal(presets.items[0].base.training.momentum, 0.9);
+  const sensitivity = presets.items[3];
+  assert.equal(sensitivity.base.training.trainLimit, 6000);
+  assert.deepEqual(sensitivity.entryPhases, [['training', 'inference'], ...Array.from({ length: 5 }, () => ['inference'])]);
+  assert.deepEqual(sensitivity.vary.representation[1], { kind: 'fixed', range: 'pow2', rounding: 'nearest', bits: [2, 3, 4, 5, 6, 8], bitsPerLayer: { conv2: 32, conv3: 32, fc1: 32, fc2: 32 } });
+  assert.match(sensitivity.description, /one layer at a time/);
+  // What the list says a preset runs is what posting it queues.
+  const posted = await postSweep({ preset: 'sensitivity', budget: 'small', seeds: [1], base: { dataset: 'mnist' } });
+  assert.equal(posted.statusCode, 202, posted.body);
+  assert.equal(SweepAccepted.parse(posted.json()).runs.length, sensitivity.runs / 3);
 
   const res = await postSweep({ preset: 'paper', budget: 'small', seeds: [1], base: { dataset: 'mnist', training: { epochs: 1 } } });
   assert.equal(res.statusCode, 202);

@@ -1,13 +1,12 @@
 import {
   CursorError,
   FINAL_STATUSES,
-  PresetSweepRequest,
   SweepPlanError,
   countByStatus,
   newId,
   newRunDocument,
   planSweep,
-  presetInfo,
+  listPresetInfo,
   summarize,
   sweepStatus,
   type RunDocument,
@@ -150,5 +149,5 @@ export async function cancelSweep(deps: ServiceDeps, id: string): Promise<{ id: 
 }
 
 export function listPresets() {
-  return { items: (['full', 'small'] as const).map((budget) => presetInfo(budget, planSweep(PresetSweepRequest.parse({ preset: 'paper', budget })).runs.length)) };
+  return { items: listPresetInfo() };
 }

@@ -4,7 +4,7 @@ import { fill, h } from '../dom.ts';
 import type { ViewContext } from '../router.ts';
 import { errorBox, pageHeader } from '../components.ts';
 import { checkboxes, checkedValues, clearProblem, compact, field, input, listOf, modelSelect, numberOf, selectOf, showProblem } from '../forms.ts';
-import { DATASET_OPTIONS, DICT_INIT_OPTIONS, GRANULARITY_OPTIONS, MASTER_OPTIONS, PHASE_OPTIONS, RANGE_OPTIONS, ROUNDING_OPTIONS, SCOPE_OPTIONS } from '../options.ts';
+import { BUDGET_OPTIONS, DATASET_OPTIONS, DICT_INIT_OPTIONS, GRANULARITY_OPTIONS, MASTER_OPTIONS, PHASE_OPTIONS, PRESET_OPTIONS, RANGE_OPTIONS, ROUNDING_OPTIONS, SCOPE_OPTIONS } from '../options.ts';
 import { TRAINING_DEFAULTS } from '@quantlab/shared/schemas/defaults';
 
 /** The grid form: a base config and what varies; each representation family becomes one `vary.representation` entry. */
@@ -169,11 +169,12 @@ function gridForm(signal: AbortSignal): HTMLFormElement {
   return form;
 }
 
-/** The preset form: the paper's grid at a budget, with a few overrides. */
+/** The preset form: a named grid (the paper's study, per-layer sensitivity) at a budget, with a few overrides. */
 function presetForm(signal: AbortSignal): HTMLFormElement {
   const el = {
     name: input('name', '', { placeholder: 'paper-small' }),
-    budget: selectOf('budget', ['small', 'full'], 'small'),
+    preset: selectOf('preset', PRESET_OPTIONS, 'paper'),
+    budget: selectOf('budget', [...BUDGET_OPTIONS].reverse(), 'small'),
     dataset: selectOf('dataset', ['', ...DATASET_OPTIONS], ''),
     epochs: input('epochs', '', { type: 'number', placeholder: 'preset' }),
     seeds: input('seeds', '', { placeholder: 'preset' }),
@@ -185,12 +186,13 @@ function presetForm(signal: AbortSignal): HTMLFormElement {
   const form = h(
     'form',
     { class: 'card form', novalidate: true, id: 'preset-form' },
-    h('h2', null, 'The paper’s grid'),
+    h('h2', null, 'A preset grid'),
     info,
     h(
       'div',
       { class: 'field-row' },
       field('name', 'Sweep name', el.name),
+      field('preset', 'Preset', el.preset),
       field('budget', 'Budget', el.budget),
       field('base.dataset', 'Dataset', el.dataset),
       field('base.training.epochs', 'Epochs', el.epochs),
@@ -201,9 +203,11 @@ function presetForm(signal: AbortSignal): HTMLFormElement {
   );
   let presets: PresetInfo[] = [];
   const showInfo = () => {
-    const p = presets.find((x) => x.budget === el.budget.value);
+    const p = presets.find((x) => x.name === el.preset.value && x.budget === el.budget.value);
+    el.name.placeholder = `${el.preset.value}-${el.budget.value}`;
     fill(info, p ? [h('p', null, p.description), h('p', { class: 'hint' }, `${p.runs} runs on ${p.base.dataset} by default · ${p.epochBudget}`)] : null);
   };
+  el.preset.addEventListener('change', showInfo);
   el.budget.addEventListener('change', showInfo);
   api
     .presets(signal)
@@ -220,7 +224,7 @@ function presetForm(signal: AbortSignal): HTMLFormElement {
     try {
       const res = await api.createSweep(
         compact({
-          preset: 'paper',
+          preset: el.preset.value,
           name: el.name.value.trim() || undefined,
           budget: el.budget.value,
           base: compact({ dataset: el.dataset.value || undefined, training: numberOf(el.epochs) === undefined ? undefined : { epochs: numberOf(el.epochs) } }),
@@ -244,5 +248,5 @@ export function newSweepView({ root, query, signal }: ViewContext): void {
   grid.hidden = mode !== 'grid';
   preset.hidden = mode !== 'preset';
   const tab = (m: string, label: string) => h('a', { class: `tab${m === mode ? ' active' : ''}`, href: `#/new/sweep?mode=${m}` }, label);
-  fill(root, pageHeader('New sweep', h('nav', { class: 'tabs' }, tab('grid', 'Custom grid'), tab('preset', 'Paper preset'))), grid, preset);
+  fill(root, pageHeader('New sweep', h('nav', { class: 'tabs' }, tab('grid', 'Custom grid'), tab('preset', 'Preset'))), grid, preset);
 }

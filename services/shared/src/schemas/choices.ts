@@ -17,3 +17,6 @@ export const DICTIONARY_INITS = ['uniform', 'nonuniform'] as const;
 export const DICTIONARY_UPDATES = ['refit', 'gradient'] as const;
 /** stopped: ended early by its sweep's stopping rule (the run's `stopped`), keeping the epochs it trained. */
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'stopped'] as const;
+/** Named sweeps (POST /sweeps {preset}; GET /presets lists them) and the budgets they run at. */
+export const PRESETS = ['paper', 'sensitivity'] as const;
+export const BUDGETS = ['full', 'small'] as const;

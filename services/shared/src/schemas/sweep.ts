@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Dataset, ExperimentConfig, LIMITS, Model, Phase, TRAINING_MASTERS, TrainingConfig } from './experiment.ts';
 import { MAX_BITS_PER_LAYER, REPRESENTATION_KINDS } from './representation.ts';
+import { BUDGETS, PRESETS } from './choices.ts';
 import { RunDocument, RunStatus, StoppingRule } from './run.ts';
 import { SWEEP_FIELDS, unknownFieldReason, type SweepField } from './sweep-fields.ts';
 
@@ -107,8 +108,7 @@ export const GridSweepRequest = z
     }
   });
 
-export const PRESETS = ['paper', 'sensitivity'] as const;
-export const BUDGETS = ['full', 'small'] as const;
+export { PRESETS, BUDGETS };
 
 /** Drops every default of an object schema's fields, so a partial override never clobbers a preset's value. */
 function overridesOf<S extends z.ZodRawShape>(shape: S) {
@@ -184,6 +184,8 @@ export const PresetInfo = z.object({
     /** Training masters: compact applies to the training phase of stochastic fixed point and of dictionaries. */
     'training.master': z.array(z.enum(TRAINING_MASTERS)).optional(),
   }),
+  /** The phases each `vary.representation` entry runs in, where they are not all of `vary.phase` (sensitivity). */
+  entryPhases: z.array(z.array(Phase)).optional(),
   /** Runs the grid expands to, float32 baselines included. */
   runs: z.number().int(),
   /** Epochs each training-phase run trains (inference-phase runs reuse their baseline's weights). */

@@ -2,10 +2,10 @@ import { ExperimentConfig, LIMITS, compactMasterRefusal } from '../schemas/exper
 import { Representation, labelOf, seriesOf } from '../schemas/representation.ts';
 import type { StoppingRule } from '../schemas/run.ts';
 import { SWEEP_FIELDS } from '../schemas/sweep-fields.ts';
-import { VARY_OWN_ENTRIES, type GridSweepRequest, type RepresentationPattern, type SweepRequest, type VaryRange } from '../schemas/sweep.ts';
+import { PRESETS, PresetSweepRequest, VARY_OWN_ENTRIES, type GridSweepRequest, type PresetInfo, type RepresentationPattern, type SweepRequest, type VaryRange } from '../schemas/sweep.ts';
 import type { Grid } from './grid.ts';
-import { presetGrid } from './presets.ts';
-import { sensitivityGrid } from './sensitivity.ts';
+import { paperText, presetGrid } from './presets.ts';
+import { SENSITIVITY_DESCRIPTION, sensitivityGrid } from './sensitivity.ts';
 import { MODEL_LAYERS, builtInLayers } from '../schemas/model-layers.ts';
 import { configIdentity } from '../config-identity.ts';
 
@@ -302,4 +302,31 @@ function nameOf(sweep: string, run: PlannedRun, withSettings: boolean): string {
   const settings = withSettings ? run.baselineKey.slice(String(run.seed).length) : '';
   const name = `${sweep}: ${label}${settings} seed ${run.seed}`;
   return name.length <= LIMITS.maxNameLength ? name : name.slice(0, LIMITS.maxNameLength);
+}
+
+/** GET /presets: every preset at every budget, as its default request plans it (base config, grid, run count). */
+export function listPresetInfo(): PresetInfo[] {
+  return PRESETS.flatMap((preset) =>
+    (['full', 'small'] as const).map((budget) => {
+      const req = PresetSweepRequest.parse({ preset, budget });
+      const grid = gridOf(req);
+      const paper = paperText(budget);
+      return {
+        name: preset,
+        budget,
+        description: preset === 'paper' ? paper.description : SENSITIVITY_DESCRIPTION,
+        base: grid.base,
+        vary: grid.vary as PresetInfo['vary'],
+        ...(grid.entryPhases ? { entryPhases: grid.entryPhases.map((p) => [...p]) } : {}),
+        runs: planSweep(req).runs.length,
+        epochBudget: preset === 'paper' ? paper.epochBudget : sensitivityEpochs(grid.base),
+      };
+    }),
+  );
+}
+
+function sensitivityEpochs(base: ExperimentConfig): string {
+  const t = base.training;
+  const images = t.trainLimit ? `${t.trainLimit} training images (test on ${t.testLimit ?? 'all'})` : 'the full training set';
+  return `${t.epochs} epochs on ${images} per training-phase run (the baseline and the uniform series); the one-layer inference runs quantize their seed's baseline and only evaluate`;
 }

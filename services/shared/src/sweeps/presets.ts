@@ -1,5 +1,5 @@
 import { ExperimentConfig, type ExperimentConfigInput } from '../schemas/experiment.ts';
-import type { PresetInfo, PresetSweepRequest, RepresentationPattern } from '../schemas/sweep.ts';
+import type { PresetSweepRequest, RepresentationPattern } from '../schemas/sweep.ts';
 import type { Grid } from './grid.ts';
 
 /**
@@ -103,18 +103,9 @@ export function paperBase(req: PresetSweepRequest, defaultName: string): Experim
 /** The seeds a preset runs at a budget when the request names none. */
 export const presetSeeds = (budget: 'full' | 'small'): number[] => PAPER[budget].seeds;
 
-export function presetInfo(budget: 'full' | 'small', runs: number): PresetInfo {
-  const grid = presetGrid({ preset: 'paper', budget, base: {} });
-  const shape = PAPER[budget];
-  return {
-    name: 'paper',
-    budget,
-    description: shape.description,
-    base: grid.base,
-    vary: { representation: shape.representation, phase: ['training', 'inference'], seeds: shape.seeds, [MASTER]: MASTERS },
-    runs,
-    epochBudget: shape.epochBudget,
-  };
+/** What GET /presets says of the paper preset at a budget: its description and the epochs a run trains. */
+export function paperText(budget: 'full' | 'small'): { description: string; epochBudget: string } {
+  return { description: PAPER[budget].description, epochBudget: PAPER[budget].epochBudget };
 }
 
 function stripUndefined<T extends object>(o: T): T {

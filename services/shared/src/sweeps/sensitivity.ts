@@ -15,6 +15,10 @@ import type { PresetSweepRequest, RepresentationPattern } from '../schemas/sweep
 import type { Grid } from './grid.ts';
 import { paperBase, presetSeeds } from './presets.ts';
 
+/** What GET /presets says of the sensitivity preset (its grid comes from sensitivityGrid). */
+export const SENSITIVITY_DESCRIPTION =
+  'Per-layer sensitivity for bits per layer: for each seed, the float32 baseline; every layer together at each width in both phases (the uniform series); and one layer at a time at each width with every other layer float32 (inference phase: quantizes the baseline and only evaluates; `trainWidths` adds training-phase one-layer runs). Q-format fixed point with round to nearest unless `representation` names another family (a dictionary is per-layer); `widths` sets the widths. POST /sweeps/:id/allocate {target} then chooses a width per layer from it. Built-in models only.';
+
 export const SENSITIVITY_WIDTHS = { fixed: [2, 3, 4, 5, 6, 8], dictionary: [1, 2, 3, 4, 5, 6] } as const;
 
 export function sensitivityGrid(req: PresetSweepRequest): Grid {
