@@ -65,30 +65,51 @@ struct PoolGrad {
   memory dst, workspace, fwdScratch, scratch;
 };
 
+// A convolution's weights as TF.js keeps them (HWIO) against the layout its primitive chose: when they differ, a
+// buffer in the primitive's layout and the reorder between the two (HWIO -> primitive for weights a primitive reads,
+// primitive -> HWIO for the weight gradient it writes).
+struct WeightsLayout {
+  bool reorder = false;
+  dnnl::reorder prim;
+  memory own;
+
+  void setup(const memory::desc& primitive, const memory::desc& user, bool written, const dnnl::engine& engine) {
+    reorder = primitive != user;
+    if (!reorder) return;
+    own = memory(primitive, engine);
+    prim = written ? dnnl::reorder(dnnl::reorder::primitive_desc(engine, primitive, engine, user)) : dnnl::reorder(dnnl::reorder::primitive_desc(engine, user, engine, primitive));
+  }
+  // The weights a primitive reads, brought into its layout.
+  memory read(dnnl::stream& stream, memory& user) {
+    if (!reorder) return user;
+    prim.execute(stream, user, own);
+    return own;
+  }
+  // Where a primitive writes its weight gradient; copied to the user's array by written().
+  memory target(memory& user) const { return reorder ? own : user; }
+  void written(dnnl::stream& stream, memory& user) {
+    if (reorder) prim.execute(stream, own, user);
+  }
+};
+
 struct ConvFwd {
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
-  bool reorderWeights;
-  dnnl::reorder weightsReorder;
-  memory weights;  // the primitive's own weights layout, when it is not HWIO
+  WeightsLayout weights;
   memory scratch;
 };
 
 struct ConvBwdData {
   dnnl::convolution_backward_data::primitive_desc pd;
   dnnl::convolution_backward_data prim;
-  bool reorderWeights;
-  dnnl::reorder weightsReorder;
-  memory weights;
+  WeightsLayout weights;
   memory scratch;
 };
 
 struct ConvBwdWeights {
   dnnl::convolution_backward_weights::primitive_desc pd;
   dnnl::convolution_backward_weights prim;
-  bool reorderWeights;
-  dnnl::reorder weightsReorder;  // primitive layout -> HWIO
-  memory weights;
+  WeightsLayout weights;
   memory scratch;
 };
 
@@ -262,11 +283,7 @@ class Native : public Napi::Addon<Native> {
         auto e = std::make_unique<ConvFwd>();
         e->pd = forwardPd(g, b != nullptr, relu);
         e->prim = dnnl::convolution_forward(e->pd);
-        e->reorderWeights = e->pd.weights_desc() != hwio(g);
-        if (e->reorderWeights) {
-          e->weights = memory(e->pd.weights_desc(), engine_);
-          e->weightsReorder = dnnl::reorder(dnnl::reorder::primitive_desc(engine_, hwio(g), engine_, e->pd.weights_desc()));
-        }
+        e->weights.setup(e->pd.weights_desc(), hwio(g), false, engine_);
         e->scratch = memory(e->pd.scratchpad_desc(), engine_);
         note(k, e->pd.impl_info_str());
         it = fwd_.emplace(k, std::move(e)).first;
@@ -278,12 +295,7 @@ class Native : public Napi::Addon<Native> {
           {DNNL_ARG_DST, memory(e.pd.dst_desc(), engine_, y)},
           {DNNL_ARG_SCRATCHPAD, e.scratch},
       };
-      if (e.reorderWeights) {
-        e.weightsReorder.execute(stream_, wUser, e.weights);
-        args.emplace(DNNL_ARG_WEIGHTS, e.weights);
-      } else {
-        args.emplace(DNNL_ARG_WEIGHTS, wUser);
-      }
+      args.emplace(DNNL_ARG_WEIGHTS, e.weights.read(stream_, wUser));
       if (b) args.emplace(DNNL_ARG_BIAS, memory(biasDesc(g), engine_, b));
       e.prim.execute(stream_, args);
       stream_.wait();
@@ -306,11 +318,7 @@ class Native : public Napi::Addon<Native> {
         dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, nhwc(g.src()), anyWeights(g), nhwc(g.dst()), g.strides(), g.dilates(), g.padL(), g.padR());
         e->pd = dnnl::convolution_backward_data::primitive_desc(d, makeAttr(false), engine_, hint);
         e->prim = dnnl::convolution_backward_data(e->pd);
-        e->reorderWeights = e->pd.weights_desc() != hwio(g);
-        if (e->reorderWeights) {
-          e->weights = memory(e->pd.weights_desc(), engine_);
-          e->weightsReorder = dnnl::reorder(dnnl::reorder::primitive_desc(engine_, hwio(g), engine_, e->pd.weights_desc()));
-        }
+        e->weights.setup(e->pd.weights_desc(), hwio(g), false, engine_);
         e->scratch = memory(e->pd.scratchpad_desc(), engine_);
         note(k, e->pd.impl_info_str());
         it = bwdData_.emplace(k, std::move(e)).first;
@@ -322,12 +330,7 @@ class Native : public Napi::Addon<Native> {
           {DNNL_ARG_DIFF_SRC, memory(e.pd.diff_src_desc(), engine_, dx)},
           {DNNL_ARG_SCRATCHPAD, e.scratch},
       };
-      if (e.reorderWeights) {
-        e.weightsReorder.execute(stream_, wUser, e.weights);
-        args.emplace(DNNL_ARG_WEIGHTS, e.weights);
-      } else {
-        args.emplace(DNNL_ARG_WEIGHTS, wUser);
-      }
+      args.emplace(DNNL_ARG_WEIGHTS, e.weights.read(stream_, wUser));
       e.prim.execute(stream_, args);
       stream_.wait();
     });
@@ -354,11 +357,7 @@ class Native : public Napi::Addon<Native> {
                     : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, nhwc(g.src()), anyWeights(g), nhwc(g.dst()), g.strides(), g.dilates(), g.padL(), g.padR());
         e->pd = dnnl::convolution_backward_weights::primitive_desc(d, makeAttr(false), engine_, hint);
         e->prim = dnnl::convolution_backward_weights(e->pd);
-        e->reorderWeights = e->pd.diff_weights_desc() != hwio(g);
-        if (e->reorderWeights) {
-          e->weights = memory(e->pd.diff_weights_desc(), engine_);
-          e->weightsReorder = dnnl::reorder(dnnl::reorder::primitive_desc(engine_, e->pd.diff_weights_desc(), engine_, hwio(g)));
-        }
+        e->weights.setup(e->pd.diff_weights_desc(), hwio(g), true, engine_);
         e->scratch = memory(e->pd.scratchpad_desc(), engine_);
         note(k, e->pd.impl_info_str());
         it = bwdWeights_.emplace(k, std::move(e)).first;
@@ -368,12 +367,12 @@ class Native : public Napi::Addon<Native> {
       std::unordered_map<int, memory> args{
           {DNNL_ARG_SRC, memory(e.pd.src_desc(), engine_, x)},
           {DNNL_ARG_DIFF_DST, memory(e.pd.diff_dst_desc(), engine_, dy)},
-          {DNNL_ARG_DIFF_WEIGHTS, e.reorderWeights ? e.weights : dwUser},
+          {DNNL_ARG_DIFF_WEIGHTS, e.weights.target(dwUser)},
           {DNNL_ARG_SCRATCHPAD, e.scratch},
       };
       if (db) args.emplace(DNNL_ARG_DIFF_BIAS, memory(biasDesc(g), engine_, db));
       e.prim.execute(stream_, args);
-      if (e.reorderWeights) e.weightsReorder.execute(stream_, e.weights, dwUser);
+      e.weights.written(stream_, dwUser);
       stream_.wait();
     });
   }
