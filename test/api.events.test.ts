@@ -1,6 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import { buildApp } from '@quantlab/api';
 import { testEnv } from './helpers/redis.ts';
 
@@ -167,4 +168,22 @@ test('a second stream on a channel being subscribed waits until Redis confirmed 
   await (await first)();
   await unlistenB();
   assert.equal(hub.channels, 0);
+});
+
+test('a subscription Redis refuses leaves no listener behind: the next stream on that channel subscribes anew', async () => {
+  const { EventHub } = await import('@quantlab/api/events-hub');
+  // First a port nothing listens on, without an offline queue (SUBSCRIBE is refused at once); then the real Redis.
+  const urls = ['redis://127.0.0.1:1', env.REDIS_URL];
+  const hub = new EventHub(() => {
+    const url = urls.shift()!;
+    return url === env.REDIS_URL ? new Redis(url) : new Redis(url, { enableOfflineQueue: false, retryStrategy: () => null }).on('error', () => {});
+  });
+  await assert.rejects(hub.listen('ch', () => {}), /writeable/);
+  assert.equal(hub.channels, 0);
+  await hub.close();
+  const unlisten = await hub.listen('ch', () => {});
+  assert.equal(hub.channels, 1);
+  await unlisten();
+  assert.equal(hub.channels, 0);
+  await hub.close();
 });

@@ -30,7 +30,14 @@ export class EventHub {
     }
     set.add(fn);
     // Only a confirmed subscription hears what is published from now on; a caller reads state after this returns.
-    await this.subscribing.get(channel);
+    try {
+      await this.subscribing.get(channel);
+    } catch (e) {
+      // Not subscribed (Redis away): forget the listener, so that the next stream on the channel subscribes anew.
+      set.delete(fn);
+      if (set.size === 0 && this.listeners.get(channel) === set) this.listeners.delete(channel);
+      throw e;
+    }
     return async () => {
       const s = this.listeners.get(channel);
       if (!s) return;
