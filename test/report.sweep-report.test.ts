@@ -31,6 +31,10 @@ test('the fewest bits that keep a level count only when every larger width keeps
   assert.equal(smallestBitsKeeping(fixed, 0.98), 4);
   const dict = sweep.summary.filter((r) => r.series.startsWith('dictionary/'));
   assert.equal(smallestBitsKeeping(dict, 0.99), null);
+  // The table says so, and names the narrower width that keeps the level on its own (as the allocator judges).
+  const md = sweepReportMarkdown(sweep, { svgPath: 'f.svg' });
+  assert.match(md, /\| `dictionary\/global\/uniform\/r0\/epoch\/training` \| not reached at the widths measured \(4 bits on its own; a wider width misses\) \| not reached at the widths measured \(4 bits on its own; a wider width misses\) \|/);
+  assert.match(md, /\| `fixed\/maxabs\/nearest\/training` \| 8 bits \| 4 bits \|/);
 });
 
 test('with seeds, a width keeps a level only when the lower end of its 95% interval does', () => {

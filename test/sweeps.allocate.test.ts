@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { AllocationError, PresetSweepRequest, allocateBits, keptLevel, narrowestKeeping, layerBytes, meanInterval95, planSweep, type SensitivityLayer } from '@quantlab/shared';
+import { AllocationError, PresetSweepRequest, allocateBits, keptLevel, narrowestKeeping, narrowestPassing, layerBytes, meanInterval95, planSweep, type SensitivityLayer } from '@quantlab/shared';
 
 const SEEDS = [1, 2, 3];
 /** A layer whose one-layer runs lost `drops[width]` (plus a per-seed wobble) of the relative accuracy. */
@@ -136,19 +136,22 @@ test('the sensitivity preset: uniform widths in both phases, each layer alone in
   assert.equal(PresetSweepRequest.safeParse({ preset: 'paper', widths: [2] }).error?.issues[0].message, 'widths belongs to the "sensitivity" preset');
 });
 
-test('the best uniform width follows the report\'s "fewest bits" rule: a width counts only when every wider one keeps the target too', () => {
-  const layers = [layer('a', 1000, { 2: 0.02, 3: 0.004, 4: 0.002, 8: 0 }), layer('b', 1000, { 2: 0.02, 3: 0.004, 4: 0.002, 8: 0 })];
-  // Measured: 3 bits kept 99.3%, but 4 bits only 98.6% (noise): 3 bits does not count, 8 bits does.
+test('the best uniform width is judged on its own runs: a noisier wider width does not veto it (unlike the report\'s "fewest bits")', () => {
+  const layers = [layer('a', 1000, { 2: 0.02, 3: 0.004, 4: 0.002, 6: 0 }), layer('b', 1000, { 2: 0.02, 3: 0.004, 4: 0.002, 6: 0 })];
+  // As measured on Fashion-MNIST (docs/REPRODUCTION.md): 4 bits kept 99% on the lower end of its interval, 6 bits
+  // (noisier over seeds) did not.
   const uniform = [
     { width: 2, low: 0.95 },
-    { width: 3, low: 0.993 },
-    { width: 4, low: 0.986 },
-    { width: 8, low: 0.998 },
+    { width: 3, low: 0.975 },
+    { width: 4, low: 0.996 },
+    { width: 6, low: 0.988 },
   ];
   const a = allocateBits({ kind: 'fixed', layers, seeds: SEEDS, target: 0.99, uniform });
-  assert.deepEqual(a.bestUniform, { width: 8, bytes: 2 * (1000 + 8), judged: 'measured' });
-  // The same points through the rule the report uses name the same width.
-  assert.equal(narrowestKeeping(uniform.map((u) => ({ width: u.width, level: u.low })), 0.99), 8);
+  assert.deepEqual(a.bestUniform, { width: 4, bytes: 2 * (500 + 8), judged: 'measured' });
+  assert.ok(a.bytes <= a.bestUniform!.bytes);
+  const points = uniform.map((u) => ({ width: u.width, level: u.low }));
+  assert.equal(narrowestPassing(points, 0.99), 4, 'the allocator: this width on its own');
+  assert.equal(narrowestKeeping(points, 0.99), null, 'the report: every wider width too');
 });
 
 test('narrowestKeeping: the narrowest width from which on every width keeps the level; an unmeasured width breaks the run', () => {
@@ -158,6 +161,8 @@ test('narrowestKeeping: the narrowest width from which on every width keeps the 
   assert.equal(narrowestKeeping(at({ 2: 0.995, 4: null, 8: 0.999 }), 0.99), 8);
   assert.equal(narrowestKeeping(at({ 2: 0.995, 8: 0.98 }), 0.99), null);
   assert.equal(narrowestKeeping([], 0.99), null);
+  assert.equal(narrowestPassing(at({ 2: 0.995, 4: 0.98, 8: 0.999 }), 0.99), 2);
+  assert.equal(narrowestPassing(at({ 2: 0.9, 4: null, 8: 0.98 }), 0.99), null);
   assert.equal(keptLevel({ mean: 0.99, min: 0.98, max: 1, ci95: { low: 0.97, high: 1.01 } }), 0.97);
   assert.equal(keptLevel({ mean: 0.99, min: 0.99, max: 0.99, ci95: null }), 0.99);
   assert.equal(keptLevel({ mean: null, min: null, max: null }), null);

@@ -117,7 +117,7 @@ const sweeps: FastifyPluginAsyncZod = async (app) => {
         operationId: 'allocateSweep',
         summary: 'Allocate bits per layer from a sensitivity sweep and queue the allocated runs',
         description:
-          'For a sweep made with `{"preset": "sensitivity"}`: chooses a width per layer that keeps `target` relative accuracy (a fraction of the float32 baseline; 0 < target ≤ 1.05) on the lower end of the 95% interval over seeds, predicted by adding the losses of the one-layer runs, with the fewest weight bytes (greedy; never more than the best uniform width: the narrowest that keeps the target, as does every wider width measured). Queues one training-phase run per seed with those widths (`bitsPerLayer`), added to the sweep, and answers 202 with them. 400 when the sweep has no sensitivity series or no allocation keeps the target; 409 while its sensitivity or uniform runs are unfinished.',
+          'For a sweep made with `{"preset": "sensitivity"}`: chooses a width per layer that keeps `target` relative accuracy (a fraction of the float32 baseline; 0 < target ≤ 1.05) on the lower end of the 95% interval over seeds, predicted by adding the losses of the one-layer runs, with the fewest weight bytes (greedy; never more than the best uniform width: the narrowest that keeps the target on its own runs, or predicted where not measured). Queues one training-phase run per seed with those widths (`bitsPerLayer`), added to the sweep, and answers 202 with them. 400 when the sweep has no sensitivity series or no allocation keeps the target; 409 while its sensitivity or uniform runs are unfinished.',
         tags: ['sweeps'],
         params: IdParams,
         body: AllocateRequest,

@@ -4,7 +4,7 @@
  * Kept free of zod (the CLI bundle): shared's stats and model-layer modules import nothing heavy.
  */
 import { MODEL_LAYERS } from '@quantlab/shared/schemas/model-layers';
-import { keptLevel, narrowestKeeping } from '@quantlab/shared/sweeps/kept';
+import { keptLevel, narrowestPassing } from '@quantlab/shared/sweeps/kept';
 import { meanInterval95 } from '@quantlab/shared/sweeps/stats';
 
 /** What these sections read of a sweep (a structural part of sweep-report.ts's SweepForReport). */
@@ -124,9 +124,9 @@ export function mixedPrecisionSection(sweep: SweepForReport): string[] {
     const target = Number(/allocated for ([\d.]+)/.exec(run?.name ?? '')?.[1] ?? NaN);
     // The target the allocation was made for (in its runs' names); otherwise the level the allocation itself kept.
     const level = Number.isFinite(target) ? target : judged(m.row);
-    // The allocator's own rule for the best uniform width (the narrowest that, with every wider one, keeps the level).
+    // The allocator's own rule for the best uniform width (sweeps/kept.ts).
     const uniformRows = rows.filter((r) => r.series === `${m.family}/training`);
-    const width = level === null ? null : narrowestKeeping(uniformRows.map((r) => ({ width: r.bits, level: judged(r) })), level);
+    const width = level === null ? null : narrowestPassing(uniformRows.map((r) => ({ width: r.bits, level: judged(r) })), level);
     const uniform = uniformRows.find((r) => r.bits === width);
     const perLayer = m.widths.map((w, i) => `${layers[i] ?? i}=${w === 32 ? 'float32' : w}`).join(' ');
     const saved = uniform?.compactBytes && m.row.compactBytes ? `${(100 * (1 - m.row.compactBytes / uniform.compactBytes)).toFixed(1)}%` : '–';
@@ -136,7 +136,7 @@ export function mixedPrecisionSection(sweep: SweepForReport): string[] {
   }
   out.push(
     '',
-    'Weight bytes: the mean artifact size of the runs (codes, scales, dictionaries, float32 biases). The best uniform width is the narrowest width from which on every layer together (training phase, same representation) keeps the target on the lower end of its 95% interval over seeds, at that width and every wider one measured (the rule of "fewest bits" and of the allocator).',
+    'Weight bytes: the mean artifact size of the runs (codes, scales, dictionaries, float32 biases). The best uniform width is the narrowest width at which every layer together (training phase, same representation) keeps the target on the lower end of its 95% interval over seeds, judged on that width alone as the allocator judges it ("fewest bits" above asks more: every wider width too).',
     '',
   );
   return out;

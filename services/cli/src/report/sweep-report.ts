@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import type { RunDocument } from '@quantlab/shared';
-import { keptLevel, narrowestKeeping } from '@quantlab/shared/sweeps/kept';
+import { keptLevel, narrowestKeeping, narrowestPassing } from '@quantlab/shared/sweeps/kept';
 import { learnedVsRefitSection, mixedPrecisionSection } from './mixed-precision.ts';
 import { lineChartSvg } from './svg-chart.ts';
 import { kib, masterComparison, microjoules, type CostAxis } from './master-report.ts';
@@ -78,11 +78,10 @@ function seriesRows(sweep: SweepForReport) {
  * the lower end of the 95% interval over seeds (the mean when a row has one seed).
  */
 export function smallestBitsKeeping(rows: SweepForReport['summary'], threshold: number): number | null {
-  return narrowestKeeping(
-    rows.map((r) => ({ width: r.bits, level: keptLevel(r.relativeAccuracy) })),
-    threshold,
-  );
+  return narrowestKeeping(levelsOf(rows), threshold);
 }
+
+const levelsOf = (rows: SweepForReport['summary']) => rows.map((r) => ({ width: r.bits, level: keptLevel(r.relativeAccuracy) }));
 
 export function relativeAccuracyChart(sweep: SweepForReport): string {
   // Inference-phase lines are dashed, as in the dashboard.
@@ -159,14 +158,18 @@ export function sweepReportMarkdown(sweep: SweepForReport, opts: { svgPath: stri
 
   out.push('## Fewest bits that keep the accuracy', '', '| series | ≥ 99% from | ≥ 98% from |', '|---|---:|---:|');
   for (const [name, r] of rows) {
-    const b99 = smallestBitsKeeping(r, 0.99);
-    const b98 = smallestBitsKeeping(r, 0.98);
-    const at = (b: number | null) => (b === null ? 'not reached at the widths measured' : `${b} bits`);
-    out.push(`| \`${name}\` | ${at(b99)} | ${at(b98)} |`);
+    const at = (level: number) => {
+      const from = smallestBitsKeeping(r, level);
+      const alone = narrowestPassing(levelsOf(r), level);
+      const text = from === null ? 'not reached at the widths measured' : `${from} bits`;
+      // A narrower width that keeps the level on its own while a wider one misses: shown, not counted.
+      return alone !== null && (from === null || alone < from) ? `${text} (${alone} bits on its own; a wider width misses)` : text;
+    };
+    out.push(`| \`${name}\` | ${at(0.99)} | ${at(0.98)} |`);
   }
   out.push(
     '',
-    'A width counts when it and every larger width measured keep the level, judged on the lower end of the 95% t-interval over seeds (the mean where a point has one seed).',
+    'A width counts when it and every larger width measured keep the level, judged on the lower end of the 95% t-interval over seeds (the mean where a point has one seed). A width that keeps it on its own while a wider one misses is named in brackets: the allocator (`quantlab allocate`) judges a width on its own like that.',
     '',
   );
 

@@ -12,14 +12,14 @@
  * any narrower measured width, that saves the most bytes per point of predicted mean loss among the moves that stay
  * feasible (a move that loses nothing saves bytes for free and goes first); stop when no move is feasible. Then the
  * cap: if the result is not smaller than the best uniform width (the narrowest width every layer can take together
- * that meets the target, as does every wider one — the report's "fewest bits" rule, sweeps/kept.ts — measured by the
- * sweep's uniform runs where it has them, predicted otherwise), that uniform
+ * that meets the target — narrowestPassing in sweeps/kept.ts: that configuration's own lower end decides, a noisier
+ * wider width does not veto it — measured by the sweep's uniform runs where it has them, predicted otherwise), that uniform
  * allocation is the answer, so an allocation never costs more than the best uniform width.
  */
 import { builtInLayers } from '../schemas/model-layers.ts';
 import { FINAL_STATUSES, type RunDocument } from '../schemas/run.ts';
 import type { SweepSummaryRow } from '../schemas/sweep.ts';
-import { keptLevel, narrowestKeeping } from './kept.ts';
+import { keptLevel, narrowestPassing } from './kept.ts';
 import { meanInterval95 } from './stats.ts';
 
 /** Bytes of one layer of `weights` values at `width` (32: float32) as the artifact stores them, one scale included. */
@@ -109,10 +109,7 @@ export function allocateBits(input: AllocationInput): Allocation {
   return { widths: named(widths), bytes: bytesOf(widths), predicted: current, bestUniform, uniform: false };
 }
 
-/**
- * The narrowest uniform width from which on every wider candidate meets the target (narrowestKeeping): by the
- * sweep's uniform runs where measured, else by prediction.
- */
+/** The narrowest uniform width meeting the target (narrowestPassing): by the sweep's uniform runs where measured, else by prediction. */
 function uniformCap(
   input: AllocationInput,
   measured: number[][],
@@ -125,7 +122,7 @@ function uniformCap(
   const levels = candidates
     .filter((width) => width !== 32)
     .map((width) => ({ width, level: input.uniform?.find((u) => u.width === width)?.low ?? predict(uniformOf(width)).low }));
-  const width = narrowestKeeping(levels, input.target);
+  const width = narrowestPassing(levels, input.target);
   if (width === null) return null;
   return { width, bytes: bytesOf(uniformOf(width)), judged: input.uniform?.some((u) => u.width === width) ? 'measured' : 'predicted' };
 }

@@ -1,6 +1,9 @@
 /**
- * When a bit width "keeps" an accuracy level: the one rule the sweep report's "fewest bits" and the allocator's best
- * uniform width both use, so the two never name different widths for the same runs.
+ * When a bit width "keeps" an accuracy level. One judgement of a point (keptLevel) and two questions asked of a series:
+ * - narrowestKeeping: the report's "fewest bits", a claim about the curve (from N bits on, every width keeps it);
+ * - narrowestPassing: the allocator's best uniform width, a claim about one configuration (this width, measured or
+ *   predicted, keeps it), which a noisy wider width must not veto.
+ * They differ exactly when a wider width misses the level that a narrower one keeps; the report shows both.
  */
 import type { Stat } from '../schemas/sweep.ts';
 
@@ -22,4 +25,10 @@ export function narrowestKeeping(points: readonly { width: number; level: number
     else break;
   }
   return best;
+}
+
+/** The narrowest width whose own level keeps at least `target`, whatever the wider widths did. */
+export function narrowestPassing(points: readonly { width: number; level: number | null }[], target: number): number | null {
+  const passing = points.filter((p) => (p.level ?? -Infinity) >= target).map((p) => p.width);
+  return passing.length ? Math.min(...passing) : null;
 }
