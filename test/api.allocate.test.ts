@@ -98,6 +98,11 @@ test('a sensitivity sweep: 409 while unfinished; then the allocation (fc1 at 2 b
     assert.equal(r.config.training.trainLimit, 6000, "the sweep's budget");
     assert.ok(await queue.getJob(r.id), 'queued');
   }
+  assert.deepEqual(out.queued, out.runs, 'both queued by this call');
+  // The same target again: the same config, so the sweep's runs answer and nothing new is queued.
+  const again = AllocateAccepted.parse((await post(`/sweeps/${acc.id}/allocate`, { target: 0.99 })).json());
+  assert.deepEqual([again.runs, again.queued], [out.runs, []]);
+  assert.equal(SweepDocument.parse((await app.inject({ method: 'GET', url: `/sweeps/${acc.id}` })).json()).runs.length, docs.length + 2);
   // Keeping more than the baseline is beyond every allocation (float32 everywhere is 100%): 400 with the reason.
   const strict = await post(`/sweeps/${acc.id}/allocate`, { target: 1.01 });
   assert.equal(strict.statusCode, 400);

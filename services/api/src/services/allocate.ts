@@ -67,6 +67,7 @@ export async function planAllocation(deps: ServiceDeps, sweepId: string, target:
       allocation,
       representation,
       runs: ids,
+      queued: docs.map((d) => d.id),
       links: { sweep: `/sweeps/${sweepId}`, runs: ids.map((id) => `/experiments/${id}`) },
     },
   };

@@ -42,7 +42,14 @@ export async function run(argv: string[]): Promise<number> {
       : `predicted ${(100 * a.predicted.mean).toFixed(2)}% (lower end ${(100 * a.predicted.low).toFixed(2)}%)`;
   process.stdout.write(
     `${res.sweepId}  ${a.uniform ? 'uniform' : 'mixed'} ${widths}: ${a.bytes} weight bytes, ${kept}; ${uniform}\n` +
-      `${res.runs.length} run(s) queued: ${res.runs.join(' ')}  (quantlab status ${res.sweepId})\n`,
+      `${runsLine(res.runs, res.queued)}  (quantlab status ${res.sweepId})\n`,
   );
   return 0;
+}
+
+/** The allocated runs: those queued now, and those the sweep already had with that config (reused, not queued). */
+function runsLine(runs: string[], queued: string[]): string {
+  const reused = runs.filter((id) => !queued.includes(id));
+  const parts = [queued.length ? `${queued.length} run(s) queued: ${queued.join(' ')}` : '', reused.length ? `${reused.length} run(s) the sweep already had with this config: ${reused.join(' ')}` : ''];
+  return parts.filter(Boolean).join('; ');
 }

@@ -30,6 +30,8 @@ export const AllocateAccepted = z.object({
   representation: z.record(z.string(), z.unknown()),
   /** One allocated run per seed of the sensitivity series, added to the sweep (or the sweep's run of that config). */
   runs: z.array(z.string()),
+  /** Those of `runs` this call queued; the others are runs the sweep already had with that exact config. */
+  queued: z.array(z.string()),
   links: z.object({ sweep: z.string(), runs: z.array(z.string()) }),
 });
 export type AllocateAccepted = z.infer<typeof AllocateAccepted>;
