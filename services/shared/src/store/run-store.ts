@@ -444,8 +444,17 @@ export class RunStore {
    * are read from their fields. One round trip when every document is cached, two otherwise.
    */
   async getJson(ids: readonly string[]): Promise<(string | null)[]> {
+    return this.getJsonMany(ids);
+  }
+
+  /** One document as JSON (null for a missing run); see getJson. A cached one is a plain GET, as cheap as a read gets. */
+  async getJsonOne(id: string): Promise<string | null> {
+    return (await this.redis.get(this.keys.runDocument(id))) ?? (await this.getJsonMany([id], [null]))[0];
+  }
+
+  private async getJsonMany(ids: readonly string[], known?: (string | null)[]): Promise<(string | null)[]> {
     if (ids.length === 0) return [];
-    const cached = await this.redis.mget(ids.map((id) => this.keys.runDocument(id)));
+    const cached = known ?? (await this.redis.mget(ids.map((id) => this.keys.runDocument(id))));
     const missing = ids.filter((_, i) => cached[i] === null);
     if (missing.length === 0) return cached;
     const p = this.redis.pipeline();
