@@ -7,15 +7,24 @@
  * The API and the floor each run in a child process of their own (autocannon gets this one), with rate limits off and
  * a private KEY_PREFIX and QUEUE_NAME that no worker drains. Keys are deleted at the end.
  *
- *   node --import tsx bench/api.ts [--duration 10] [--connections 64] [--pipelining 1] [--rounds 1] [--validate-responses]
+ *   node --import tsx bench/api.ts [--duration 10] [--connections 64] [--pipelining 1] [--rounds 1] [--validate-responses] [--cpu-prof DIR] [--against DIR]
  *
  * --rounds N alternates quantlab and its floor N times per endpoint (--duration seconds each) and reports the median of
  * the N ratios with their range: on a loaded machine a single 10 s window of each can land in different load.
  *
  * --validate-responses encodes every response through its zod schema, as buildApp does by default (tests).
+ *
+ * Each read also reports the processor time (user + system, from /proc on Linux) each server process spent per request
+ * while it was being measured: unlike req/s it hardly moves with what else runs on the machine. --cpu-prof DIR writes a
+ * V8 CPU profile of the API and of the floor process into DIR (node --cpu-prof) when they exit.
+ *
+ * --against DIR also serves the API of another checkout (DIR, with its node_modules; e.g. a `git archive` of an earlier
+ * commit) on the same data and measures it in the same rounds, between quantlab and the floor: a change's effect
+ * within one run, where two runs minutes apart can differ more than the change.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -32,6 +41,8 @@ const { values } = parseArgs({
     serve: { type: 'boolean' },
     floor: { type: 'boolean' },
     'validate-responses': { type: 'boolean' },
+    'cpu-prof': { type: 'string' },
+    against: { type: 'string' },
   },
 });
 
@@ -68,8 +79,10 @@ if (values.serve) {
   process.stdout.write(`${(app.server.address() as { port: number }).port}\n`);
   process.on('SIGTERM', () => void app.close().then(() => (redis.disconnect(), process.exit(0))));
 } else {
-  const start = (flag: string): Promise<{ child: ChildProcess; base: string }> => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/api.ts', flag, ...(values['validate-responses'] ? ['--validate-responses'] : [])], {
+  const start = (flag: string, cwd?: string): Promise<{ child: ChildProcess; base: string }> => {
+    const prof = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+    const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'bench/api.ts', flag, ...(values['validate-responses'] ? ['--validate-responses'] : [])], {
+      cwd,
       env: { ...process.env, ...benchEnv },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -87,13 +100,27 @@ if (values.serve) {
 
   try {
     const { runs: runIds, sweepId } = await seed(redis, benchEnv.KEY_PREFIX);
-    const [api, floor] = await Promise.all([start('--serve'), start('--floor')]);
-    children.push(api.child, floor.child);
+    const [api, floor, against] = await Promise.all([start('--serve'), start('--floor'), values.against ? start('--serve', values.against) : null]);
+    children.push(api.child, floor.child, ...(against ? [against.child] : []));
 
     const run = (title: string, url: string, opts: Partial<autocannon.Options> = {}) =>
       new Promise<autocannon.Result>((resolve, reject) => {
         autocannon({ url, duration, connections, pipelining, ...opts, title }, (err, res) => (err ? reject(err) : resolve(res)));
       });
+    // A server's processor time (µs, user + system; clock ticks of 10 ms), or NaN where /proc is not there.
+    const cpuMicros = (pid: number): number => {
+      try {
+        const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        return (Number(f[11]) + Number(f[12])) * 10_000;
+      } catch {
+        return NaN;
+      }
+    };
+    const measured = async (title: string, side: { child: ChildProcess; base: string }, path: string) => {
+      const before = cpuMicros(side.child.pid!);
+      const res = await run(title, side.base + path);
+      return { res, cpu: (cpuMicros(side.child.pid!) - before) / Math.max(1, res.requests.total) };
+    };
     const reads = [
       { title: 'GET /experiments/:id', path: `/experiments/${runIds[0]}` },
       { title: 'GET /experiments?limit=50', path: '/experiments?limit=50' },
@@ -106,12 +133,26 @@ if (values.serve) {
       await redis.set(floorKey(benchEnv.KEY_PREFIX, r.path), body);
       const qs: autocannon.Result[] = [];
       const fs: autocannon.Result[] = [];
+      const qcpu: number[] = [];
+      const fcpu: number[] = [];
+      const as: autocannon.Result[] = [];
+      const acpu: number[] = [];
       for (let round = 0; round < rounds; round++) {
-        qs.push(await run(r.title, api.base + r.path));
-        fs.push(await run(`floor ${r.title}`, floor.base + r.path));
+        const q = await measured(r.title, api, r.path);
+        if (against) {
+          const a = await measured(`against ${r.title}`, against, r.path);
+          as.push(a.res);
+          acpu.push(a.cpu);
+        }
+        const f = await measured(`floor ${r.title}`, floor, r.path);
+        qs.push(q.res);
+        fs.push(f.res);
+        qcpu.push(q.cpu);
+        fcpu.push(f.cpu);
       }
       const ratios = qs.map((q, i) => q.requests.average / fs[i].requests.average).sort((a, b) => a - b);
       const median = <T>(a: T[]) => a[Math.floor(a.length / 2)];
+      const aRatios = as.map((a, i) => a.requests.average / fs[i].requests.average).sort((x, y) => x - y);
       const mid = (a: autocannon.Result[]) => median([...a].sort((x, y) => x.requests.average - y.requests.average));
       rows.push({
         endpoint: r.title,
@@ -120,9 +161,17 @@ if (values.serve) {
         'floor req/s': Math.round(mid(fs).requests.average),
         ratio: Number(median(ratios).toFixed(2)),
         ...(rounds > 1 ? { 'ratio range': `${ratios[0].toFixed(2)}-${ratios[ratios.length - 1].toFixed(2)}` } : {}),
+        'CPU µs/req': Number(median([...qcpu].sort((a, b) => a - b)).toFixed(1)),
+        'floor CPU µs/req': Number(median([...fcpu].sort((a, b) => a - b)).toFixed(1)),
+        ...(against
+          ? {
+              'against ratio': `${median(aRatios).toFixed(2)} (${aRatios[0].toFixed(2)}-${aRatios[aRatios.length - 1].toFixed(2)})`,
+              'against CPU µs/req': Number(median([...acpu].sort((a, b) => a - b)).toFixed(1)),
+            }
+          : {}),
         'p99 ms': mid(qs).latency.p99,
         'floor p99 ms': mid(fs).latency.p99,
-        'non-2xx/errors': [...qs, ...fs].reduce((n, x) => n + x.non2xx + x.errors + x.timeouts, 0),
+        'non-2xx/errors': [...qs, ...fs, ...as].reduce((n, x) => n + x.non2xx + x.errors + x.timeouts, 0),
       });
     }
     let n = 0;

@@ -70,3 +70,34 @@ test('every write to a finished run drops its rendered copy, and a stale copy is
   await store.delete(a.id);
   assert.equal(await checked.ql.redis.exists(store.keys.runDocument(a.id)), 0);
 });
+
+test('a rendered copy begins with status, baselineId and sweepId; a copy in another order is still joined', async () => {
+  const sweepId = newId('swp');
+  const base = finished('completed', 0.8);
+  const run = finished('completed', 0.4, { baselineId: base.id });
+  const member = finished('completed', 0.7, { sweepId });
+  const alone = finished('completed', 0.5);
+  const failed = finished('failed', 0.1, { baselineId: base.id });
+  await store.importMany([base, run, member, alone, failed].map((doc) => ({ doc })));
+  await store.getJson([run.id, member.id, alone.id, failed.id]);
+  await new Promise((r) => setTimeout(r, 50)); // the copies are filled after the read returns
+  const copy = (id: string) => checked.ql.redis.get(store.keys.runDocument(id));
+  assert.ok((await copy(run.id))?.startsWith(`{"status":"completed","baselineId":"${base.id}","sweepId":null,`));
+  assert.ok((await copy(member.id))?.startsWith(`{"status":"completed","baselineId":null,"sweepId":"${sweepId}",`));
+  assert.ok((await copy(alone.id))?.startsWith('{"status":"completed","baselineId":null,"sweepId":null,'));
+  assert.ok((await copy(failed.id))?.startsWith(`{"status":"failed","baselineId":"${base.id}",`));
+  assert.equal(((await both(`/experiments/${run.id}`)) as RunDocument).metrics.relativeAccuracy, 0.4 / 0.8);
+  assert.equal(((await both(`/experiments/${alone.id}`)) as RunDocument).metrics.relativeAccuracy, undefined);
+  assert.equal(((await both(`/experiments/${failed.id}`)) as RunDocument).metrics.relativeAccuracy, undefined);
+
+  // A copy rendered in another order (as before renderRunJson) is searched: the join still happens.
+  const rev = (await checked.ql.redis.hget(store.keys.run(run.id), 'rev')) ?? '0';
+  const { status, baselineId, ...rest } = JSON.parse((await copy(run.id))!) as RunDocument;
+  const reordered = JSON.stringify({ ...rest, baselineId, status });
+  await checked.ql.redis.del(store.keys.runDocument(run.id));
+  const scripts = checked.ql.redis as unknown as { quantlabCacheDocument(...a: string[]): Promise<number> };
+  assert.equal(await scripts.quantlabCacheDocument(store.keys.run(run.id), store.keys.runDocument(run.id), rev, reordered), 1);
+  const doc = (await both(`/experiments/${run.id}`)) as RunDocument;
+  assert.equal(doc.metrics.relativeAccuracy, 0.4 / 0.8);
+  assert.equal(await copy(run.id), reordered, 'the reordered copy was the one read');
+});

@@ -152,6 +152,9 @@ export class FakeRunStore implements RunStorePort, RunWriter {
       return doc ? JSON.stringify(doc) : null;
     });
   }
+  async getJsonOne(id: string): Promise<string | null> {
+    return (await this.getJson([id]))[0];
+  }
   async fields<K extends keyof RunFields>(ids: readonly string[], names: readonly K[]): Promise<(Pick<RunFields, K> | null)[]> {
     return ids.map((id) => {
       const run = this.runs.get(id);

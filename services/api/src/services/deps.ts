@@ -28,6 +28,7 @@ export type RunStorePort = Pick<
   | 'get'
   | 'getMany'
   | 'getJson'
+  | 'getJsonOne'
   | 'fields'
   | 'status'
   | 'exists'

@@ -444,8 +444,17 @@ export class RunStore {
    * are read from their fields. One round trip when every document is cached, two otherwise.
    */
   async getJson(ids: readonly string[]): Promise<(string | null)[]> {
+    return this.getJsonMany(ids);
+  }
+
+  /** One document as JSON (null for a missing run); see getJson. A cached one is a plain GET, as cheap as a read gets. */
+  async getJsonOne(id: string): Promise<string | null> {
+    return (await this.redis.get(this.keys.runDocument(id))) ?? (await this.getJsonMany([id], [null]))[0];
+  }
+
+  private async getJsonMany(ids: readonly string[], known?: (string | null)[]): Promise<(string | null)[]> {
     if (ids.length === 0) return [];
-    const cached = await this.redis.mget(ids.map((id) => this.keys.runDocument(id)));
+    const cached = known ?? (await this.redis.mget(ids.map((id) => this.keys.runDocument(id))));
     const missing = ids.filter((_, i) => cached[i] === null);
     if (missing.length === 0) return cached;
     const p = this.redis.pipeline();
@@ -463,7 +472,7 @@ export class RunStore {
       if (e1 || e2) throw e1 ?? e2;
       if (!hash || Object.keys(hash).length === 0) return;
       const doc = inflate(hash, epochs);
-      const json = JSON.stringify(doc);
+      const json = renderRunJson(doc);
       rendered.set(id, json);
       if (FINAL.has(doc.status)) {
         (fill as unknown as StoreScripts).quantlabCacheDocument(this.keys.run(id), this.keys.runDocument(id), hash.rev ?? '0', json);
@@ -668,6 +677,16 @@ function flatten(fields: Partial<RunFields>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = encode(v);
   return out;
+}
+
+/**
+ * A run document as JSON with `status`, `baselineId` and `sweepId` first, then the other fields in stored order: a
+ * reader can tell from the first bytes whether the run compares against a baseline (the API's run read does) instead
+ * of searching the whole text.
+ */
+export function renderRunJson(doc: RunDocument): string {
+  const { status, baselineId, sweepId } = doc;
+  return JSON.stringify(Object.assign({ status, baselineId, sweepId }, doc));
 }
 
 function inflate(hash: Record<string, string>, epochs: string[]): RunDocument {
