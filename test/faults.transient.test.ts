@@ -10,6 +10,7 @@ import { testEnv } from './helpers/redis.ts';
 import type { Logger } from '@quantlab/worker/log';
 import { harness, waitUntil, type Harness } from './helpers/worker.ts';
 import { TEST_BACKEND } from './helpers/backend.ts';
+import { decodeCheckpoint } from '../services/ml/src/training/checkpoint.ts';
 
 const env = testEnv('fault-transient', { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', TFJS_BACKEND: TEST_BACKEND });
 const BACKOFF_MS = RUN_JOB_OPTIONS.backoff.delay;
@@ -27,7 +28,7 @@ before(async () => {
   sub.on('pmessage', (_p, _c, msg: string) => seen.push({ at: Date.now(), e: JSON.parse(msg) as RunEvent }));
   await sub.psubscribe(`${env.KEY_PREFIX}:events:*`);
   h = harness(env);
-  worker = await startWorker(env);
+  worker = await startWorker(env, { testHooks: { batchGate: gate.buffer as SharedArrayBuffer } });
 });
 
 after(async () => {
@@ -50,6 +51,8 @@ function epochsOfAttempt(id: string, n: number): number {
   }
   return epochs;
 }
+/** The training threads' gate (ThreadTestHooks.batchGate): [1] = N holds a thread once it finished epoch N. */
+const gate = new Int32Array(new SharedArrayBuffer(8));
 /** Ends the training threads, as a crash in native code or an out-of-memory kill of the thread would. */
 const crashThread = () => worker.pool.close();
 
@@ -58,9 +61,17 @@ test('a training thread that dies mid-run: the run is retried after the backoff 
   const ref = await h.waitForStatus(reference, ['completed', 'failed'], 60_000);
   assert.equal(ref.status, 'completed', ref.error?.message);
 
+  // The thread holds itself once epoch 2 is done, so the crash comes after epoch 2's checkpoint and before epoch 3 on
+  // any machine (under load the run could otherwise finish before the test saw epoch 2).
+  Atomics.store(gate, 1, 2);
   const id = await h.submit(CONFIG);
-  await waitUntil('epoch 2 of the run', async () => epochNumbers(id).includes(2), 60_000, 20);
+  await waitUntil('the checkpoint of epoch 2', async () => {
+    const ck = await h.store.loadCheckpoint(id);
+    return ck !== null && decodeCheckpoint(ck).epoch === 2;
+  }, 60_000, 20);
   await crashThread();
+  Atomics.store(gate, 1, 0);
+  Atomics.store(gate, 0, 0);
   const done = await h.waitForStatus(id, ['completed', 'failed'], 60_000);
   assert.equal(done.status, 'completed', done.error?.message);
   assert.equal(done.attempts, 2);

@@ -115,8 +115,9 @@ export async function processRun(ctx: WorkerContext, job: Job<RunJobData>, token
         },
         // The epoch first, then the checkpoint after it: a crash in between repeats that epoch, which rewrites the
         // same hash field (an epoch is keyed by its number), so none goes missing and none is recorded twice.
-        // The sweep's stopping rule judges each epoch once, in Redis; a stop is honoured at the next batch, so the
-        // run keeps the epochs it finished (and resumes as stopped if this worker dies first).
+        // The sweep's stopping rule judges each epoch once, in Redis; the training thread waits for this callback
+        // before the next epoch (StopFlag.epochHandled), so a stop ends the run with the epochs up to the verdict
+        // (and it resumes as stopped if this worker dies first).
         onEpoch: async (epoch, checkpoint) => {
           await store.addEpoch(runId, epoch, config.training.epochs, fence);
           metrics.epoch(epoch);

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { EpochMetrics } from '@quantlab/shared';
 import type { StopReason, TrainInput, TrainOutcome, TrainProgress } from '@quantlab/ml/training/types';
 import type { BackendChoice } from '@quantlab/ml/backend/index';
-import { STOP_CODES, type FromThread, type ToThread } from './protocol.ts';
+import { EPOCH_DONE_SLOT, STOP_CODES, STOP_SLOT, type FromThread, type ToThread } from './protocol.ts';
 
 export interface TrainCallbacks {
   onProgress(p: TrainProgress): Promise<void>;
@@ -20,23 +20,32 @@ export class TrainInputFailure extends Error {}
 
 /** The stop flag of one run, shared with its training thread. */
 export class StopFlag {
-  readonly buffer = new SharedArrayBuffer(4);
+  readonly buffer = new SharedArrayBuffer(8);
   private readonly view = new Int32Array(this.buffer);
 
   /** The first reason wins: a cancel is not turned into a shutdown, nor the other way round. */
   set(reason: StopReason): void {
-    Atomics.compareExchange(this.view, 0, 0, STOP_CODES[reason]);
+    Atomics.compareExchange(this.view, STOP_SLOT, 0, STOP_CODES[reason]);
+    // A thread waiting for an epoch's handling wakes to see the stop.
+    Atomics.notify(this.view, EPOCH_DONE_SLOT);
   }
   get isSet(): boolean {
-    return Atomics.load(this.view, 0) !== 0;
+    return Atomics.load(this.view, STOP_SLOT) !== 0;
+  }
+  /** The main thread has handled `epoch` (whatever the outcome): its training thread may go on. */
+  epochHandled(epoch: number): void {
+    Atomics.store(this.view, EPOCH_DONE_SLOT, epoch);
+    Atomics.notify(this.view, EPOCH_DONE_SLOT);
   }
 }
 
 /** Test hooks of the training threads (tests only; production passes none). */
 export interface ThreadTestHooks {
   /**
-   * An Int32 slot: while it holds 1, a training thread stops at its next batch boundary and waits there, as if that
+   * Int32 slots. [0]: while it holds 1, a training thread stops at its next batch boundary and waits there, as if that
    * batch took as long as the test wants (the forced-stop test, independent of how fast batches really are).
+   * [1], when the buffer has it and it is above 0: the thread sets [0] to 1 itself once it has finished that epoch, so
+   * a test can stop a run just after a given epoch however fast or slow the machine is.
    */
   batchGate?: SharedArrayBuffer;
 }
@@ -89,14 +98,15 @@ class TrainingThread {
     return new Promise<TrainOutcome>((resolve, reject) => {
       let chain: Promise<void> = Promise.resolve();
       let failure: Error | null = null;
-      const step = (fn: () => Promise<void>) => {
+      const step = (fn: () => Promise<void>, then?: () => void) => {
         chain = chain.then(async () => {
-          if (failure) return;
           try {
-            await fn();
+            if (!failure) await fn();
           } catch (e) {
             failure = e as Error;
             stop.set('shutdown');
+          } finally {
+            then?.();
           }
         });
       };
@@ -107,7 +117,7 @@ class TrainingThread {
       this.current = {
         onMessage: (m) => {
           if (m.type === 'progress') step(() => cb.onProgress(m.progress));
-          else if (m.type === 'epoch') step(() => cb.onEpoch(m.epoch, m.checkpoint));
+          else if (m.type === 'epoch') step(() => cb.onEpoch(m.epoch, m.checkpoint), () => stop.epochHandled(m.epoch.epoch));
           else if (m.type === 'done') finish(() => resolve(m.outcome));
           else if (m.type === 'error') finish(() => reject(m.inputError ? new TrainInputFailure(m.message) : new Error(m.message)));
         },

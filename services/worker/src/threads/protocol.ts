@@ -6,7 +6,14 @@ import type { StopReason, TrainInput, TrainOutcome, TrainProgress } from '@quant
  * main thread stays free to renew BullMQ's lock, poll for cancel and write to Redis.
  */
 
-/** The stop flag shared with a training thread: one Int32 slot, read by the training loop every batch. */
+/**
+ * The run's shared Int32 slots. [0], the stop flag: read by the training loop every batch. [1], the last epoch the
+ * main thread has handled (stored, checkpointed, judged by the sweep's stopping rule): the training thread waits for it
+ * before it trains the next epoch, so a verdict on epoch N applies before epoch N+1 on any machine, and a thread never
+ * runs ahead of what Redis holds.
+ */
+export const STOP_SLOT = 0;
+export const EPOCH_DONE_SLOT = 1;
 export const STOP_CODES: Record<StopReason, number> = { cancel: 1, shutdown: 2, timeout: 3, stopped: 4 };
 export const STOP_REASONS: Record<number, StopReason> = { 1: 'cancel', 2: 'shutdown', 3: 'timeout', 4: 'stopped' };
 

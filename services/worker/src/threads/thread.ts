@@ -4,7 +4,7 @@ import { version_core as tfVersion } from '@tensorflow/tfjs';
 import { BackendError, selectBackend, type BackendChoice } from '@quantlab/ml/backend/index';
 import { RunInputError, type TrainHooks } from '@quantlab/ml/training/types';
 import { trainExperiment } from '@quantlab/ml/training/train';
-import { STOP_REASONS, type FromThread, type ToThread } from './protocol.ts';
+import { EPOCH_DONE_SLOT, STOP_REASONS, STOP_SLOT, type FromThread, type ToThread } from './protocol.ts';
 
 const port = parentPort!;
 const { backend, threads, batchGate } = workerData as { backend: BackendChoice; threads: number; batchGate: SharedArrayBuffer | null };
@@ -24,10 +24,17 @@ port.on('message', (msg: ToThread) => {
   const stop = new Int32Array(msg.stop);
   const hooks: TrainHooks = {
     onProgress: (progress) => post({ type: 'progress', progress }),
-    onEpoch: (epoch, checkpoint) => post({ type: 'epoch', epoch, checkpoint }),
+    onEpoch: (epoch, checkpoint) => {
+      if (gate && gate.length > 1 && gate[1] > 0 && epoch.epoch >= gate[1]) Atomics.store(gate, 0, 1);
+      post({ type: 'epoch', epoch, checkpoint });
+      // Wait until the main thread has stored and judged this epoch (or a stop is set): nothing else to do meanwhile.
+      for (let seen = Atomics.load(stop, EPOCH_DONE_SLOT); seen < epoch.epoch && Atomics.load(stop, STOP_SLOT) === 0; seen = Atomics.load(stop, EPOCH_DONE_SLOT)) {
+        Atomics.wait(stop, EPOCH_DONE_SLOT, seen, 1000);
+      }
+    },
     shouldStop: () => {
       if (gate) Atomics.wait(gate, 0, 1);
-      return STOP_REASONS[Atomics.load(stop, 0)] ?? null;
+      return STOP_REASONS[Atomics.load(stop, STOP_SLOT)] ?? null;
     },
   };
   trainExperiment(msg.input, hooks).then(
