@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { PROBLEM_BASE, SWEEP_LIMITS, expandPattern, type RepresentationPattern } from '@quantlab/shared';
+import { MODEL_LAYERS, PROBLEM_BASE, SWEEP_LIMITS, expandPattern, type RepresentationPattern } from '@quantlab/shared';
 import { buildApp } from '@quantlab/api';
 import { testEnv } from './helpers/redis.ts';
 import { sleep } from './helpers/worker.ts';
@@ -72,12 +72,25 @@ test('a sweep pattern with 20,000 fields is refused at once, and /healthz answer
     assert.ok(a.p.issues.length <= 20, 'the answer lists a bounded number of issues');
   }
   assert.ok(healthMs < 1_000, `/healthz took ${healthMs} ms during the attack`);
-  // At the limit: 8 fields are accepted by the schema and expand linearly.
-  const eight = { kind: 'fixed', bits: [4, 8], range: 'maxabs', rounding: ['nearest', 'stochastic'], a: 1, b: 2, c: 3, d: 4 } as RepresentationPattern;
-  assert.equal(expandPattern(eight).length, 4);
-  const atLimit = await app.inject({ method: 'POST', url: '/sweeps', payload: { base: { dataset: 'mnist', model: 'mlp' }, vary: { representation: [eight] } } });
+  // At the limit: the largest real representation (a per-layer dictionary, 9 fields) passes the count and queues; a
+  // pattern of exactly maxPatternFields fields is judged on its fields, one more is refused for their number.
+  const full = { kind: 'dictionary', bits: [2, 4], scope: 'per-layer', init: 'uniform', refine: 0, refitEvery: 'epoch', granularity: 'layer', update: 'refit', bitsPerLayer: { [MODEL_LAYERS.mlp[0]]: 3 } };
+  assert.ok(Object.keys(full).length <= SWEEP_LIMITS.maxPatternFields);
+  assert.equal(expandPattern(full as RepresentationPattern).length, 2);
+  const real = await app.inject({ method: 'POST', url: '/sweeps', payload: { base: { dataset: 'mnist', model: 'mlp', training: { epochs: 1 } }, vary: { representation: [full] } } });
+  assert.equal(real.statusCode, 202, real.body);
+  const withFields = (n: number) => {
+    const p: Record<string, unknown> = { kind: 'fixed', bits: [4, 8], range: 'maxabs', rounding: ['nearest', 'stochastic'] };
+    for (let i = 0; Object.keys(p).length < n; i++) p[`x${i}`] = 1;
+    return p;
+  };
+  const countRefusal = new RegExp(`at most ${SWEEP_LIMITS.maxPatternFields} fields`);
+  const atLimit = await app.inject({ method: 'POST', url: '/sweeps', payload: { base: { dataset: 'mnist', model: 'mlp' }, vary: { representation: [withFields(SWEEP_LIMITS.maxPatternFields)] } } });
   assert.equal(atLimit.statusCode, 400);
-  assert.doesNotMatch(atLimit.json().detail, /at most 8 fields/, 'refused for its unknown fields, not for their number');
+  assert.doesNotMatch(atLimit.json().detail, countRefusal, 'refused for its unknown fields, not for their number');
+  const overLimit = await app.inject({ method: 'POST', url: '/sweeps', payload: { base: { dataset: 'mnist', model: 'mlp' }, vary: { representation: [withFields(SWEEP_LIMITS.maxPatternFields + 1)] } } });
+  assert.equal(overLimit.statusCode, 400);
+  assert.match(overLimit.json().detail, countRefusal);
 });
 
 test('REQUEST_TIMEOUT_MS: a client that sends its request too slowly gets 408 problem+json; an event stream is not cut', async () => {
