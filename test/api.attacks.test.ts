@@ -145,10 +145,15 @@ test('event streams are capped per client (429) and per process (503), and a clo
 });
 
 test('a URL parameter over the limit is 414 and headers over the limit are 431, both problem+json', async () => {
-  const long = await app.inject({ method: 'DELETE', url: `/experiments/${'a'.repeat(300)}` });
-  assert.equal(long.statusCode, 414);
-  assert.equal(long.headers['content-type'], PROBLEM_JSON);
-  assert.equal(long.json().type, `${PROBLEM_BASE}uri-too-long`);
+  // Every method: a GET matches no API route and falls to the dashboard's catch-all, which must answer the same.
+  for (const [method, path] of [['DELETE', `/experiments/${'a'.repeat(201)}`], ['GET', `/experiments/${'a'.repeat(201)}`], ['GET', `/sweeps/${'a'.repeat(300)}/export`], ['GET', `/${'a'.repeat(5000)}`], ['POST', `/x/${'a'.repeat(300)}`]] as const) {
+    const long = await app.inject({ method, url: path });
+    assert.equal(long.statusCode, 414, `${method} ${path.slice(0, 30)}…`);
+    assert.equal(long.headers['content-type'], PROBLEM_JSON);
+    assert.equal(long.json().type, `${PROBLEM_BASE}uri-too-long`);
+  }
+  const atLimit = await app.inject({ method: 'GET', url: `/experiments/${'a'.repeat(200)}` });
+  assert.equal(atLimit.statusCode, 400, 'at the limit the route is found and its schema refuses the id');
   const big = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`);
   assert.match(big.text, /^HTTP\/1\.1 431/);
   assert.match(big.text, /content-type: application\/problem\+json/i);
