@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { PROBLEM_BASE, SWEEP_LIMITS, expandPattern, type RepresentationPattern } from '@quantlab/shared';
+import { MODEL_LAYERS, PROBLEM_BASE, SWEEP_LIMITS, expandPattern, type RepresentationPattern } from '@quantlab/shared';
 import { buildApp } from '@quantlab/api';
 import { testEnv } from './helpers/redis.ts';
 import { sleep } from './helpers/worker.ts';
@@ -72,12 +72,25 @@ test('a sweep pattern with 20,000 fields is refused at once, and /healthz answer
     assert.ok(a.p.issues.length <= 20, 'the answer lists a bounded number of issues');
   }
   assert.ok(healthMs < 1_000, `/healthz took ${healthMs} ms during the attack`);
-  // At the limit: 8 fields are accepted by the schema and expand linearly.
-  const eight = { kind: 'fixed', bits: [4, 8], range: 'maxabs', rounding: ['nearest', 'stochastic'], a: 1, b: 2, c: 3, d: 4 } as RepresentationPattern;
-  assert.equal(expandPattern(eight).length, 4);
-  const atLimit = await app.inject({ method: 'POST', url: '/sweeps', payload: { base: { dataset: 'mnist', model: 'mlp' }, vary: { representation: [eight] } } });
+  // At the limit: the largest real representation (a per-layer dictionary, 9 fields) passes the count and queues; a
+  // pattern of exactly maxPatternFields fields is judged on its fields, one more is refused for their number.
+  const full = { kind: 'dictionary', bits: [2, 4], scope: 'per-layer', init: 'uniform', refine: 0, refitEvery: 'epoch', granularity: 'layer', update: 'refit', bitsPerLayer: { [MODEL_LAYERS.mlp[0]]: 3 } };
+  assert.ok(Object.keys(full).length <= SWEEP_LIMITS.maxPatternFields);
+  assert.equal(expandPattern(full as RepresentationPattern).length, 2);
+  const real = await app.inject({ method: 'POST', url: '/sweeps', payload: { base: { dataset: 'mnist', model: 'mlp', training: { epochs: 1 } }, vary: { representation: [full] } } });
+  assert.equal(real.statusCode, 202, real.body);
+  const withFields = (n: number) => {
+    const p: Record<string, unknown> = { kind: 'fixed', bits: [4, 8], range: 'maxabs', rounding: ['nearest', 'stochastic'] };
+    for (let i = 0; Object.keys(p).length < n; i++) p[`x${i}`] = 1;
+    return p;
+  };
+  const countRefusal = new RegExp(`at most ${SWEEP_LIMITS.maxPatternFields} fields`);
+  const atLimit = await app.inject({ method: 'POST', url: '/sweeps', payload: { base: { dataset: 'mnist', model: 'mlp' }, vary: { representation: [withFields(SWEEP_LIMITS.maxPatternFields)] } } });
   assert.equal(atLimit.statusCode, 400);
-  assert.doesNotMatch(atLimit.json().detail, /at most 8 fields/, 'refused for its unknown fields, not for their number');
+  assert.doesNotMatch(atLimit.json().detail, countRefusal, 'refused for its unknown fields, not for their number');
+  const overLimit = await app.inject({ method: 'POST', url: '/sweeps', payload: { base: { dataset: 'mnist', model: 'mlp' }, vary: { representation: [withFields(SWEEP_LIMITS.maxPatternFields + 1)] } } });
+  assert.equal(overLimit.statusCode, 400);
+  assert.match(overLimit.json().detail, countRefusal);
 });
 
 test('REQUEST_TIMEOUT_MS: a client that sends its request too slowly gets 408 problem+json; an event stream is not cut', async () => {
@@ -132,10 +145,15 @@ test('event streams are capped per client (429) and per process (503), and a clo
 });
 
 test('a URL parameter over the limit is 414 and headers over the limit are 431, both problem+json', async () => {
-  const long = await app.inject({ method: 'DELETE', url: `/experiments/${'a'.repeat(300)}` });
-  assert.equal(long.statusCode, 414);
-  assert.equal(long.headers['content-type'], PROBLEM_JSON);
-  assert.equal(long.json().type, `${PROBLEM_BASE}uri-too-long`);
+  // Every method: a GET matches no API route and falls to the dashboard's catch-all, which must answer the same.
+  for (const [method, path] of [['DELETE', `/experiments/${'a'.repeat(201)}`], ['GET', `/experiments/${'a'.repeat(201)}`], ['GET', `/sweeps/${'a'.repeat(300)}/export`], ['GET', `/${'a'.repeat(5000)}`], ['POST', `/x/${'a'.repeat(300)}`]] as const) {
+    const long = await app.inject({ method, url: path });
+    assert.equal(long.statusCode, 414, `${method} ${path.slice(0, 30)}…`);
+    assert.equal(long.headers['content-type'], PROBLEM_JSON);
+    assert.equal(long.json().type, `${PROBLEM_BASE}uri-too-long`);
+  }
+  const atLimit = await app.inject({ method: 'GET', url: `/experiments/${'a'.repeat(200)}` });
+  assert.equal(atLimit.statusCode, 400, 'at the limit the route is found and its schema refuses the id');
   const big = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`);
   assert.match(big.text, /^HTTP\/1\.1 431/);
   assert.match(big.text, /content-type: application\/problem\+json/i);

@@ -94,6 +94,11 @@ test('GET /experiments: newest first, cursor pagination, filters', async () => {
   const bad = await get('/experiments?cursor=bm9wZQ');
   assert.equal(bad.statusCode, 400);
   assert.equal(bad.json().type, `${PROBLEM_BASE}validation`);
+  for (const cursor of ['%25%25%25', '....']) {
+    const corrupt = await get(`/experiments?cursor=${cursor}`);
+    assert.equal(corrupt.statusCode, 400, `cursor ${cursor} gave the first page`);
+    assert.equal(corrupt.json().type, `${PROBLEM_BASE}validation`);
+  }
 });
 
 test('cancel: a queued run loses its job and is cancelled; a running run gets cancelRequested; a final one is 409', async () => {

@@ -129,6 +129,12 @@ test('a filtered list pages by cursor even when the cursor run has left the filt
     assert.deepEqual(both.ids, [docs[5].id, docs[3].id, docs[2].id]);
     await s.delete(docs[0].id);
     await assert.rejects(s.listIds({ limit: 2, cursor: encodeCursor(docs[0].id), filter: { status: 'queued' } }), CursorError);
+    // A cursor that is not base64url decodes to nothing: refused on every path, never read as "from the start".
+    for (const cursor of ['%%%', '....', '@@']) {
+      await assert.rejects(s.listIds({ limit: 2, cursor }), CursorError, cursor);
+      await assert.rejects(s.listIds({ limit: 2, cursor, filter: { status: 'queued' } }), CursorError, cursor);
+      await assert.rejects(s.listIds({ limit: 2, cursor, order: docs.map((d) => d.id) }), CursorError, cursor);
+    }
   } finally {
     await e.cleanup();
     r.disconnect();

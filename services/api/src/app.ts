@@ -10,7 +10,7 @@ import { startMaintenance, type Maintenance, type MaintenanceHooks } from './mai
 import adminQueues from './plugins/admin-queues.ts';
 import auth from './plugins/auth.ts';
 import dashboard from './plugins/dashboard.ts';
-import errors, { clientErrorHandler, frameworkErrors } from './plugins/errors.ts';
+import errors, { clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH } from './plugins/errors.ts';
 import metrics from './plugins/metrics.ts';
 import openapi from './plugins/openapi.ts';
 import events from './routes/events.ts';
@@ -64,7 +64,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     // (Fastify takes a hop count too, as proxy-addr does; its type leaves numbers out.)
     trustProxy: env.TRUST_PROXY as boolean | string[],
     // Ids in URLs are checked by the route schemas; this bounds what the router has to look at.
-    routerOptions: { maxParamLength: 200 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // A log line per request costs more than the request itself at thousands a second; debug turns them on.
     logController: new LogController({ disableRequestLogging: env.LOG_LEVEL !== 'debug' && env.LOG_LEVEL !== 'trace' }),
   }).withTypeProvider<ZodTypeProvider>();

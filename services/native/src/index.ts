@@ -34,14 +34,24 @@ const root = join(import.meta.dirname, '..');
 const ADDON = join(root, 'build/Release/quantlab_native.node');
 const ENABLE = 'apt-get install -y libdnnl-dev g++ make python3, then npm rebuild';
 
+/**
+ * Why the addon is absent, from the line the install script left (build/status.txt): its reason when the build did
+ * not happen or failed. A line saying it was built is stale (the file was removed since) and would tell the user the
+ * opposite of what happened.
+ */
+export function absentReason(statusText: string | null): string {
+  const line = statusText?.trim();
+  if (!line || /^@quantlab\/native: built\b/.test(line)) return `the oneDNN addon is not built (${ENABLE})`;
+  return line;
+}
+
 let loaded: { kernels: NativeKernels | null; reason: string } | undefined;
 
 export function loadNative(): { kernels: NativeKernels | null; reason: string } {
   if (loaded) return loaded;
   if (!existsSync(ADDON)) {
     const status = join(root, 'build/status.txt');
-    const why = existsSync(status) ? readFileSync(status, 'utf8').trim() : `the oneDNN addon is not built (${ENABLE})`;
-    loaded = { kernels: null, reason: why };
+    loaded = { kernels: null, reason: absentReason(existsSync(status) ? readFileSync(status, 'utf8') : null) };
     return loaded;
   }
   try {

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import fp from 'fastify-plugin';
 import type { FastifyInstance, onSendHookHandler } from 'fastify';
 import fastifyStatic from '@fastify/static';
+import { refuseOverlongSegment } from './errors.ts';
 
 /** The dashboard's built files (services/dashboard/public: index.html + build/). */
 export const DASHBOARD_DIR = fileURLToPath(new URL('../../../dashboard/public/', import.meta.url));
@@ -35,6 +36,7 @@ export default fp(async function dashboard(app: FastifyInstance, opts: { root?: 
   app.addHook('onRoute', (route) => {
     if (route.url !== '/' && route.url !== '/*') return;
     route.onSend = [...(route.onSend === undefined ? [] : [route.onSend].flat()), securityHeaders];
+    if (route.url === '/*') route.onRequest = [...(route.onRequest === undefined ? [] : [route.onRequest].flat()), refuseOverlongSegment];
   });
   if (!existsSync(`${root}/index.html`)) {
     app.get('/', { schema: { hide: true } }, async (_req, reply) =>

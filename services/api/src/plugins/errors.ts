@@ -75,6 +75,20 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Duple
   socket.destroy(err);
 }
 
+/** The longest URL parameter the router looks at (Fastify's maxParamLength); a longer one is 414. */
+export const MAX_PARAM_LENGTH = 200;
+
+/**
+ * A GET whose URL parameter is over MAX_PARAM_LENGTH matches no API route, so the router hands it to the dashboard's
+ * catch-all file route instead of raising FST_ERR_MAX_PARAM_LENGTH: that route refuses such a path the same way (414),
+ * not as a missing route (404) or, when the segment is too long for a file name, as a bare "Forbidden".
+ */
+export function refuseOverlongSegment(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  const path = request.url.split('?')[0];
+  if (path.split('/').some((segment) => segment.length > MAX_PARAM_LENGTH)) void sendProblem(reply, new HttpProblem('uri-too-long', 'a part of the URL is longer than allowed'));
+  else done();
+}
+
 /** Errors Fastify's router meets (Fastify's frameworkErrors): a URL parameter over maxParamLength is 414. */
 export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   const p =
@@ -92,5 +106,5 @@ export default fp(async function errors(app: FastifyInstance) {
     if (p.status >= 500) request.log.error({ err }, 'request failed');
     return sendProblem(reply, p);
   });
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, new HttpProblem('not-found', `no route ${request.method} ${request.url.split('?')[0]}`)));
+  app.setNotFoundHandler({ preHandler: refuseOverlongSegment }, (request, reply) => sendProblem(reply, new HttpProblem('not-found', `no route ${request.method} ${request.url.split('?')[0]}`)));
 });

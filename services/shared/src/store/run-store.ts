@@ -605,6 +605,9 @@ export class RunStore {
     }
 
     const cursorId = opts.cursor ? decodeCursor(opts.cursor) : null;
+    // Text with no base64url in it decodes to '', which every source reads as "from the start": a corrupt cursor is
+    // refused instead of silently restarting the listing (other garbage names no run and is refused by the sources).
+    if (cursorId === '') throw new CursorError('the cursor is not one this API gave out');
     if (check.length === 0) {
       const ids = await source(cursorId, opts.limit + 1);
       const page = ids.slice(0, opts.limit);
