@@ -172,4 +172,8 @@ test('malformed image folders fail with the file and what was expected', async (
   mkdirSync(join(tmp, 'one-class', 'train', 'only'), { recursive: true });
   await assert.rejects(loadDataset('folder:one-class', tmp), inputError(/one-class\/train: 1 class folder\(s\); expected at least two/));
   await assert.rejects(loadDataset('folder:missing', tmp), inputError(/missing\/train: cannot read it \(ENOENT\)/));
+  // 257 classes do not fit the byte each label is held in (refused at listing, before any image is read).
+  for (let c = 0; c < 257; c++) mkdirSync(join(tmp, 'many-classes', 'train', `c${String(c).padStart(3, '0')}`), { recursive: true });
+  mkdirSync(join(tmp, 'many-classes', 'test'));
+  await assert.rejects(loadDataset('folder:many-classes', tmp), inputError(/many-classes\/train: 257 class folders; at most 256 classes are supported/));
 });
