@@ -158,6 +158,21 @@ test('malformed .npz archives fail with the file and what was expected', async (
   flipped[41 + 130] ^= 0xff; // a pixel of x_train (after its 30-byte local header, name and 128-byte .npy header)
   writeFileSync(file('crc'), flipped);
   await assert.rejects(loadDataset('npz:crc', tmp), inputError(/crc\.npz: not a readable \.npz \(zip\) archive: .* fails its CRC check|crc\.npz: not a readable/));
+  // A central directory entry whose extra field runs past the end of the file: a clear input error, not a RangeError
+  // the worker would retry as if it were transient.
+  const overrun = zipBytes({ 'x_train.npy': x, 'y_train.npy': y, 'x_test.npy': x, 'y_test.npy': y }, false);
+  const eocd = overrun.length - 22;
+  const view = new DataView(overrun.buffer, overrun.byteOffset, overrun.byteLength);
+  let entry = view.getUint32(eocd + 16, true);
+  for (let e = 0; e < 3; e++) entry += 46 + view.getUint16(entry + 28, true) + view.getUint16(entry + 30, true) + view.getUint16(entry + 32, true);
+  view.setUint16(entry + 30, 0xfff0, true);
+  writeFileSync(file('overrun'), overrun);
+  await assert.rejects(loadDataset('npz:overrun', tmp), inputError(/overrun\.npz: not a readable \.npz \(zip\) archive: a field points past its end/));
+  // A version-2 .npy of 10 bytes: too short for its 4-byte header length.
+  const v2 = npyBytes('|u1', [2], Uint8Array.from([0, 1])).slice(0, 10);
+  v2[6] = 2;
+  writeFileSync(file('npy-v2'), zipBytes({ 'x_train.npy': x, 'y_train.npy': v2, 'x_test.npy': x, 'y_test.npy': y }, false));
+  await assert.rejects(loadDataset('npz:npy-v2', tmp), inputError(/npy-v2\.npz: y_train: the \.npy header is truncated/));
   writeFileSync(file('text'), 'x_train,y_train\n1,2\n');
   await assert.rejects(loadDataset('npz:text', tmp), inputError(/text\.npz: not a readable \.npz \(zip\) archive: no end-of-central-directory record/));
   await assert.rejects(loadDataset('npz:absent', tmp), inputError(/absent\.npz: cannot read it \(ENOENT\); expected a NumPy \.npz archive/));
@@ -172,4 +187,8 @@ test('malformed image folders fail with the file and what was expected', async (
   mkdirSync(join(tmp, 'one-class', 'train', 'only'), { recursive: true });
   await assert.rejects(loadDataset('folder:one-class', tmp), inputError(/one-class\/train: 1 class folder\(s\); expected at least two/));
   await assert.rejects(loadDataset('folder:missing', tmp), inputError(/missing\/train: cannot read it \(ENOENT\)/));
+  // 257 classes do not fit the byte each label is held in (refused at listing, before any image is read).
+  for (let c = 0; c < 257; c++) mkdirSync(join(tmp, 'many-classes', 'train', `c${String(c).padStart(3, '0')}`), { recursive: true });
+  mkdirSync(join(tmp, 'many-classes', 'test'));
+  await assert.rejects(loadDataset('folder:many-classes', tmp), inputError(/many-classes\/train: 257 class folders; at most 256 classes are supported/));
 });

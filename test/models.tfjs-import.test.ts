@@ -221,6 +221,22 @@ test('bad input: each refusal has its status and names what is wrong', async () 
     assert.equal(e.message, `weight conv1/kernel holds ${bad} at element 5; every weight must be finite`);
   }
 
+  // A BatchNorm's statistics are checked as uploaded, not only once folded: an infinite variance folds to a zero
+  // scale (finite, and silently wrong), a negative one to NaN under a conv's name.
+  for (const [bad, why] of [[Infinity, 'every weight must be finite'], [-0.5, 'a moving variance cannot be negative']] as const) {
+    e = refusal(saved, (json, files) => {
+      const ws = json.weightsManifest[0].weights;
+      const i = ws.findIndex((w) => w.name === 'bn2/moving_variance');
+      const offset = ws.slice(0, i).reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1) * 4, 0) + 3 * 4;
+      // The shards cut the manifest's bytes at arbitrary places: write into whichever holds this element.
+      const [first, second] = [files.get('group1-shard1of2.bin')!, files.get('group1-shard2of2.bin')!];
+      const [shard, at] = offset < first.length ? [first, offset] : [second, offset - first.length];
+      new DataView(shard.buffer).setFloat32(at, bad, true);
+    });
+    assert.equal(e.status, 422);
+    assert.equal(e.message, `weight bn2/moving_variance holds ${bad} at element 3; ${why}`);
+  }
+
   e = refusal(saved, (json) => {
     json.weightsManifest[0].weights[0].dtype = 'float16';
   });

@@ -56,6 +56,12 @@ test('cnn5 on 28x28x1 at float32, fixed:8 and dictionary:4: hand-computed picojo
   }
   // The fixed:8 numbers spelled out: 23,133,440 pJ of weight reads, 37,810,969.6 pJ of fp32 MACs.
   close(modelEnergy(cnn5, Representation.parse({ kind: 'fixed', bits: 8 }), false).totalPj, 23_133_440 + 37_810_969.6, 'fixed:8 total');
+  // bitsPerLayer: each layer's kernel is read at its own width, a layer at 32 in float32 (conv1 800, fc2 640 weights).
+  close(
+    modelEnergy(cnn5, Representation.parse({ kind: 'fixed', bits: 4, bitsPerLayer: { conv1: 32, fc2: 8 } }), false).weightReadPj,
+    (800 * 32 + (25_600 + 51_200 + 65_536) * 4 + 640 * 8 + 202 * 32) * 20,
+    'fixed:4 with conv1 at 32 and fc2 at 8',
+  );
   // Quantized biases are read at the representation's bits too.
   close(modelEnergy(cnn5, Representation.parse({ kind: 'fixed', bits: 8 }), true).weightReadPj, 143_978 * 8 * 20, 'fixed:8 with biases');
   // The scaling rule lands near Horowitz's own 32-bit integer figures (3.1 pJ multiply + 0.1 pJ add).

@@ -108,6 +108,24 @@ test('a diverging run fails with a reason instead of reporting NaN metrics', asy
   );
 });
 
+test('evaluation refuses non-finite outputs (finite weights that overflow float32) instead of scoring them', async () => {
+  const { buildModel, loadDataset, prepareDataset } = await import('@quantlab/ml');
+  const { evaluateSplit, weightTensors } = await import('../services/ml/src/training/evaluate.ts');
+  const data = prepareDataset(await loadDataset('synthetic', './data'), { trainLimit: 10, testLimit: 40 });
+  const model = buildModel('mlp', data.raw.shape, data.raw.numClasses);
+  // |w| = 1e30 in both layers: the logits reach about 1e30 · 128 · 1e30 · 784, far beyond float32's 3.4e38.
+  const weights = weightTensors(model, model.params.map((p) => new Float32Array(p.shape.reduce((a, b) => a * b, 1)).fill(1e30)));
+  try {
+    assert.throws(() => evaluateSplit(model, weights, data.test, data.norm), (e: Error) => e instanceof RunInputError && /^numerical fault in evaluation: the model's outputs on test images 1-40 are not finite/.test(e.message));
+    // Finite weights score as before.
+    const small = weightTensors(model, model.params.map((p) => new Float32Array(p.shape.reduce((a, b) => a * b, 1)).fill(1e-3)));
+    assert.ok(evaluateSplit(model, small, data.test, data.norm) >= 0);
+    tf.dispose(small);
+  } finally {
+    tf.dispose(weights);
+  }
+});
+
 test('a NaN in the weights fails the run at the step it appears, naming the layer and the step', async () => {
   for (const representation of [{ kind: 'float32' as const }, { kind: 'dictionary' as const, bits: 3 }]) {
     const config = cfg({ representation, training: { epochs: 2, trainLimit: 300, testLimit: 100, seed: 4 } });

@@ -39,6 +39,8 @@ async function subdirs(dir: string): Promise<string[]> {
 export async function listImageFolder(root: string): Promise<FolderListing> {
   const classes = await subdirs(join(root, 'train'));
   if (classes.length < 2) throw new RunInputError(`${join(root, 'train')}: ${classes.length} class folder(s); expected at least two (train/<class>/*.png|jpg)`);
+  // Labels are held in a byte (as the IDX and .npz loaders hold them): class 256 would silently become class 0.
+  if (classes.length > 256) throw new RunInputError(`${join(root, 'train')}: ${classes.length} class folders; at most 256 classes are supported`);
   const testClasses = await subdirs(join(root, 'test'));
   const unknown = testClasses.filter((c) => !classes.includes(c));
   if (unknown.length) throw new RunInputError(`${join(root, 'test')}: class folder(s) ${unknown.join(', ')} are not in train/ (${classes.join(', ')})`);

@@ -14,6 +14,17 @@ export const NPZ_ARRAYS = ['x_train', 'y_train', 'x_test', 'y_test'] as const;
 
 /** The entries of a zip archive by name (decompressed, CRC-checked). */
 export function readZip(bytes: Uint8Array, file: string): Map<string, Uint8Array> {
+  try {
+    return readZipEntries(bytes, file);
+  } catch (e) {
+    // A length or offset field pointing past the file (an extra field, a zip64 record) fails a DataView read: the
+    // archive is damaged, which retrying cannot help.
+    if (e instanceof RangeError) throw new RunInputError(`${file}: not a readable .npz (zip) archive: a field points past its end (${e.message})`);
+    throw e;
+  }
+}
+
+function readZipEntries(bytes: Uint8Array, file: string): Map<string, Uint8Array> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const bad = (what: string) => new RunInputError(`${file}: not a readable .npz (zip) archive: ${what}`);
   // The end-of-central-directory record: 22 bytes plus a comment of up to 65,535, at the very end.
@@ -102,6 +113,7 @@ export function parseNpy(bytes: Uint8Array, where: string): NpyArray {
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
   if (bytes.length < 10 || magic.some((m, i) => bytes[i] !== m)) throw new RunInputError(`${where}: not a .npy array (no \\x93NUMPY magic)`);
   const major = bytes[6];
+  if (major !== 1 && bytes.length < 12) throw new RunInputError(`${where}: the .npy header is truncated`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const headerStart = major === 1 ? 10 : 12;

@@ -17,6 +17,7 @@ import { bitsOf, type InferenceEnergy, type Representation } from '@quantlab/sha
 import { macsPerImage } from '../models/macs.ts';
 import { paramCount, type Model } from '../models/index.ts';
 import { quantizedIndices } from './compactor.ts';
+import { resolveWidths } from '../representations/widths.ts';
 
 /** Horowitz 2014, 45 nm, picojoules per operation. */
 export const HOROWITZ_45NM_PJ = {
@@ -48,9 +49,18 @@ export function inferenceEnergy(weightBits: number, macs: number, activationBits
   return { weightReadPj, macPj, totalPj: weightReadPj + macPj, macs, ifActivations: { bits: activationBits, macPj: intMacPj, totalPj: weightReadPj + intMacPj } };
 }
 
-/** The energy of one inference image of `model` deployed with `representation` (the params it quantizes at its bits). */
+/**
+ * The energy of one inference image of `model` deployed with `representation`: the params it quantizes at their
+ * widths (bitsPerLayer's, else `bits`; a layer at 32 stays float32), the rest at 32 bits.
+ */
 export function modelEnergy(model: Model, representation: Representation, quantizeBiases: boolean): InferenceEnergy {
   const bits = bitsOf(representation);
-  const quantized = representation.kind === 'float32' ? 0 : quantizedIndices(model, quantizeBiases).reduce((n, i) => n + model.params[i].shape.reduce((a, b) => a * b, 1), 0);
-  return inferenceEnergy(quantized * bits + (paramCount(model) - quantized) * 32, macsPerImage(model), bits);
+  const size = (i: number) => model.params[i].shape.reduce((a, b) => a * b, 1);
+  let weightBits = paramCount(model) * 32;
+  if (representation.kind !== 'float32') {
+    const indices = quantizedIndices(model, quantizeBiases);
+    const widths = resolveWidths(representation, indices.map((i) => model.params[i]));
+    indices.forEach((i, k) => (weightBits -= size(i) * (32 - (widths[k] ?? 32))));
+  }
+  return inferenceEnergy(weightBits, macsPerImage(model), bits);
 }

@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { fillBatch, type Normalization, type Split } from '../datasets/index.ts';
 import type { Model } from '../models/index.ts';
+import { RunInputError } from '../errors.ts';
 
 const EVAL_BATCH = 500;
 
 /**
  * Accuracy of `model` with `weights` (tensors, in param order) on `split`, in batches. With `hits` (⌈count/8⌉
- * bytes), bit i (byte i >> 3, bit i & 7) is set when test image i is classified correctly.
+ * bytes), bit i (byte i >> 3, bit i & 7) is set when test image i is classified correctly. Non-finite outputs fail
+ * (RunInputError) instead of being scored.
  */
 export function evaluateSplit(model: Model, weights: readonly tf.Tensor[], split: Split, norm: Normalization, hits?: Uint8Array): number {
   const [h, w, c] = model.inputShape;
@@ -19,10 +21,17 @@ export function evaluateSplit(model: Model, weights: readonly tf.Tensor[], split
   for (let from = 0; from < split.count; from += batch) {
     const n = Math.min(batch, split.count - from);
     fillBatch(split, order, from, n, x, y, { shape: model.inputShape, norm });
-    const right = tf.tidy(() => {
+    const { right, total } = tf.tidy(() => {
       const logits = model.forward(weights, tf.tensor4d(x.subarray(0, n * size), [n, h, w, c]));
-      return tf.cast(tf.equal(tf.argMax(logits, 1), tf.tensor1d(y.subarray(0, n), 'int32')), 'int32').dataSync() as Int32Array;
+      return {
+        right: tf.cast(tf.equal(tf.argMax(logits, 1), tf.tensor1d(y.subarray(0, n), 'int32')), 'int32').dataSync() as Int32Array,
+        // One NaN or ±Inf logit makes the sum non-finite: argMax would pick a class anyway, a silently wrong accuracy.
+        total: tf.sum(logits).dataSync()[0],
+      };
     });
+    if (!Number.isFinite(total)) {
+      throw new RunInputError(`numerical fault in evaluation: the model's outputs on test images ${from + 1}-${from + n} are not finite (their sum is ${total}); its weights overflow float32 on these inputs`);
+    }
     for (let i = 0; i < n; i++) {
       if (right[i] === 0) continue;
       correct++;

@@ -327,12 +327,24 @@ export function importLayersModel(json: LayersModelJson, bytes: WeightBytes, opt
   const outShape = b.shapes.get(out)!;
   if (outShape.length !== 1) throw unusable(`the model's output has shape ${fmt(outShape)}; expected [classes] (end with Dense)`);
   const graph: ModelGraph = { input: { name: input.name, shape: input.shape as [number, number, number] }, nodes: b.nodes, output: out, ...(outputActivation ? { outputActivation } : {}) };
+  // Checked before folding too: folding turns an infinite moving variance into a zero scale, which looks finite.
+  const checkFinite = () => {
+    const { params, weights } = b.collect(graph);
+    weights.forEach((w, i) => {
+      const bad = w.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw unusable(`weight ${b.sourceName(params[i].name)} holds ${w[bad]} at element ${bad}; every weight must be finite`);
+    });
+    return { params, weights };
+  };
+  checkFinite();
+  for (const n of graph.nodes) {
+    if (n.op !== 'batchNorm') continue;
+    const variance = b.values(n.variance);
+    const bad = variance.findIndex((v) => v < 0);
+    if (bad >= 0) throw unusable(`weight ${b.sourceName(n.variance)} holds ${variance[bad]} at element ${bad}; a moving variance cannot be negative`);
+  }
   const folded = opts.fold === false ? [] : b.fold(graph);
-  const { params, weights } = b.collect(graph);
-  weights.forEach((w, i) => {
-    const bad = w.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw unusable(`weight ${b.sourceName(params[i].name)} holds ${w[bad]} at element ${bad}; every weight must be finite`);
-  });
+  const { params, weights } = checkFinite();
   return { graph, params, weights, numClasses: outShape[0], folded };
 }
 
@@ -353,6 +365,10 @@ class GraphBuilder {
 
   readers(name: string): number {
     return this.nodes.reduce((s, n) => s + nodeInputs(n).filter((i) => i === name).length, 0);
+  }
+
+  values(param: string): Float32Array {
+    return this.param.get(param)!.values;
   }
 
   sourceName(param: string): string {
