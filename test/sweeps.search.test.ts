@@ -92,3 +92,16 @@ test('a stopping rule applies to the training-phase runs, never to baselines or 
   );
   assert.deepEqual(plan.stopping, { kind: 'median', warmup: 1, minPeers: 1 });
 });
+
+test('an unknown vary path named like an Object.prototype member is refused as unknown, not as an entry of its own', () => {
+  for (const path of ['constructor', 'toString', 'hasOwnProperty']) {
+    const r = SweepRequest.safeParse({ name: 's', base, vary: { [path]: [1] } });
+    assert.equal(r.success, false);
+    const message = r.error!.issues.map((i) => i.message).join('\n');
+    assert.match(message, new RegExp(`"${path}" is not a field of the experiment a sweep can vary`));
+    assert.doesNotMatch(message, /native code|has its own entry/);
+  }
+  // the real own entries still point at theirs
+  const seed = SweepRequest.safeParse({ name: 's', base, vary: { 'training.seed': [1] } });
+  assert.match(seed.error!.issues[0].message, /has its own entry: use vary\.seeds/);
+});
