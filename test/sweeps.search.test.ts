@@ -105,3 +105,12 @@ test('an unknown vary path named like an Object.prototype member is refused as u
   const seed = SweepRequest.safeParse({ name: 's', base, vary: { 'training.seed': [1] } });
   assert.match(seed.error!.issues[0].message, /has its own entry: use vary\.seeds/);
 });
+
+test('samples in a grid is refused at search.samples (a grid runs every combination; it would be ignored)', () => {
+  const r = SweepRequest.safeParse({ name: 's', base, vary: { 'training.learningRate': [0.1, 0.2] }, search: { kind: 'grid', samples: 3 } });
+  assert.equal(r.success, false);
+  assert.deepEqual(r.error!.issues.map((i) => i.path.join('.')), ['search.samples']);
+  assert.match(r.error!.issues[0].message, /search\.kind "random"/);
+  // the default search (a grid, no samples) is still fine
+  assert.equal(SweepRequest.safeParse({ name: 's', base, vary: { 'training.learningRate': [0.1, 0.2] } }).success, true);
+});
