@@ -114,3 +114,10 @@ test('samples in a grid is refused at search.samples (a grid runs every combinat
   // the default search (a grid, no samples) is still fine
   assert.equal(SweepRequest.safeParse({ name: 's', base, vary: { 'training.learningRate': [0.1, 0.2] } }).success, true);
 });
+
+test('the sensitivity preset refuses bits in its family at representation.bits (widths set them; it was overwritten)', () => {
+  const r = SweepRequest.safeParse({ preset: 'sensitivity', budget: 'small', representation: { kind: 'fixed', bits: 4 } });
+  assert.equal(r.success, false);
+  assert.ok(r.error!.issues.some((i) => i.path.join('.') === 'representation.bits' && /widths/.test(i.message)), JSON.stringify(r.error!.issues));
+  assert.equal(SweepRequest.safeParse({ preset: 'sensitivity', budget: 'small', representation: { kind: 'fixed', range: 'maxabs' }, widths: [2, 4] }).success, true);
+});

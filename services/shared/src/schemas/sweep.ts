@@ -156,6 +156,8 @@ export const PresetSweepRequest = z
       .object({ kind: z.enum(['fixed', 'dictionary']) })
       .catchall(Scalar)
       .refine((r) => Object.keys(r).length <= SWEEP_LIMITS.maxPatternFields, `at most ${SWEEP_LIMITS.maxPatternFields} fields`)
+      // The preset sets bits from widths; a width given here would be overwritten without a word.
+      .refine((r) => !('bits' in r), { message: 'the family is given without bits: widths (and trainWidths) set them', path: ['bits'] })
       .optional(),
     /** sensitivity: the widths every layer is measured at (inference phase over the float32 baseline). */
     widths: SensitivityWidths.optional(),
