@@ -31,3 +31,19 @@ test('elsewhere: bars draw nothing, lines are plain', () => {
   p.done();
   assert.deepEqual(out, ['run_x  completed\n']);
 });
+
+test('the run bar takes the further of the throttled progress and the epochs already listed', async () => {
+  const { runBar } = await import('@quantlab/cli/follow');
+  const { ExperimentConfig, newRunDocument } = await import('@quantlab/shared');
+  const doc = newRunDocument(ExperimentConfig.parse({ dataset: 'mnist', model: 'mlp', training: { epochs: 3 } }), { id: 'run_x', createdAt: new Date(0).toISOString() });
+  const epoch = (n: number, acc: number) => ({ epoch: n, trainLoss: 1, trainAccuracy: 0.5, testAccuracy: acc, durationMs: 10, imagesPerSec: 100 });
+  // progress last written during epoch 1, epochs 1 and 2 already reported
+  const behind = { ...doc, status: 'running' as const, progress: { epoch: 1, epochs: 3, fraction: 0.3 }, epochs: [epoch(1, 0.48), epoch(2, 0.69)] };
+  const [fraction, text] = runBar('run_x', behind as typeof doc);
+  assert.equal(fraction, 2 / 3);
+  assert.match(text, /epoch 2\/3 {2}test acc 69\.00%$/);
+  // and progress ahead of the epochs (mid-epoch 3) is kept
+  const ahead = { ...behind, progress: { epoch: 3, epochs: 3, fraction: 0.8 } };
+  assert.deepEqual(runBar('run_x', ahead as typeof doc)[0], 0.8);
+  assert.match(runBar('run_x', ahead as typeof doc)[1], /epoch 3\/3/);
+});

@@ -91,3 +91,17 @@ test('--repr lists (for sweeps) expand inside one token, and float32 takes no op
   assert.throws(() => parseRepr('float32:8'), /float32 takes no options/);
   assert.throws(() => parseRepr('dictionary:4:uniform,global', true), /mixes options/);
 });
+
+test('the --repr help of train and submit names every short-form option parseRepr accepts', () => {
+  const fixed = ['pow2', 'maxabs', 'mse', 'nearest', 'stochastic', 'layer', 'channel'];
+  const dictionary = ['global', 'per-layer', 'uniform', 'nonuniform', 'step', 'epoch', 'never', 'refit', 'gradient'];
+  // each is a real option (a renamed one would fail here before the help check below)
+  for (const t of fixed) assert.doesNotThrow(() => parseRepr(`fixed:4:${t}`), t);
+  for (const t of dictionary) assert.doesNotThrow(() => parseRepr(`dictionary:4:${t}`), t);
+  for (const command of ['train', 'submit']) {
+    const r = spawnSync(process.execPath, ['services/cli/bin/quantlab.js', command, '--help'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const repr = r.stdout.slice(r.stdout.indexOf('--repr'), r.stdout.indexOf('--phase', r.stdout.indexOf('--repr')) + 1 || undefined);
+    for (const t of [...fixed, ...dictionary]) assert.match(repr, new RegExp(`[:| ]${t}[\\]|, ]`), `${command} --help: --repr does not name "${t}"`);
+  }
+});

@@ -92,3 +92,32 @@ test('a stopping rule applies to the training-phase runs, never to baselines or 
   );
   assert.deepEqual(plan.stopping, { kind: 'median', warmup: 1, minPeers: 1 });
 });
+
+test('an unknown vary path named like an Object.prototype member is refused as unknown, not as an entry of its own', () => {
+  for (const path of ['constructor', 'toString', 'hasOwnProperty']) {
+    const r = SweepRequest.safeParse({ name: 's', base, vary: { [path]: [1] } });
+    assert.equal(r.success, false);
+    const message = r.error!.issues.map((i) => i.message).join('\n');
+    assert.match(message, new RegExp(`"${path}" is not a field of the experiment a sweep can vary`));
+    assert.doesNotMatch(message, /native code|has its own entry/);
+  }
+  // the real own entries still point at theirs
+  const seed = SweepRequest.safeParse({ name: 's', base, vary: { 'training.seed': [1] } });
+  assert.match(seed.error!.issues[0].message, /has its own entry: use vary\.seeds/);
+});
+
+test('samples in a grid is refused at search.samples (a grid runs every combination; it would be ignored)', () => {
+  const r = SweepRequest.safeParse({ name: 's', base, vary: { 'training.learningRate': [0.1, 0.2] }, search: { kind: 'grid', samples: 3 } });
+  assert.equal(r.success, false);
+  assert.deepEqual(r.error!.issues.map((i) => i.path.join('.')), ['search.samples']);
+  assert.match(r.error!.issues[0].message, /search\.kind "random"/);
+  // the default search (a grid, no samples) is still fine
+  assert.equal(SweepRequest.safeParse({ name: 's', base, vary: { 'training.learningRate': [0.1, 0.2] } }).success, true);
+});
+
+test('the sensitivity preset refuses bits in its family at representation.bits (widths set them; it was overwritten)', () => {
+  const r = SweepRequest.safeParse({ preset: 'sensitivity', budget: 'small', representation: { kind: 'fixed', bits: 4 } });
+  assert.equal(r.success, false);
+  assert.ok(r.error!.issues.some((i) => i.path.join('.') === 'representation.bits' && /widths/.test(i.message)), JSON.stringify(r.error!.issues));
+  assert.equal(SweepRequest.safeParse({ preset: 'sensitivity', budget: 'small', representation: { kind: 'fixed', range: 'maxabs' }, widths: [2, 4] }).success, true);
+});

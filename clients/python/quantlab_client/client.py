@@ -3,7 +3,7 @@ import os
 import sys
 import time
 from typing import Any, Dict, Iterator, List, Optional
-from urllib.parse import quote
+from urllib.parse import quote as _quote
 
 import requests
 
@@ -28,6 +28,12 @@ class RunFailed(QuantlabError):
         reason = (doc.get("error") or {}).get("message")
         super().__init__(f"run {doc['id']} {doc['status']}" + (f": {reason}" if reason else ""))
         self.doc = doc
+
+
+def quote(part: str) -> str:
+    """An id as one path segment: "/" escaped too, so an id such as "../healthz" cannot name another endpoint
+    (urllib3 resolves dot segments before sending)."""
+    return _quote(part, safe="")
 
 
 def _progress_bar(total: int, desc: str, enabled: Optional[bool]):

@@ -152,3 +152,14 @@ def test_a_dropped_event_stream_resumes_with_last_event_id(ql, url):
         assert flaky.run(acc["id"])["status"] == "completed"
     finally:
         proxy.close()
+
+
+def test_an_id_is_one_path_segment(ql):
+    # "../healthz" must reach the API as an id it refuses, not be resolved by urllib3 to GET /healthz
+    for call in (ql.run, ql.sweep, lambda i: ql.download_artifact(i, os.devnull), ql.delete):
+        with pytest.raises(QuantlabError) as e:
+            call("../healthz")
+        assert e.value.status in (400, 404), e.value
+    with pytest.raises(QuantlabError) as e:
+        list(ql.events("../../healthz"))
+    assert e.value.status in (400, 404)

@@ -54,6 +54,18 @@ export interface FollowRunOptions {
   first?: (doc: RunDocument) => void;
 }
 
+/**
+ * A run's bar: fraction and text. The worker writes `progress` at most once a second, while each epoch arrives as it
+ * ends, so a short epoch can be listed before progress names it: the bar takes whichever is further.
+ */
+export function runBar(id: string, doc: RunDocument): [number, string] {
+  const of = doc.progress.epochs || doc.config.training.epochs;
+  const last = doc.epochs.at(-1);
+  const epoch = Math.max(doc.progress.epoch, last?.epoch ?? 0);
+  const fraction = Math.max(doc.progress.fraction, of ? (last?.epoch ?? 0) / of : 0);
+  return [fraction, `${id}  ${doc.status}  epoch ${epoch}/${of}${last ? `  test acc ${pct(last.testAccuracy) ?? '-'}` : ''}`];
+}
+
 /** Follows a run until it ends and returns its final document. Epochs are printed once, however often it reconnects. */
 export async function followRunToEnd(api: Api, id: string, o: FollowRunOptions): Promise<RunDocument> {
   const { progress } = o;
@@ -71,8 +83,7 @@ export async function followRunToEnd(api: Api, id: string, o: FollowRunOptions):
       printed = e.epoch;
       if (o.epochLines || !progress.tty) progress.line(epochLine(id, e, of));
     }
-    const last = doc.epochs.at(-1);
-    progress.bar(doc.progress.fraction, `${id}  ${doc.status}  epoch ${doc.progress.epoch}/${of}${last ? `  test acc ${pct(last.testAccuracy) ?? '-'}` : ''}`);
+    progress.bar(...runBar(id, doc));
   };
   const final = await followRun(api, id, {
     onSnapshot: (doc) => {

@@ -9,7 +9,8 @@ import { printable } from '../printable.ts';
 
 const USAGE = `usage: quantlab status ID [--json] [--follow]
   ID is a run id (run_…) or a sweep id (swp_…). --json prints the API's document as one line.
-  --follow  keep going: a run's epochs as they arrive (a sweep's counts), until it ends; exit 0 only if it completed`;
+  --follow  keep going: a run's epochs as they arrive (a sweep's counts), until it ends; exit 0 only if it completed
+            (a sweep: every run completed or was stopped early by the sweep's rule)`;
 
 export function runLines(d: RunDocument): string {
   const m = d.metrics;
@@ -70,7 +71,8 @@ export async function run(argv: string[]): Promise<number> {
   if (f.follow && id.startsWith('swp_')) {
     const s = await followSweepToEnd(api, id, new Progress());
     process.stdout.write(sweepLines(s) + '\n');
-    return s.runs.every((r) => r.status === 'completed') ? 0 : 1;
+    // As sweep --wait: a run the sweep's stopping rule ended is an outcome of the search, not a failure.
+    return s.runs.every((r) => r.status === 'completed' || r.status === 'stopped') ? 0 : 1;
   }
   if (f.follow) {
     // The document as it stands (without its epoch table), then each epoch as it arrives.

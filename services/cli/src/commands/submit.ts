@@ -13,8 +13,9 @@ const USAGE = `usage: quantlab submit --dataset NAME [options]
 
   --dataset mnist|fashion-mnist|cifar10|synthetic, or idx:NAME|npz:NAME|folder:NAME under the workers' DATA_DIR
   --model cnn5|mlp|resnet20|vgg-small  --phase training|inference
-  --repr REPR       float32, fixed:BITS[:pow2|maxabs|mse][:nearest|stochastic][:layer|channel], dictionary:BITS[:global|per-layer]
-                    [:uniform|nonuniform][:rN], or a JSON object
+  --repr REPR       float32, fixed:BITS[:pow2|maxabs|mse][:nearest|stochastic][:fN][:layer|channel], dictionary:BITS[:global|per-layer]
+                    [:uniform|nonuniform][:rN][:step|epoch|never][:refit|gradient][:layer|channel], or a JSON object
+                    (bitsPerLayer only in JSON)
   --epochs N --batch-size N --lr X --momentum X --weight-decay X --schedule constant|step|cosine --master float32|compact
   --seed N --train-limit N --test-limit N --augment --max-minutes X --quantize-biases
   --name NAME --priority 1..100 --keep

@@ -34,11 +34,12 @@ const USAGE = `usage: quantlab train --dataset NAME [options]
                                    (docs/MODELS.md)
   --init pretrained|random         a --model-file model's first weights: its own (default) or drawn from --seed
   --repr REPR                      float32 (default), fixed:BITS[:RANGE][:ROUNDING][:fFRAC][:SCALE],
-                                   dictionary:BITS[:SCOPE][:INIT][:rREFINE][:REFIT][:SCALE], or a JSON object
+                                   dictionary:BITS[:SCOPE][:INIT][:rREFINE][:REFIT][:UPDATE][:SCALE], or a JSON object
                                    RANGE pow2 (Q-format) | maxabs | mse (linear)  ROUNDING nearest|stochastic
                                    fFRAC fraction bits (pow2)  SCALE layer|channel (one scale a layer or an output channel)
                                    SCOPE global|per-layer  INIT uniform|nonuniform  rN Lloyd iterations
-                                   REFIT step|epoch     e.g. fixed:8:pow2:stochastic, dictionary:4:per-layer:nonuniform:r5
+                                   REFIT step|epoch|never  UPDATE refit|gradient (entries refit, or trained: learned)
+                                   e.g. fixed:8:pow2:stochastic, dictionary:4:per-layer:nonuniform:r5
   --phase training|inference       compact weights while training, or quantize a float32 model once
   --quantize-biases                quantize biases too (kernels always are)
   --epochs N --batch-size N --lr X --momentum X --weight-decay X --schedule constant|step|cosine

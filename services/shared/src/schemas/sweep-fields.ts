@@ -72,6 +72,7 @@ export const SWEEP_FIELDS: ReadonlyMap<string, SweepField> = collect();
 /** Why a path cannot be varied, or null when it can. */
 export function unknownFieldReason(path: string): string | null {
   if (SWEEP_FIELDS.has(path)) return null;
-  if (path in OWN_ENTRY) return `"${path}" has its own entry: use ${OWN_ENTRY[path]}`;
+  // Own keys only: `in` would also find Object.prototype's ("constructor", "toString") and name them as entries.
+  if (Object.hasOwn(OWN_ENTRY, path)) return `"${path}" has its own entry: use ${OWN_ENTRY[path]}`;
   return `"${path}" is not a field of the experiment a sweep can vary (one of: ${[...SWEEP_FIELDS.keys()].join(', ')})`;
 }

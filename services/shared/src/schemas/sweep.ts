@@ -102,6 +102,10 @@ export const GridSweepRequest = z
       ctx.addIssue({ code: 'custom', path: ['search', 'samples'], message: 'a random search needs the number of samples' });
     }
     if (req.search.kind === 'grid') {
+      // A grid runs every combination: samples would be silently ignored, so a forgotten kind "random" is named.
+      if (req.search.samples !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['search', 'samples'], message: 'samples is for search.kind "random"; a grid runs every combination' });
+      }
       for (const [path, v] of Object.entries(req.vary)) {
         if (v && !Array.isArray(v)) ctx.addIssue({ code: 'custom', path: ['vary', path], message: `a range needs search.kind "random"; a grid needs the list of values of ${path}` });
       }
@@ -152,6 +156,8 @@ export const PresetSweepRequest = z
       .object({ kind: z.enum(['fixed', 'dictionary']) })
       .catchall(Scalar)
       .refine((r) => Object.keys(r).length <= SWEEP_LIMITS.maxPatternFields, `at most ${SWEEP_LIMITS.maxPatternFields} fields`)
+      // The preset sets bits from widths; a width given here would be overwritten without a word.
+      .refine((r) => !('bits' in r), { message: 'the family is given without bits: widths (and trainWidths) set them', path: ['bits'] })
       .optional(),
     /** sensitivity: the widths every layer is measured at (inference phase over the float32 baseline). */
     widths: SensitivityWidths.optional(),
