@@ -83,7 +83,10 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   // Without a listener BullMQ prints every connection error; requests already answer 503 while Redis is away.
   queue.on('error', (err) => app.log.warn({ err: err.message }, 'queue'));
   const hub = new EventHub(() => {
-    const sub = producerConnection(env.REDIS_URL, { maxRetriesPerRequest: null, commandTimeout });
+    // No ready check: its INFO on a connection whose SUBSCRIBE went first is refused in subscriber mode ("only
+    // subscriber commands may be used"), seen as a 500 on the first event streams after a start under load; a
+    // subscriber has no use for the check (it waits out a Redis that is still loading its data).
+    const sub = producerConnection(env.REDIS_URL, { maxRetriesPerRequest: null, commandTimeout, enableReadyCheck: false });
     sub.on('error', (err) => app.log.warn({ err: err.message }, 'redis (events)'));
     return sub;
   });
