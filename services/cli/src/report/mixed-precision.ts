@@ -108,7 +108,7 @@ export function mixedPrecisionSection(sweep: SweepForReport): string[] {
   });
   if (mixed.length === 0) {
     out.push(
-      'No mixed-precision allocation in this sweep: `quantlab allocate SWEEP --target 0.99` chooses the widths and queues them. An allocation answered by a uniform width queues no new runs: its runs are that width's training-phase uniform series above.',
+      'No mixed-precision allocation in this sweep: `quantlab allocate SWEEP --target 0.99` chooses the widths and queues them. An allocation answered by a uniform width queues no new runs: its runs are the training-phase uniform series of that width, above.',
       '',
     );
     return out;
