@@ -11,10 +11,9 @@ const PAPER_FIXED_BITS = [2, 3, 4, 5, 6, 8, 10, 12, 16];
 const PAPER_DICTIONARY_BITS = [1, 2, 3, 4, 5, 6, 7, 8];
 const PAPER_EPOCHS = 10;
 
-// 'small' is sized for one 2-core machine with two worker processes: a cnn5 epoch on 28x28x1 trains at about
-// 300 images/s a process, so 10 epochs of 6,000 images (plus evaluation) is about 4 minutes a training-phase run;
-// 17 training-phase runs over two processes plus 16 evaluation-only runs is about 40-45 minutes a seed, and the 12
-// compact-master runs (4 fixed-point, 8 dictionary) add about 25 (an estimate from the same rate, not measured).
+// 'small' is sized for one 2-core machine with two worker processes. Measured (docs/REPRODUCTION.md, native oneDNN
+// kernels): the 99 float32-master runs of seeds 1-3 took 53 minutes, about 18 a seed; the 36 compact-master runs
+// (12 a seed: 4 fixed-point, 8 dictionary) come on top and were not timed on their own.
 const SMALL = { fixedBits: [2, 4, 6, 8], dictionaryBits: [1, 2, 4, 8], trainLimit: 6000, testLimit: 2000, epochs: 10 };
 // One seed cannot separate results closer than its test set's binomial noise (±1.5 points at 2,000 images): three
 // seeds give a t-interval of the mean and a paired test per seed.
@@ -57,9 +56,9 @@ const PAPER: Record<'full' | 'small', PresetShape> = {
       { kind: 'dictionary', bits: SMALL.dictionaryBits, init: ['uniform', 'nonuniform'], scope: 'global' },
     ],
     seeds: SEEDS,
-    epochBudget: `${SMALL.epochs} epochs on ${SMALL.trainLimit} training images (test on ${SMALL.testLimit}) per training-phase run (compact-master runs included); inference-phase runs only evaluate. About 70 minutes a seed with two worker processes on 2 cores (--seeds 1 for one)`,
+    epochBudget: `${SMALL.epochs} epochs on ${SMALL.trainLimit} training images (test on ${SMALL.testLimit}) per training-phase run (compact-master runs included); inference-phase runs only evaluate. The float32-master runs took about 18 minutes a seed with two worker processes on 2 cores (53 minutes for seeds 1-3, measured); the compact-master runs come on top (--seeds 1 for one seed)`,
     description:
-      'The paper grid at a budget one 2-core machine finishes in about 70 minutes a seed: seeds 1, 2, 3, a training subset, Q-format fixed point at 2/4/6/8 bits (nearest and stochastic), global dictionary at 1/2/4/8 bits (uniform and non-uniform), both phases, and the stochastic fixed point and global dictionaries trained again with compact weights only.',
+      'The paper grid at a budget one 2-core machine runs within a session: seeds 1, 2, 3, a training subset, Q-format fixed point at 2/4/6/8 bits (nearest and stochastic), global dictionary at 1/2/4/8 bits (uniform and non-uniform), both phases, and the stochastic fixed point and global dictionaries trained again with compact weights only.',
   },
 };
 
