@@ -1,19 +1,11 @@
 // server.ts answers reads with the store's rendered JSON (validateResponses off); the tests' apps build documents and
 // validate them. Both must send the same documents, and a finished run's rendered copy must follow every change.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildApp } from '@quantlab/api';
 import { ExperimentConfig, newId, newRunDocument, RunDocument, type RunStatus } from '@quantlab/shared';
-import { testEnv } from './helpers/redis.ts';
+import { readPaths } from './helpers/read-paths.ts';
 
-const env = testEnv('api-raw-reads');
-const raw = await buildApp({ env, logger: false, validateResponses: false });
-const checked = await buildApp({ env, logger: false });
-await Promise.all([raw.ready(), checked.ready()]);
-after(async () => {
-  await Promise.all([raw.close(), checked.close()]);
-  await env.cleanup();
-});
+const { raw, checked } = await readPaths('api-raw-reads');
 const store = checked.ql.runs;
 
 function finished(status: RunStatus, acc: number, extra: Partial<RunDocument> = {}): RunDocument {

@@ -1,21 +1,13 @@
 // A finished sweep's GET /sweeps/:id document is rendered once and kept (SweepStore); every write that changes what it
 // shows must drop it: each write path to one of its runs (update, epoch, delete, retry, create/import into the sweep)
 // and to its record (run list edits, delete), and a copy rendered before such a write is never stored.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildApp } from '@quantlab/api';
 import { ExperimentConfig, newId, newRunDocument, type RunDocument, type RunStatus } from '@quantlab/shared';
-import { testEnv } from './helpers/redis.ts';
+import { readPaths } from './helpers/read-paths.ts';
 
-const env = testEnv('api-sweep-doc');
 // The raw read path (server.ts) keeps the rendered copy; the validated app renders every time and is the reference.
-const raw = await buildApp({ env, logger: false, validateResponses: false });
-const checked = await buildApp({ env, logger: false });
-await Promise.all([raw.ready(), checked.ready()]);
-after(async () => {
-  await Promise.all([raw.close(), checked.close()]);
-  await env.cleanup();
-});
+const { raw, checked } = await readPaths('api-sweep-doc');
 const { runs, sweeps, redis } = checked.ql;
 
 function finished(status: RunStatus, acc: number, extra: Partial<RunDocument> = {}): RunDocument {

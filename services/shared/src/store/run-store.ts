@@ -73,19 +73,21 @@ return 1
 `;
 
 // Sets fields of an existing run and moves it between status indexes in the same step. A run that reaches a final
-// status loses its checkpoint in that step too, so no reader ever sees a finished run with a checkpoint.
+// status (FINAL_STATUSES, written into the script) loses its checkpoint in that step too, so no reader ever sees a
+// finished run with a checkpoint.
 // KEYS[1] lock ('' = unfenced), KEYS[2] run hash, KEYS[3] runs zset, KEYS[4] rendered document, KEYS[5] checkpoint
 // ARGV[1] token, ARGV[2] channel, ARGV[3] message, ARGV[4] index prefix, ARGV[5] run id, ARGV[6] sweep key prefix,
-// ARGV[7] final statuses (comma-separated), ARGV[8..] field, JSON value pairs
+// ARGV[7..] field, JSON value pairs
 // Returns 0: fence lost; -1: no such run (never re-created by a late write); 1: written.
 const UPDATE_RUN = `${TOUCH_SWEEP}
+local final = {${FINAL_STATUSES.map((st) => `['${st}'] = true`).join(', ')}}
 if KEYS[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 local sweep_before = redis.call('HGET', KEYS[2], 'sweepId')
-for i = 8, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   if ARGV[i] == 'status' then
     local new = cjson.decode(ARGV[i + 1])
-    if string.find(',' .. ARGV[7] .. ',', ',' .. new .. ',', 1, true) then redis.call('DEL', KEYS[5]) end
+    if final[new] then redis.call('DEL', KEYS[5]) end
     local raw = redis.call('HGET', KEYS[2], 'status')
     local old = raw and cjson.decode(raw)
     if old ~= new then
@@ -94,7 +96,7 @@ for i = 8, #ARGV, 2 do
     end
   end
 end
-redis.call('HSET', KEYS[2], unpack(ARGV, 8))
+redis.call('HSET', KEYS[2], unpack(ARGV, 7))
 redis.call('HINCRBY', KEYS[2], 'rev', 1)
 redis.call('DEL', KEYS[4])
 touch_sweep(ARGV[6], sweep_before)
@@ -212,7 +214,7 @@ return 1
 interface StoreScripts {
   quantlabCacheDocument(run: string, doc: string, rev: string, json: string): Promise<number>;
   quantlabFencedWrite(lockKey: string, key: string, token: string, op: string, channel: string, message: string, ...args: (string | Buffer)[]): Promise<number>;
-  quantlabUpdateRun(lockKey: string, run: string, runs: string, doc: string, checkpoint: string, token: string, channel: string, message: string, index: string, id: string, sweepPrefix: string, finalStatuses: string, ...fields: string[]): Promise<number>;
+  quantlabUpdateRun(lockKey: string, run: string, runs: string, doc: string, checkpoint: string, token: string, channel: string, message: string, index: string, id: string, sweepPrefix: string, ...fields: string[]): Promise<number>;
   quantlabAddEpoch(lockKey: string, run: string, epochs: string, doc: string, token: string, channel: string, message: string, n: string, epoch: string, progress: string, sweepPrefix: string): Promise<number>;
   quantlabIndexRuns(runs: string, index: string, runPrefix: string, statuses: string, ...ids: string[]): Promise<number>;
   quantlabDeleteRun(run: string, epochs: string, artifact: string, checkpoint: string, runs: string, lock: string, doc: string, id: string, index: string, statuses: string, sweepPrefix: string): Promise<number>;
@@ -335,7 +337,6 @@ export class RunStore {
       k.runIndexPrefix,
       id,
       k.sweepKeyPrefix,
-      FINAL_STATUSES.join(','),
       ...args,
     );
     if (r === 0 || (r === -1 && fence)) throw new FenceLostError(id);
