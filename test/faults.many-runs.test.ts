@@ -29,6 +29,7 @@ test(`${RUNS} tiny runs over 3 worker processes: every run completes exactly onc
     assert.deepEqual(notDone.map((d) => `${d.id}: ${d.status} ${d.error?.message ?? ''}`), []);
     assert.ok(final.every((d) => d.attempts === 1 && d.epochs.length === 1));
 
+    for (const d of docs) await rec.untilFinal(d.id);
     const byRun = new Map<string, RunEvent[]>();
     for (const e of rec.events) byRun.set(e.runId, [...(byRun.get(e.runId) ?? []), e]);
     for (const d of docs) {

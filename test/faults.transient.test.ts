@@ -85,7 +85,8 @@ test('a training thread that dies mid-run: the run is retried after the backoff 
     ref.epochs.map((e) => [e.trainLoss, e.testAccuracy]),
   );
 
-  const st = statusEvents(id);
+  // The status events come over pub/sub: the last may arrive just after the document reads completed.
+  const st = await waitUntil('the completed event', async () => (statusEvents(id).at(-1)?.status === 'completed' ? statusEvents(id) : null), 5_000, 20);
   assert.deepEqual(st.map((s) => s.status), ['running', 'queued', 'running', 'completed']);
   const waited = st[2].at - st[1].at;
   assert.ok(waited >= BACKOFF_MS * 0.9, `the retry waited ${waited} ms, less than the ${BACKOFF_MS} ms backoff`);

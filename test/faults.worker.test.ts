@@ -49,6 +49,7 @@ async function interrupted(name: string, signal: 'SIGKILL' | 'SIGTERM', config: 
 
     const done = await h.waitForStatus(victim, ['completed', 'failed', 'cancelled'], 90_000);
     const ref = await h.waitForStatus(reference, ['completed', 'failed', 'cancelled'], 30_000);
+    await rec.untilFinal(victim);
     const statuses = rec.events.filter((e) => e.runId === victim && e.type === 'status').map((e) => (e as { status: string }).status);
     return { env, exit, exitMs, done, ref, statuses, epochEvents: epochsOf(victim), beforeResume, owner, checkpoint: checkpoint! };
   } finally {

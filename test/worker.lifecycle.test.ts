@@ -62,6 +62,7 @@ test('a run of several epochs under 1 s locks is processed exactly once', async 
   assert.equal(doc.status, 'completed', doc.error?.message);
   assert.equal(doc.attempts, 1);
   assert.equal(doc.workerId, worker.id);
+  await rec.untilFinal(id);
   assert.deepEqual(statuses(id), ['running', 'completed']);
   assert.deepEqual(epochNumbers(id), [1, 2, 3, 4]);
   assert.deepEqual(doc.epochs.map((e) => e.epoch), [1, 2, 3, 4]);
@@ -84,6 +85,7 @@ test('a data error fails the run once with its message, and the worker keeps goi
   const doc = await h.waitForStatus(id, ['completed', 'failed'], 30_000);
   assert.equal(doc.status, 'failed');
   assert.match(doc.error!.message, /cifar/i);
+  await rec.untilFinal(id);
   assert.deepEqual(statuses(id), ['running', 'failed']);
   const job = await h.queue.getJob(id);
   await waitUntil('the job to fail', async () => (await job!.getState()) === 'failed', 5_000);
@@ -127,6 +129,7 @@ test('an inference run waits (delayed) while its baseline is unfinished, and fai
   const doc = await h.waitForStatus(id, ['completed', 'failed'], 15_000);
   assert.equal(doc.status, 'failed');
   assert.equal(doc.error!.message, `baseline run ${base.id} failed: out of memory`);
+  await rec.untilFinal(id);
   assert.deepEqual(statuses(id), ['failed'], 'it never ran');
 });
 

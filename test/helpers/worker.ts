@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import {
+  FINAL_STATUSES,
   ExperimentConfig,
   RunStore,
   createRunQueue,
@@ -81,12 +82,19 @@ export async function waitUntil<T>(what: string, fn: () => Promise<T | null | un
 }
 
 /** Every event published for the runs under a prefix, in arrival order. */
-export async function recordEvents(env: Env): Promise<{ events: RunEvent[]; close(): Promise<void> }> {
+export async function recordEvents(env: Env): Promise<{ events: RunEvent[]; untilFinal(runId: string, timeoutMs?: number): Promise<void>; close(): Promise<void> }> {
   const sub = new Redis(env.REDIS_URL);
   const events: RunEvent[] = [];
   sub.on('pmessage', (_p, _c, msg: string) => events.push(JSON.parse(msg) as RunEvent));
   await sub.psubscribe(`${env.KEY_PREFIX}:events:*`);
-  return { events, close: async () => void sub.disconnect() };
+  return {
+    events,
+    // Events arrive over pub/sub, a moment after the run's document (read on another connection) shows them; a run's
+    // events are published in order, so once its final status is here, all of its events are.
+    untilFinal: async (runId, timeoutMs = 5_000) =>
+      void (await waitUntil(`the final status event of ${runId}`, async () => events.some((e) => e.runId === runId && e.type === 'status' && FINAL_STATUSES.includes(e.status)), timeoutMs, 20)),
+    close: async () => void sub.disconnect(),
+  };
 }
 
 export interface WorkerProcess {
